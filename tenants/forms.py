@@ -1,0 +1,32 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from tenants.models import AccessKey, Membership
+from tenants.phone import normalize_e164
+
+
+class PhoneNumberForm(forms.Form):
+    e164 = forms.CharField(label="Number (E.164)", max_length=32, help_text="e.g. +14255550123")
+    label = forms.CharField(max_length=100, required=False)
+
+    def clean_e164(self) -> str:
+        return normalize_e164(self.cleaned_data["e164"])
+
+
+class AddMemberForm(forms.Form):
+    user = forms.CharField(label="Username or email", max_length=254)
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class RegenerateKeyForm(forms.Form):
+    name = forms.ChoiceField(choices=AccessKey.Name.choices)
+
+
+def form_error(form: forms.Form, exc: ValidationError) -> None:
+    """Attach a service-raised ValidationError to the form for re-rendering."""
+    for message in exc.messages:
+        form.add_error(None, message)

@@ -1,0 +1,65 @@
+"""`manage.py seed_demo`: a demo tenant to try callauto with. Safe to run again."""
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from tenants import services
+from tenants.models import AccessKey, Membership, PhoneNumber, Tenant
+
+DEMO_SLUG = "demo"
+DEMO_USER = "demo"
+DEMO_NUMBERS = [("+14255550100", "Main line"), ("+14255550101", "Reminders")]
+
+
+def demo_password() -> str:
+    """A random password made once and kept under var/, so re-seeding keeps the login."""
+    path = settings.VAR_DIR / "demo_password"
+    if not path.exists():
+        settings.VAR_DIR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo tenant, its owner login, numbers and keys."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = demo_password()
+        with transaction.atomic():
+            user, _ = get_user_model().objects.get_or_create(
+                username=DEMO_USER, defaults={"email": "demo@example.com"}
+            )
+            user.set_password(password)
+            user.save()
+            tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+            if tenant is None:
+                tenant = services.create_tenant(
+                    "Demo Clinic", DEMO_SLUG, actor=None, owner=user, time_zone="America/New_York"
+                )
+            Membership.unscoped.get_or_create(
+                tenant=tenant, user=user, defaults={"role": Membership.Role.OWNER}
+            )
+            for number, label in DEMO_NUMBERS:
+                if not PhoneNumber.unscoped.filter(e164=number).exists():
+                    services.add_phone_number(tenant, number, label=label, actor=None)
+        primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
+        ca = settings.VAR_DIR / "tls" / "ca.pem"
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    "callauto demo tenant is ready.",
+                    "  Portal:            http://127.0.0.1:8000/portal/  (or https://127.0.0.1:8443/portal/)",
+                    f"  Login:             {DEMO_USER} / {password}",
+                    f"  Connection string: {tenant.connection_string(primary)}",
+                    f"  Trust the TLS CA:  export REQUESTS_CA_BUNDLE={ca}",
+                    "",
+                ]
+            )
+        )

@@ -1,0 +1,224 @@
+"""Tenants and what belongs to them directly: members, access keys, numbers, rates, audit."""
+
+import base64
+import secrets
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from tenants import crypto
+from tenants.managers import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantManager
+from tenants.phone import normalize_e164
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/Paris).")
+
+
+class RatePlan(models.Model):
+    """Per-minute prices a tenant is billed at; platform operators manage these."""
+
+    name = models.CharField(max_length=100, unique=True)
+    currency = models.CharField(max_length=3, default="USD")
+    pstn_outbound_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
+    pstn_inbound_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
+    voip_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
+    recording_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
+    # Legs are billed in whole increments, rounded up (60 = per minute, 1 = per second).
+    billing_increment_seconds = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1)]
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def default(cls) -> "RatePlan":
+        plan, _ = cls.objects.get_or_create(
+            name="Standard",
+            defaults={
+                "pstn_outbound_per_minute": Decimal("0.01300"),
+                "pstn_inbound_per_minute": Decimal("0.00850"),
+                "voip_per_minute": Decimal("0.00400"),
+                "recording_per_minute": Decimal("0.00200"),
+            },
+        )
+        return plan
+
+
+class Tenant(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    max_concurrent_calls = models.PositiveIntegerField(default=10)
+    calls_per_second = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    rate_plan = models.ForeignKey(RatePlan, on_delete=models.PROTECT, related_name="tenants")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def connection_string(self, key: "AccessKey") -> str:
+        return f"endpoint={self.endpoint};accesskey={key.secret}"
+
+    @property
+    def endpoint(self) -> str:
+        """The ACS endpoint for this tenant: our public URL plus the tenant's path.
+
+        The SDK keeps an endpoint's path and signs `host/path` as the HMAC host, which
+        lets one server host many tenants on a bare IP address (see callauto.hmac_auth).
+        """
+        return f"{settings.PUBLIC_BASE_URL}/t/{self.slug}/"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        # Ordered from least to most powerful; Role.at_least() relies on it.
+        VIEWER = "viewer"
+        OPERATOR = "operator"
+        ADMIN = "admin"
+        OWNER = "owner"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_once_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+    def has_role(self, minimum: str) -> bool:
+        order = list(self.Role.values)
+        return order.index(self.role) >= order.index(minimum)
+
+
+class AccessKey(models.Model):
+    """One of a tenant's two HMAC keys, as ACS has: rotate one while the other works."""
+
+    class Name(models.TextChoices):
+        PRIMARY = "primary"
+        SECONDARY = "secondary"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="access_keys")
+    name = models.CharField(max_length=16, choices=Name.choices)
+    # Fernet ciphertext of the base64 key; the plaintext is never stored.
+    secret_encrypted = models.TextField()
+    rotated_at = models.DateTimeField(auto_now=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="access_key_name_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}/{self.name}"
+
+    @staticmethod
+    def generate_secret() -> str:
+        # ACS keys are 64 random bytes, base64; the SDK base64-decodes them to sign.
+        return base64.b64encode(secrets.token_bytes(64)).decode()
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return base64.b64decode(self.secret)
+
+
+class PhoneNumber(models.Model):
+    """A caller ID the tenant owns; also where incoming calls to it are routed."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="phone_numbers")
+    # Unique across tenants: an incoming call to a number must reach exactly one tenant.
+    e164 = models.CharField(max_length=16, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        ordering = ["e164"]
+
+    def __str__(self) -> str:
+        return self.e164
+
+    def clean(self) -> None:
+        self.e164 = normalize_e164(self.e164)
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object, with before/after; written once, never changed."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # Who acted, kept as text so it survives the user's deletion (or names an access key).
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    unscoped = models.Manager.from_queryset(AppendOnlyQuerySet)()
+    objects = AppendOnlyTenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.target_type}:{self.target_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("AuditEntry rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("AuditEntry rows are append-only")

@@ -1,0 +1,159 @@
+"""Tenant verbs. Each owns its transaction and writes one audit entry per change."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from tenants import audit
+from tenants.audit import Actor
+from tenants.models import AccessKey, Membership, PhoneNumber, RatePlan, Tenant
+from tenants.phone import normalize_e164
+
+Role = Membership.Role
+
+
+@transaction.atomic
+def create_tenant(
+    name: str,
+    slug: str,
+    *,
+    actor: Actor,
+    owner: AbstractBaseUser | None = None,
+    time_zone: str = "UTC",
+    rate_plan: RatePlan | None = None,
+) -> Tenant:
+    """Create a tenant with both access keys and, if given, its first owner."""
+    tenant = Tenant(
+        name=name, slug=slug, time_zone=time_zone, rate_plan=rate_plan or RatePlan.default()
+    )
+    tenant.full_clean()
+    tenant.save()
+    for key_name in AccessKey.Name.values:
+        key = AccessKey(tenant=tenant, name=key_name)
+        key.secret = AccessKey.generate_secret()
+        key.save()
+    audit.record(tenant, actor=actor, action="tenant.create", target=tenant, after={"slug": slug})
+    if owner is not None:
+        membership = Membership.unscoped.create(tenant=tenant, user=owner, role=Role.OWNER)
+        audit.record(
+            tenant, actor=actor, action="member.add", target=membership, after={"role": "owner"}
+        )
+    return tenant
+
+
+@transaction.atomic
+def set_tenant_status(tenant: Tenant, status: str, *, actor: Actor) -> Tenant:
+    """Suspend or reactivate a tenant. A suspended tenant's API calls answer 403."""
+    before = tenant.status
+    Tenant.objects.filter(pk=tenant.pk).update(status=status)
+    tenant.status = status
+    if before != status:
+        action = "tenant.suspend" if status == Tenant.Status.SUSPENDED else "tenant.reactivate"
+        audit.record(
+            tenant, actor=actor, action=action, target=tenant,
+            before={"status": before}, after={"status": status},
+        )  # fmt: skip
+    return tenant
+
+
+@transaction.atomic
+def regenerate_access_key(tenant: Tenant, name: str, *, actor: Actor) -> AccessKey:
+    """Replace one key's secret. The other key keeps working throughout (ACS semantics)."""
+    key = AccessKey.objects.for_tenant(tenant).select_for_update().get(name=name)
+    key.secret = AccessKey.generate_secret()
+    key.save()
+    audit.record(tenant, actor=actor, action="access_key.regenerate", target=key)
+    return key
+
+
+@transaction.atomic
+def add_phone_number(tenant: Tenant, e164: str, *, actor: Actor, label: str = "") -> PhoneNumber:
+    """Give the tenant a caller ID. Raises ValidationError for a bad or taken number."""
+    number = normalize_e164(e164)
+    try:
+        with transaction.atomic():
+            phone = PhoneNumber.unscoped.create(tenant=tenant, e164=number, label=label[:100])
+    except IntegrityError:
+        raise ValidationError(f"{number} is already in use.") from None
+    audit.record(
+        tenant, actor=actor, action="phone_number.add", target=phone, after={"e164": number}
+    )
+    return phone
+
+
+@transaction.atomic
+def remove_phone_number(tenant: Tenant, phone_id: int, *, actor: Actor) -> None:
+    """Remove a caller ID. Raises PhoneNumber.DoesNotExist for another tenant's number."""
+    phone = PhoneNumber.objects.for_tenant(tenant).get(pk=phone_id)
+    audit.record(
+        tenant, actor=actor, action="phone_number.remove", target=phone,
+        before={"e164": phone.e164},
+    )  # fmt: skip
+    phone.delete()
+
+
+def _owners_left(tenant: Tenant, excluding: Membership) -> int:
+    return (
+        Membership.objects.for_tenant(tenant)
+        .filter(role=Role.OWNER)
+        .exclude(pk=excluding.pk)
+        .count()
+    )
+
+
+@transaction.atomic
+def add_member(tenant: Tenant, username_or_email: str, role: str, *, actor: Actor) -> Membership:
+    """Add an existing user to the tenant. Raises ValidationError if unknown or present."""
+    text = username_or_email.strip()
+    user = (
+        get_user_model()
+        .objects.filter(Q(username__iexact=text) | Q(email__iexact=text))
+        .order_by("pk")
+        .first()
+    )
+    if user is None or not text:
+        raise ValidationError(f"No user {text!r}; they must sign up or be created first.")
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role {role!r}.")
+    membership, created = Membership.unscoped.get_or_create(
+        tenant=tenant, user=user, defaults={"role": role}
+    )
+    if not created:
+        raise ValidationError(f"{user.get_username()} is already a member.")
+    audit.record(tenant, actor=actor, action="member.add", target=membership, after={"role": role})
+    return membership
+
+
+@transaction.atomic
+def change_member_role(
+    tenant: Tenant, membership_id: int, role: str, *, actor: Actor
+) -> Membership:
+    """Change a member's role; the last owner cannot be demoted."""
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role {role!r}.")
+    membership = Membership.objects.for_tenant(tenant).select_for_update().get(pk=membership_id)
+    before = membership.role
+    if before == Role.OWNER and role != Role.OWNER and not _owners_left(tenant, membership):
+        raise ValidationError("A tenant needs at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit.record(
+        tenant, actor=actor, action="member.change_role", target=membership,
+        before={"role": before}, after={"role": role},
+    )  # fmt: skip
+    return membership
+
+
+@transaction.atomic
+def remove_member(tenant: Tenant, membership_id: int, *, actor: Actor) -> None:
+    """Remove a member; the last owner cannot be removed."""
+    membership = Membership.objects.for_tenant(tenant).select_for_update().get(pk=membership_id)
+    if membership.role == Role.OWNER and not _owners_left(tenant, membership):
+        raise ValidationError("A tenant needs at least one owner.")
+    audit.record(
+        tenant, actor=actor, action="member.remove", target=membership,
+        before={"role": membership.role},
+    )  # fmt: skip
+    membership.delete()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from tenants import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("t/<slug:tenant_slug>/", views.dashboard, name="dashboard"),
+    path("t/<slug:tenant_slug>/settings/keys/", views.access_keys, name="access_keys"),
+    path("t/<slug:tenant_slug>/settings/numbers/", views.phone_numbers, name="phone_numbers"),
+    path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
+    path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
+]

@@ -1,0 +1,129 @@
+"""Portal pages for a tenant's settings: keys, phone numbers, members, rate plan."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from tenants import forms, services
+from tenants.models import AccessKey, Membership, PhoneNumber
+from tenants.portal.access import Role, tenant_page
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send the user to their first tenant; a user with none sees an explanation."""
+    first = (
+        Membership.unscoped.filter(user=request.user)
+        .select_related("tenant")
+        .order_by("tenant__name")
+        .first()
+    )
+    if first is None:
+        return render(request, "portal/no_tenant.html")
+    return redirect("portal:dashboard", tenant_slug=first.tenant.slug)
+
+
+@tenant_page()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/dashboard.html")
+
+
+@tenant_page(write_role=Role.OWNER)
+def access_keys(request: HttpRequest) -> HttpResponse:
+    """Show connection strings to admins and owners; only owners regenerate keys."""
+    tenant = request.tenant
+    if request.method == "POST":
+        form = forms.RegenerateKeyForm(request.POST)
+        if form.is_valid():
+            name = form.cleaned_data["name"]
+            services.regenerate_access_key(tenant, name, actor=request.user)
+            messages.success(request, f"The {name} key was regenerated; the other still works.")
+            return redirect("portal:access_keys", tenant_slug=tenant.slug)
+        messages.error(request, "Choose the primary or the secondary key.")
+    can_see = request.membership.has_role(Role.ADMIN)
+    keys = [
+        {"name": key.name, "rotated_at": key.rotated_at,
+         "connection_string": tenant.connection_string(key) if can_see else None}
+        for key in AccessKey.objects.for_tenant(tenant).order_by("name")
+    ]  # fmt: skip
+    return render(request, "portal/tenants/access_keys.html", {"keys": keys, "can_see": can_see})
+
+
+@tenant_page(write_role=Role.ADMIN)
+def phone_numbers(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    form = forms.PhoneNumberForm()
+    if request.method == "POST" and "remove" in request.POST:
+        try:
+            services.remove_phone_number(tenant, int(request.POST["remove"]), actor=request.user)
+        except (ValueError, PhoneNumber.DoesNotExist):
+            raise Http404("No such number.") from None
+        messages.success(request, "Number removed.")
+        return redirect("portal:phone_numbers", tenant_slug=tenant.slug)
+    if request.method == "POST":
+        form = forms.PhoneNumberForm(request.POST)
+        if form.is_valid():
+            try:
+                services.add_phone_number(
+                    tenant, form.cleaned_data["e164"], label=form.cleaned_data["label"],
+                    actor=request.user,
+                )  # fmt: skip
+            except ValidationError as exc:
+                forms.form_error(form, exc)
+            else:
+                messages.success(request, f"{form.cleaned_data['e164']} added.")
+                return redirect("portal:phone_numbers", tenant_slug=tenant.slug)
+    numbers = PhoneNumber.objects.for_tenant(tenant)
+    return render(request, "portal/tenants/phone_numbers.html", {"numbers": numbers, "form": form})
+
+
+@tenant_page(write_role=Role.OWNER)
+def members(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    form = forms.AddMemberForm()
+    if request.method == "POST":
+        try:
+            if "remove" in request.POST:
+                services.remove_member(tenant, int(request.POST["remove"]), actor=request.user)
+                messages.success(request, "Member removed.")
+            elif "change" in request.POST:
+                role_form = forms.RoleForm(request.POST)
+                if not role_form.is_valid():
+                    raise ValidationError("Choose a valid role.")
+                services.change_member_role(
+                    tenant, int(request.POST["change"]), role_form.cleaned_data["role"],
+                    actor=request.user,
+                )  # fmt: skip
+                messages.success(request, "Role changed.")
+            else:
+                form = forms.AddMemberForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError("Fill in a user and a role.")
+                services.add_member(
+                    tenant, form.cleaned_data["user"], form.cleaned_data["role"],
+                    actor=request.user,
+                )  # fmt: skip
+                messages.success(request, "Member added.")
+        except (ValueError, Membership.DoesNotExist):
+            raise Http404("No such member.") from None
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            return redirect("portal:members", tenant_slug=tenant.slug)
+    rows = Membership.objects.for_tenant(tenant).select_related("user").order_by("user__username")
+    return render(
+        request,
+        "portal/tenants/members.html",
+        {"members": rows, "form": form, "roles": Membership.Role.choices},
+    )
+
+
+@tenant_page()
+def rate_plan(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        # Rates are set by the platform's operators in /admin/, never by tenants.
+        raise PermissionDenied("The rate plan is read-only.")
+    return render(request, "portal/tenants/rate_plan.html", {"plan": request.tenant.rate_plan})

@@ -1,0 +1,102 @@
+"""Shared fixtures: tenants, users, a live server that keeps the raw request target,
+and SDK clients pointed at it."""
+
+import pytest
+from azure.communication.callautomation import CallAutomationClient
+from azure.core.credentials import AzureKeyCredential
+from django.core.servers.basehttp import WSGIRequestHandler
+from django.test.testcases import LiveServerThread
+from pytest_django.live_server_helper import LiveServer
+
+from tenants.models import AccessKey, Membership, Tenant
+from tests.factories import UserFactory, make_tenant
+
+
+class _RawUriHandler(WSGIRequestHandler):
+    """Pass the request target as sent, as gunicorn does in RAW_URI (see hmac_auth)."""
+
+    def get_environ(self) -> dict:
+        environ = super().get_environ()
+        environ["RAW_URI"] = self.path
+        return environ
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+
+class _RawUriThread(LiveServerThread):
+    def _create_server(self, connections_override=None):
+        return self.server_class(
+            (self.host, self.port),
+            _RawUriHandler,
+            allow_reuse_address=False,
+            connections_override=connections_override,
+        )
+
+
+class _RawUriLiveServer(LiveServer):
+    def __init__(self, addr: str) -> None:
+        super().__init__(addr, start=False)
+        self.thread.__class__ = _RawUriThread
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    # The live server's request threads outlive a test while the SDK keeps its HTTP
+    # connection alive; closing the database connection after each request lets
+    # pytest-django drop the test database at the end.
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    server = _RawUriLiveServer("127.0.0.1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="owner")
+
+
+@pytest.fixture
+def tenant(db, user) -> Tenant:
+    return make_tenant("acme", owner=user)
+
+
+@pytest.fixture
+def other_tenant(db) -> Tenant:
+    return make_tenant("globex", owner=UserFactory(username="globex-owner"))
+
+
+def key_of(tenant: Tenant, name: str = AccessKey.Name.PRIMARY) -> str:
+    return AccessKey.objects.for_tenant(tenant).get(name=name).secret
+
+
+@pytest.fixture
+def sdk_client(live_server, tenant):
+    """The official SDK, built from the constructor with our plain-HTTP test endpoint."""
+
+    def build(for_tenant: Tenant = tenant, key: str | None = None) -> CallAutomationClient:
+        endpoint = f"{live_server.url}/t/{for_tenant.slug}"
+        return CallAutomationClient(endpoint, AzureKeyCredential(key or key_of(for_tenant)))
+
+    return build
+
+
+@pytest.fixture
+def member_client(client, tenant):
+    """Log a new member of `tenant` with the given role into the test client."""
+
+    def login(role: str) -> Membership:
+        membership = Membership.unscoped.create(
+            tenant=tenant, user=UserFactory(username=f"{role}-user"), role=role
+        )
+        client.force_login(membership.user)
+        return membership
+
+    return login

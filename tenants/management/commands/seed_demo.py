@@ -1,5 +1,6 @@
 """`manage.py seed_demo`: a demo tenant to try callauto with. Safe to run again."""
 
+import os
 import secrets
 from typing import Any
 
@@ -50,12 +51,14 @@ class Command(BaseCommand):
                     services.add_phone_number(tenant, number, label=label, actor=None)
         primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
         ca = settings.VAR_DIR / "tls" / "ca.pem"
+        http_port = os.environ.get("HTTP_PORT", "8000")  # as the Procfile binds it
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     "callauto demo tenant is ready.",
-                    "  Portal:            http://127.0.0.1:8000/portal/  (or https://127.0.0.1:8443/portal/)",
+                    f"  Portal:            http://127.0.0.1:{http_port}/portal/"
+                    f"  (or {settings.PUBLIC_BASE_URL}/portal/)",
                     f"  Login:             {DEMO_USER} / {password}",
                     f"  Connection string: {tenant.connection_string(primary)}",
                     f"  Trust the TLS CA:  export REQUESTS_CA_BUNDLE={ca}",

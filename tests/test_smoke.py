@@ -1,0 +1,109 @@
+"""Boot what `make run` boots, on the embedded SQLite default, and use it as a newcomer would:
+the SDK over HTTPS with the printed connection string, and the portal login over HTTP."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from azure.communication.callautomation import CallAutomationClient
+from azure.core.exceptions import ResourceNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def wait_for(url: str, verify: str | bool, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(url, verify=verify, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(url)
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """migrate, make_dev_cert, seed_demo, then the Procfile under honcho, as `make run` does."""
+    https_port, http_port = free_port(), free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")
+    }
+    env.update(
+        CALLAUTO_VAR_DIR=str(tmp_path),
+        HTTPS_PORT=str(https_port),
+        HTTP_PORT=str(http_port),
+        PUBLIC_BASE_URL=f"https://127.0.0.1:{https_port}",
+        CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{http_port}",
+        WEB_CONCURRENCY="1",
+        Q_WORKERS="1",
+    )
+    manage(env, "migrate", "--noinput")
+    manage(env, "make_dev_cert")
+    banner = manage(env, "seed_demo")
+    assert manage(env, "seed_demo") == banner  # idempotent: same login, same keys
+    honcho = subprocess.Popen(
+        [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    ca = str(tmp_path / "tls" / "ca.pem")
+    try:
+        wait_for(f"https://127.0.0.1:{https_port}/healthz", verify=ca)
+        wait_for(f"http://127.0.0.1:{http_port}/healthz", verify=False)
+        yield {"banner": banner, "ca": ca, "http": f"http://127.0.0.1:{http_port}"}
+    finally:
+        os.killpg(honcho.pid, signal.SIGTERM)
+        honcho.wait(timeout=30)
+
+
+def test_make_run_serves_the_sdk_over_https_and_the_portal_login(make_run):
+    banner = make_run["banner"]
+    connection_string = re.search(r"Connection string: (\S+)", banner)[1]
+    username, password = re.search(r"Login: +(\S+) / (\S+)", banner).groups()
+
+    client = CallAutomationClient.from_connection_string(
+        connection_string, connection_verify=make_run["ca"]
+    )
+    with pytest.raises(ResourceNotFoundError):
+        client.get_call_connection("no-such-call").get_call_properties()
+
+    session = requests.Session()
+    login_url = make_run["http"] + "/accounts/login/"
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(login_url).text)
+    page = session.post(
+        login_url,
+        data={"username": username, "password": password, "csrfmiddlewaretoken": csrf[1]},
+        headers={"Referer": login_url},
+        timeout=10,
+    )
+    assert page.status_code == 200
+    assert "Demo Clinic" in page.text
+    assert page.url.endswith("/portal/t/demo/")

@@ -134,27 +134,42 @@ def _json_or(
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _json_or(
-        request, 400, "BadRequest", "The request is invalid.", defaults.bad_request,
+        request,
+        400,
+        "BadRequest",
+        "The request is invalid.",
+        defaults.bad_request,
         exception=exception,
-    )  # fmt: skip
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _json_or(
-        request, 403, "Forbidden", "Access denied.", defaults.permission_denied,
+        request,
+        403,
+        "Forbidden",
+        "Access denied.",
+        defaults.permission_denied,
         exception=exception,
-    )  # fmt: skip
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _json_or(
-        request, 404, "NotFound", "No resource at this path.", defaults.page_not_found,
+        request,
+        404,
+        "NotFound",
+        "No resource at this path.",
+        defaults.page_not_found,
         exception=exception,
-    )  # fmt: skip
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return _json_or(
-        request, 500, "InternalError", "The server failed to handle the request.",
+        request,
+        500,
+        "InternalError",
+        "The server failed to handle the request.",
         defaults.server_error,
-    )  # fmt: skip
+    )

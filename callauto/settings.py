@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_q",
     "callauto",
     "tenants",
+    "calls",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,9 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS preload is a commitment to browsers' preload lists that an operator opts into.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Callback bearer tokens: the `iss` claim; our OpenID configuration is published under it.
+CALLBACK_JWT_ISSUER = env.str("CALLBACK_JWT_ISSUER", default=PUBLIC_BASE_URL)
+
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 

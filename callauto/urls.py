@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from callauto import views
+from calls.api import views as calls_views
 
 # Django-level errors on API paths answer in the ACS error shape (callauto.errors).
 handler400 = "callauto.errors.bad_request"
@@ -12,6 +13,7 @@ handler404 = "callauto.errors.page_not_found"
 handler500 = "callauto.errors.server_error"
 
 calling_patterns = [
+    path("", include("calls.api.urls")),
     path("<path:rest>", views.UnknownCallingRoute.as_view()),
 ]
 
@@ -22,6 +24,13 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/", include("tenants.urls")),
+    # Callback-token keys, for validators pointed at us as ACS-style issuer.
+    path("calling/keys", calls_views.jwks, name="jwks"),
+    path(
+        "calling/.well-known/acsopenidconfiguration",
+        calls_views.openid_configuration,
+        name="openid-configuration",
+    ),
     # The ACS-compatible Call Automation API, one endpoint per tenant (see tenants.resolution).
     path("t/<slug:tenant_slug>/calling/", include(calling_patterns)),
 ]

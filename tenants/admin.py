@@ -43,15 +43,22 @@ class TenantAdmin(admin.ModelAdmin):
             if form.changed_data:
                 after = {name: form.cleaned_data.get(name) for name in form.changed_data}
                 audit.record(
-                    obj, actor=request.user, action="tenant.update", target=obj,
-                    before=_jsonable(before), after=_jsonable(after),
-                )  # fmt: skip
+                    obj,
+                    actor=request.user,
+                    action="tenant.update",
+                    target=obj,
+                    before=_jsonable(before),
+                    after=_jsonable(after),
+                )
             return
         # New tenants go through the service so they get their access keys and audit entry.
         created = services.create_tenant(
-            obj.name, obj.slug, actor=request.user, time_zone=obj.time_zone,
+            obj.name,
+            obj.slug,
+            actor=request.user,
+            time_zone=obj.time_zone,
             rate_plan=obj.rate_plan,
-        )  # fmt: skip
+        )
         obj.pk = created.pk
         obj.refresh_from_db()
 
@@ -69,9 +76,14 @@ class TenantAdmin(admin.ModelAdmin):
 @admin.register(RatePlan)
 class RatePlanAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "currency", "pstn_outbound_per_minute", "pstn_inbound_per_minute",
-        "voip_per_minute", "recording_per_minute", "billing_increment_seconds",
-    ]  # fmt: skip
+        "name",
+        "currency",
+        "pstn_outbound_per_minute",
+        "pstn_inbound_per_minute",
+        "voip_per_minute",
+        "recording_per_minute",
+        "billing_increment_seconds",
+    ]
 
 
 @admin.register(AuditEntry)

@@ -52,9 +52,13 @@ def set_tenant_status(tenant: Tenant, status: str, *, actor: Actor) -> Tenant:
     if before != status:
         action = "tenant.suspend" if status == Tenant.Status.SUSPENDED else "tenant.reactivate"
         audit.record(
-            tenant, actor=actor, action=action, target=tenant,
-            before={"status": before}, after={"status": status},
-        )  # fmt: skip
+            tenant,
+            actor=actor,
+            action=action,
+            target=tenant,
+            before={"status": before},
+            after={"status": status},
+        )
     return tenant
 
 
@@ -88,9 +92,12 @@ def remove_phone_number(tenant: Tenant, phone_id: int, *, actor: Actor) -> None:
     """Remove a caller ID. Raises PhoneNumber.DoesNotExist for another tenant's number."""
     phone = PhoneNumber.objects.for_tenant(tenant).get(pk=phone_id)
     audit.record(
-        tenant, actor=actor, action="phone_number.remove", target=phone,
+        tenant,
+        actor=actor,
+        action="phone_number.remove",
+        target=phone,
         before={"e164": phone.e164},
-    )  # fmt: skip
+    )
     phone.delete()
 
 
@@ -140,9 +147,13 @@ def change_member_role(
     membership.role = role
     membership.save(update_fields=["role"])
     audit.record(
-        tenant, actor=actor, action="member.change_role", target=membership,
-        before={"role": before}, after={"role": role},
-    )  # fmt: skip
+        tenant,
+        actor=actor,
+        action="member.change_role",
+        target=membership,
+        before={"role": before},
+        after={"role": role},
+    )
     return membership
 
 
@@ -153,7 +164,10 @@ def remove_member(tenant: Tenant, membership_id: int, *, actor: Actor) -> None:
     if membership.role == Role.OWNER and not _owners_left(tenant, membership):
         raise ValidationError("A tenant needs at least one owner.")
     audit.record(
-        tenant, actor=actor, action="member.remove", target=membership,
+        tenant,
+        actor=actor,
+        action="member.remove",
+        target=membership,
         before={"role": membership.role},
-    )  # fmt: skip
+    )
     membership.delete()

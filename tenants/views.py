@@ -44,10 +44,13 @@ def access_keys(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose the primary or the secondary key.")
     can_see = request.membership.has_role(Role.ADMIN)
     keys = [
-        {"name": key.name, "rotated_at": key.rotated_at,
-         "connection_string": tenant.connection_string(key) if can_see else None}
+        {
+            "name": key.name,
+            "rotated_at": key.rotated_at,
+            "connection_string": tenant.connection_string(key) if can_see else None,
+        }
         for key in AccessKey.objects.for_tenant(tenant).order_by("name")
-    ]  # fmt: skip
+    ]
     return render(request, "portal/tenants/access_keys.html", {"keys": keys, "can_see": can_see})
 
 
@@ -67,9 +70,11 @@ def phone_numbers(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 services.add_phone_number(
-                    tenant, form.cleaned_data["e164"], label=form.cleaned_data["label"],
+                    tenant,
+                    form.cleaned_data["e164"],
+                    label=form.cleaned_data["label"],
                     actor=request.user,
-                )  # fmt: skip
+                )
             except ValidationError as exc:
                 forms.form_error(form, exc)
             else:
@@ -93,18 +98,22 @@ def members(request: HttpRequest) -> HttpResponse:
                 if not role_form.is_valid():
                     raise ValidationError("Choose a valid role.")
                 services.change_member_role(
-                    tenant, int(request.POST["change"]), role_form.cleaned_data["role"],
+                    tenant,
+                    int(request.POST["change"]),
+                    role_form.cleaned_data["role"],
                     actor=request.user,
-                )  # fmt: skip
+                )
                 messages.success(request, "Role changed.")
             else:
                 form = forms.AddMemberForm(request.POST)
                 if not form.is_valid():
                     raise ValidationError("Fill in a user and a role.")
                 services.add_member(
-                    tenant, form.cleaned_data["user"], form.cleaned_data["role"],
+                    tenant,
+                    form.cleaned_data["user"],
+                    form.cleaned_data["role"],
                     actor=request.user,
-                )  # fmt: skip
+                )
                 messages.success(request, "Member added.")
         except (ValueError, Membership.DoesNotExist):
             raise Http404("No such member.") from None

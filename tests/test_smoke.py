@@ -28,8 +28,13 @@ def free_port() -> int:
 def manage(env: dict, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -71,9 +76,12 @@ def make_run(tmp_path):
     assert manage(env, "seed_demo") == banner  # idempotent: same login, same keys
     honcho = subprocess.Popen(
         [str(ROOT / ".venv/bin/honcho"), "start", "-f", "Procfile"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     ca = str(tmp_path / "tls" / "ca.pem")
     try:
         wait_for(f"https://127.0.0.1:{https_port}/healthz", verify=ca)

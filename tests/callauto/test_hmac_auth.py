@@ -67,9 +67,12 @@ def test_a_percent_encoded_target_is_verified_as_sent(client, tenant):
 def test_a_signature_over_the_decoded_target_is_refused(client, tenant):
     raw = "/t/acme/calling/callConnections/abc/participants/4%3A%2B14255550123"
     headers = sign_headers(
-        "GET", "/t/acme/calling/callConnections/abc/participants/4:+14255550123", b"",
-        key_of(tenant), "testserver/t/acme",
-    )  # fmt: skip
+        "GET",
+        "/t/acme/calling/callConnections/abc/participants/4:+14255550123",
+        b"",
+        key_of(tenant),
+        "testserver/t/acme",
+    )
 
     assert_rejected(send_with(client, "GET", raw, headers))
 

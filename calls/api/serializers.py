@@ -1,0 +1,116 @@
+"""Request bodies of the Call Automation routes. They validate shape only; field names
+are the wire's camelCase so DRF's field errors name what the client sent."""
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from callauto.errors import BadRequest, NotSupported
+from calls.identifiers import parse_identifier, parse_phone_value
+
+
+class IdentifierField(serializers.Field):
+    def to_internal_value(self, data: Any) -> Any:
+        return parse_identifier(data, self.field_name)
+
+
+class CallbackUriField(serializers.URLField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 2048)
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not hasattr(v, "schemes")]
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Must be an http(s) URL.")
+        return value
+
+
+class Body(serializers.Serializer):
+    """Base for request bodies: refuses features we do not implement with a clear 400."""
+
+    unsupported: dict[str, str] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        for key, feature in self.unsupported.items():
+            if data.get(key) not in (None, [], {}):
+                raise NotSupported(f"{key}: {feature} is not supported by callauto yet.")
+        return super().to_internal_value(data)
+
+
+def _phone_value(data: Any, field: str) -> str | None:
+    return None if data is None else parse_phone_value(data, field)
+
+
+class CreateCallBody(Body):
+    unsupported = {
+        "callIntelligenceOptions": "Cognitive Services integration",
+        "mediaStreamingOptions": "media streaming",
+        "transcriptionOptions": "transcription",
+        "teamsAppSource": "Teams app source",
+    }
+    targets = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=20)
+    callbackUri = CallbackUriField()
+    sourceCallerIdNumber = serializers.JSONField(required=False)
+    sourceDisplayName = serializers.CharField(required=False, max_length=256, allow_blank=True)
+    operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
+    source = serializers.JSONField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["targets"] = [
+            parse_identifier(t, f"targets[{i}]") for i, t in enumerate(attrs["targets"])
+        ]
+        attrs["sourceCallerIdNumber"] = _phone_value(
+            attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
+        )
+        return attrs
+
+
+class OperationBody(Body):
+    operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
+    operationCallbackUri = CallbackUriField(required=False)
+
+
+class AddParticipantBody(OperationBody):
+    unsupported = {"customCallingContext": "custom SIP/VoIP headers"}
+    participantToAdd = IdentifierField()
+    sourceCallerIdNumber = serializers.JSONField(required=False)
+    sourceDisplayName = serializers.CharField(required=False, max_length=256, allow_blank=True)
+    invitationTimeoutInSeconds = serializers.IntegerField(
+        required=False, min_value=1, max_value=180
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["sourceCallerIdNumber"] = _phone_value(
+            attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
+        )
+        return attrs
+
+
+class RemoveParticipantBody(OperationBody):
+    participantToRemove = IdentifierField()
+
+
+class CancelAddBody(OperationBody):
+    invitationId = serializers.CharField(max_length=64)
+
+
+class MuteBody(Body):
+    targetParticipants = serializers.ListField(
+        child=serializers.JSONField(), min_length=1, max_length=1
+    )
+    operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["target"] = parse_identifier(attrs["targetParticipants"][0], "targetParticipants[0]")
+        return attrs
+
+
+def parse(body_class: type[Body], request: Request) -> dict:
+    body = body_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data

@@ -1,0 +1,49 @@
+"""Routes under /t/<tenant>/calling/. Custom actions follow a literal ':' (ACS-WIRE.md §3),
+so a connection id may not contain ':' while a participant rawId may."""
+
+from django.urls import path, register_converter
+
+from calls.api import views
+
+
+class ConnectionIdConverter:
+    regex = r"[^/:]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ConnectionIdConverter, "ccid")
+
+urlpatterns = [
+    path("callConnections", views.CreateCallView.as_view()),
+    path("callConnections/<ccid:call_connection_id>", views.CallConnectionView.as_view()),
+    path("callConnections/<ccid:call_connection_id>:terminate", views.TerminateView.as_view()),
+    path(
+        "callConnections/<ccid:call_connection_id>/participants",
+        views.ParticipantsView.as_view(),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>/participants:add",
+        views.AddParticipantView.as_view(),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>/participants:remove",
+        views.RemoveParticipantView.as_view(),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>/participants:cancelAddParticipant",
+        views.CancelAddParticipantView.as_view(),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>/participants:mute",
+        views.MuteParticipantView.as_view(),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>/participants/<path:raw_id>",
+        views.ParticipantView.as_view(),
+    ),
+]

@@ -1,0 +1,184 @@
+"""The ACS-compatible Call Automation routes (ACS-WIRE.md §4), keyed by callConnectionId.
+
+Views parse the body, call one service, and answer with exactly the status code the
+SDK accepts for that operation.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from callauto.errors import NotFound
+from calls import services, signing
+from calls.api import render
+from calls.api.idempotency import once
+from calls.api.serializers import (
+    AddParticipantBody,
+    CancelAddBody,
+    CreateCallBody,
+    MuteBody,
+    RemoveParticipantBody,
+    parse,
+)
+from calls.identifiers import parse_raw_id
+from calls.models import Participant
+
+
+def _context(data: dict) -> dict[str, str]:
+    return {
+        "operation_context": data.get("operationContext", ""),
+        "operation_callback_uri": data.get("operationCallbackUri", ""),
+    }
+
+
+def _echo(data: dict) -> dict:
+    return {"operationContext": data["operationContext"]} if data.get("operationContext") else {}
+
+
+class CallApiView(APIView):
+    @property
+    def tenant(self) -> Any:
+        return self.request.tenant
+
+
+class CreateCallView(CallApiView):
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        def act() -> Response:
+            data = parse(CreateCallBody, request)
+            connection = services.create_call(
+                self.tenant,
+                targets=data["targets"],
+                callback_uri=data["callbackUri"],
+                source_caller_id=data["sourceCallerIdNumber"],
+                source_display_name=data.get("sourceDisplayName", ""),
+                operation_context=data.get("operationContext", ""),
+            )
+            return Response(render.connection_properties(connection), status=201)
+
+        return once(request, self.tenant, act)
+
+
+class CallConnectionView(CallApiView):
+    def get(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        connection = services.get_connection(self.tenant, call_connection_id)
+        return Response(render.connection_properties(connection))
+
+    def delete(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        services.hang_up(self.tenant, call_connection_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TerminateView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            services.terminate(self.tenant, call_connection_id)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+        return once(request, self.tenant, act)
+
+
+class ParticipantsView(CallApiView):
+    def get(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        connection = services.get_connection(self.tenant, call_connection_id)
+        rows = Participant.unscoped.filter(
+            call_id=connection.call_id, state=Participant.State.CONNECTED
+        ).order_by("joined_at", "pk")
+        return Response({"value": [render.participant(p) for p in rows]})
+
+
+class ParticipantView(CallApiView):
+    def get(
+        self, request: Request, tenant_slug: str, call_connection_id: str, raw_id: str
+    ) -> Response:
+        connection = services.get_connection(self.tenant, call_connection_id)
+        # Django has already percent-decoded the path (like unquote: "+" stays "+").
+        target = parse_raw_id(raw_id, "participantRawId")
+        found = Participant.unscoped.filter(
+            call_id=connection.call_id, raw_id=target.raw_id, state=Participant.State.CONNECTED
+        ).first()
+        if found is None:
+            raise NotFound(f"{target.raw_id} is not in this call.", code="ParticipantNotFound")
+        return Response(render.participant(found))
+
+
+class AddParticipantView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            data = parse(AddParticipantBody, request)
+            participant = services.add_participant(
+                self.tenant,
+                call_connection_id,
+                target=data["participantToAdd"],
+                source_caller_id=data["sourceCallerIdNumber"],
+                invitation_timeout=data.get("invitationTimeoutInSeconds"),
+                **_context(data),
+            )
+            body = {
+                "participant": render.participant(participant),
+                "invitationId": participant.invitation_id,
+                **_echo(data),
+            }
+            return Response(body, status=202)
+
+        return once(request, self.tenant, act)
+
+
+class RemoveParticipantView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            data = parse(RemoveParticipantBody, request)
+            services.remove_participant(
+                self.tenant,
+                call_connection_id,
+                target=data["participantToRemove"],
+                **_context(data),
+            )
+            return Response(_echo(data), status=202)
+
+        return once(request, self.tenant, act)
+
+
+class CancelAddParticipantView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            data = parse(CancelAddBody, request)
+            services.cancel_add_participant(
+                self.tenant,
+                call_connection_id,
+                invitation_id=data["invitationId"],
+                **_context(data),
+            )
+            return Response({"invitationId": data["invitationId"], **_echo(data)}, status=202)
+
+        return once(request, self.tenant, act)
+
+
+class MuteParticipantView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            data = parse(MuteBody, request)
+            services.mute_participant(
+                self.tenant,
+                call_connection_id,
+                target=data["target"],
+                operation_context=data.get("operationContext", ""),
+            )
+            return Response(_echo(data), status=200)
+
+        return once(request, self.tenant, act)
+
+
+def jwks(request: HttpRequest) -> JsonResponse:
+    """Public keys that verify callback bearer tokens."""
+    return JsonResponse(signing.jwks())
+
+
+def openid_configuration(request: HttpRequest) -> JsonResponse:
+    """Where ACS-style validators find our callback-token issuer and keys."""
+    return JsonResponse(
+        {"issuer": signing.issuer(), "jwks_uri": signing.issuer() + "/calling/keys"}
+    )

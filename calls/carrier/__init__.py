@@ -1,0 +1,95 @@
+"""The carrier boundary: everything that touches a phone network sits behind `Carrier`.
+
+Commands go out as method calls (dial a leg, hang it up, mute it); what happens on the
+network comes back as CarrierEvents that the gateway hands to `calls.ingest.ingest`.
+Drivers never touch the database: the gateway does that around them.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class LegOutcome:
+    """Kinds of CarrierEvent, i.e. what a leg can report."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    HUNG_UP = "hung_up"
+
+
+# SIP-like reasons a leg ends with, as ACS puts them in resultInformation.
+SIP_REASONS: dict[str, tuple[int, str]] = {
+    LegOutcome.BUSY: (486, "Busy here"),
+    LegOutcome.NO_ANSWER: (408, "Request timeout: the callee did not answer"),
+    LegOutcome.REJECTED: (603, "Declined"),
+    LegOutcome.FAILED: (500, "The call could not be placed"),
+}
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    leg_id: str
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    # Drivers may redeliver after a crash; ingestion is idempotent on this id.
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class CalleeScript:
+    """How a simulated callee behaves (see calls.models.SimulatedCallee)."""
+
+    outcome: str = "answer"
+    answer_after: float = 1.0
+    hang_up_after: float | None = None
+    keys: tuple[tuple[float, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Dial:
+    leg_id: str
+    to: str
+    caller_id: str
+    timeout: float
+    script: CalleeScript | None = None
+
+
+class Carrier(Protocol):
+    def dial(self, command: Dial) -> None: ...
+
+    def hang_up(self, leg_id: str) -> None: ...
+
+    def set_muted(self, leg_id: str, muted: bool) -> None: ...
+
+    def poll(self) -> list[CarrierEvent]:
+        """Events that have happened since the last poll, oldest first."""
+        ...
+
+    def live_legs(self) -> set[str]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class MonotonicClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+
+class VirtualClock:
+    """A clock tests move by hand, so timing-dependent flows run instantly and repeatably."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance_to(self, when: float) -> None:
+        self._now = max(self._now, when)

@@ -1,0 +1,22 @@
+"""The CloudEvents 1.0 envelope ACS wraps each callback event in (ACS-WIRE.md §5.1)."""
+
+from calls.models import CallEvent
+
+
+def _time(event: CallEvent) -> str:
+    # ACS sends 7 fractional digits; azure-core's CloudEvent parser accepts up to 7.
+    return event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+
+
+def to_cloudevent(event: CallEvent) -> dict:
+    subject = f"calling/callConnections/{event.connection.call_connection_id}"
+    return {
+        "id": str(event.event_id),
+        "source": subject,
+        "type": f"Microsoft.Communication.{event.event_type}",
+        "data": event.data,
+        "time": _time(event),
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "subject": subject,
+    }

@@ -1,0 +1,110 @@
+"""The gateway: runs a carrier driver, executes CarrierCommands, ingests what happens.
+
+`manage.py run_gateway` drives it from an asyncio loop in real time (every database call
+goes through sync_to_async, off the loop); tests drive the same object on a virtual
+clock with `advance()`, so what the tests exercise is what production runs.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from calls.carrier import CalleeScript, Carrier, Dial
+from calls.ingest import ingest
+from calls.models import Call, CarrierCommand, Participant, SimulatedCallee
+from calls.services import end_call
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, carrier: Carrier, *, batch: int = 100) -> None:
+        self.carrier = carrier
+        self.batch = batch
+
+    def step(self) -> int:
+        """Run pending commands, then ingest due events; return how much was done."""
+        return self.run_commands() + self.ingest_events()
+
+    def run_commands(self) -> int:
+        with transaction.atomic():
+            commands = list(
+                CarrierCommand.unscoped.select_for_update(skip_locked=True, of=("self",))
+                .filter(state=CarrierCommand.State.PENDING)
+                .select_related("participant")
+                .order_by("id")[: self.batch]
+            )
+            for command in commands:
+                self._execute(command)
+                command.state = CarrierCommand.State.DONE
+                command.done_at = timezone.now()
+                command.save(update_fields=["state", "done_at"])
+        return len(commands)
+
+    def _execute(self, command: CarrierCommand) -> None:
+        participant = command.participant
+        leg = str(participant.leg_id) if participant else ""
+        if command.kind == CarrierCommand.Kind.DIAL:
+            self.carrier.dial(
+                Dial(
+                    leg_id=leg,
+                    to=participant.raw_id,
+                    caller_id=command.payload.get("caller_id", ""),
+                    timeout=float(command.payload.get("timeout", 60)),
+                    script=self._script(participant),
+                )
+            )
+        elif command.kind == CarrierCommand.Kind.HANG_UP:
+            self.carrier.hang_up(leg)
+        elif command.kind == CarrierCommand.Kind.MUTE:
+            self.carrier.set_muted(leg, bool(command.payload.get("muted")))
+
+    @staticmethod
+    def _script(participant: Participant) -> CalleeScript | None:
+        callee = (
+            SimulatedCallee.objects.for_tenant(participant.tenant)
+            .filter(raw_id=participant.raw_id)
+            .first()
+        )
+        if callee is None:
+            return None
+        return CalleeScript(
+            outcome=callee.outcome,
+            answer_after=callee.answer_after,
+            hang_up_after=callee.hang_up_after,
+            keys=tuple((float(at), str(key)) for at, key in callee.keys),
+        )
+
+    def ingest_events(self) -> int:
+        done = 0
+        for event in self.carrier.poll():
+            done += ingest(event)
+        return done
+
+    def reconcile(self) -> int:
+        """After a restart: end the calls whose legs this driver no longer carries."""
+        live = self.carrier.live_legs()
+        orphaned = (
+            Participant.unscoped.filter(
+                state__in=[Participant.State.INVITED, Participant.State.CONNECTED]
+            )
+            .exclude(leg_id__in=list(live))
+            .values_list("call_id", flat=True)
+            .distinct()
+        )
+        ended = 0
+        for call_id in list(orphaned):
+            with transaction.atomic():
+                call = Call.unscoped.select_for_update().get(pk=call_id)
+                if call.state != Call.State.DISCONNECTED:
+                    end_call(
+                        call,
+                        code=500,
+                        sub_code=0,
+                        message="The gateway restarted and could not resume the call.",
+                    )
+                    ended += 1
+        if ended:
+            log.warning("reconcile: ended %d call(s) the gateway no longer carried", ended)
+        return ended

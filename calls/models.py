@@ -1,0 +1,362 @@
+"""The Call Automation engine's records.
+
+A Call is one conversation on the carrier (`serverCallId`). A CallConnection is the
+application's own leg in it (`callConnectionId`, where events go). Participants are
+the other legs. CallEvent is append-only: it is both the audit trail and the outbox
+that callback deliveries are made from. CarrierCommand rows are how the web tier asks
+the gateway process to act on the network.
+"""
+
+import secrets
+import uuid
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from calls.identifiers import Identifier
+from tenants.managers import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantManager
+from tenants.models import Tenant
+
+
+def new_server_call_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_connection_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_invitation_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Call(models.Model):
+    class State(models.TextChoices):
+        CONNECTING = "connecting"
+        CONNECTED = "connected"
+        DISCONNECTED = "disconnected"
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound"
+        INBOUND = "inbound"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")
+    server_call_id = models.CharField(max_length=64, unique=True, default=new_server_call_id)
+    correlation_id = models.UUIDField(default=uuid.uuid4)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CONNECTING)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    source_caller_id = models.CharField(max_length=16, blank=True)
+    source_display_name = models.CharField(max_length=256, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Why the call ended, as ACS reports it in resultInformation.
+    end_code = models.PositiveIntegerField(null=True, blank=True)
+    end_subcode = models.PositiveIntegerField(null=True, blank=True)
+    end_message = models.CharField(max_length=256, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="call_tenant_time")]
+
+    def __str__(self) -> str:
+        return self.server_call_id
+
+
+class CallConnection(models.Model):
+    class State(models.TextChoices):
+        CONNECTING = "connecting"
+        CONNECTED = "connected"
+        TRANSFERRING = "transferring"
+        TRANSFER_ACCEPTED = "transferAccepted"
+        DISCONNECTING = "disconnecting"
+        DISCONNECTED = "disconnected"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="connections")
+    call_connection_id = models.CharField(max_length=64, unique=True, default=new_connection_id)
+    callback_uri = models.URLField(max_length=2048)
+    operation_context = models.CharField(max_length=5000, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CONNECTING)
+    # Counters for this connection's events; bumped under the connection's row lock.
+    last_event_sequence = models.PositiveIntegerField(default=0)
+    last_roster_sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+
+    def __str__(self) -> str:
+        return self.call_connection_id
+
+
+class Participant(models.Model):
+    """A remote leg: a phone number or an ACS user, invited, in the call, or gone."""
+
+    class State(models.TextChoices):
+        INVITED = "invited"
+        CONNECTED = "connected"
+        DISCONNECTED = "disconnected"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Role(models.TextChoices):
+        TARGET = "target"  # dialled by create_call
+        ADDED = "added"  # participants:add
+        TRANSFER = "transfer"  # transferToParticipant's target
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="participants")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="participants")
+    # The connection that asked for this leg: its results are reported there.
+    requested_by = models.ForeignKey(
+        CallConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=32)
+    raw_id = models.CharField(max_length=256)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.INVITED)
+    leg_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    invitation_id = models.CharField(max_length=64, default=new_invitation_id, unique=True)
+    invitation_timeout = models.PositiveIntegerField(default=60)
+    operation_context = models.CharField(max_length=5000, blank=True)
+    operation_callback_uri = models.URLField(max_length=2048, blank=True)
+    source_caller_id = models.CharField(max_length=16, blank=True)
+    is_muted = models.BooleanField(default=False)
+    is_on_hold = models.BooleanField(default=False)
+    invited_at = models.DateTimeField(auto_now_add=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    end_code = models.PositiveIntegerField(null=True, blank=True)
+    end_message = models.CharField(max_length=256, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            # One live leg per identity per call; a person who left may be added again.
+            models.UniqueConstraint(
+                fields=["call", "raw_id"],
+                condition=Q(state__in=["invited", "connected"]),
+                name="participant_live_once_per_call",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.raw_id} ({self.state})"
+
+    @property
+    def identifier(self) -> Identifier:
+        return Identifier(kind=self.kind, raw_id=self.raw_id)
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in (self.State.INVITED, self.State.CONNECTED)
+
+
+class CallEvent(models.Model):
+    """One CloudEvent as sent to the application; written once, never changed."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="call_events")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    connection = models.ForeignKey(
+        CallConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    sequence_number = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=64)
+    data = models.JSONField()
+    callback_uri = models.URLField(max_length=2048)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager.from_queryset(AppendOnlyQuerySet)()
+    objects = AppendOnlyTenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "sequence_number"], name="event_sequence_per_connection"
+            )
+        ]
+        indexes = [models.Index(fields=["call", "created_at"], name="event_call_time")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.sequence_number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("CallEvent rows are append-only")
+        super().save(*args, **kwargs)
+
+
+class Delivery(models.Model):
+    """Sending one CallEvent to its callback URL (attempts and retries: see calls.delivery)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.OneToOneField(CallEvent, on_delete=models.CASCADE, related_name="delivery")
+    connection = models.ForeignKey(
+        CallConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["state", "connection"], name="delivery_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.state}"
+
+
+class CarrierCommand(models.Model):
+    """Something the gateway must do on the network, written by the web tier."""
+
+    class Kind(models.TextChoices):
+        DIAL = "dial"
+        HANG_UP = "hang_up"
+        MUTE = "mute"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="commands")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, null=True, blank=True, related_name="commands"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        indexes = [models.Index(fields=["state", "id"], name="command_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.state})"
+
+
+class CarrierEventReceipt(models.Model):
+    """The driver's event ids already ingested: a redelivered event is a no-op."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class SimulatedCallee(models.Model):
+    """How the simulated carrier's callee at `raw_id` behaves when dialled."""
+
+    class Outcome(models.TextChoices):
+        ANSWER = "answer"
+        BUSY = "busy"
+        NO_ANSWER = "no_answer"
+        REJECT = "reject"
+        VOICEMAIL = "voicemail"
+        FAIL = "fail"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="callees")
+    raw_id = models.CharField(max_length=256)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.ANSWER)
+    answer_after = models.FloatField(default=1.0)
+    hang_up_after = models.FloatField(null=True, blank=True)
+    # [[seconds after answer, "1"], ...]: keys the callee presses.
+    keys = models.JSONField(default=list, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "raw_id"], name="callee_once_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.raw_id}: {self.outcome}"
+
+
+class IdempotentRequest(models.Model):
+    """A repeatable request's stored answer (Repeatability-Request-ID / Idempotency-Key)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class JwtSigningKey(models.Model):
+    """The platform's RS256 key(s) for callback bearer tokens; published as JWKS."""
+
+    kid = models.CharField(max_length=64, unique=True, default=new_connection_id)
+    private_key_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.kid
+
+
+class WebhookSecret(models.Model):
+    """A tenant's Standard Webhooks signing secret (`whsec_...`), encrypted at rest.
+
+    More than one may be live while a rotation overlaps; each signs every callback.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_secrets")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} secret {self.pk}"

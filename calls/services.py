@@ -1,0 +1,340 @@
+"""Call Automation verbs: one function per API action.
+
+Each runs in one transaction: it checks the request against the current state (locking
+the rows it changes), writes the new state, the CallEvents that describe it, and the
+CarrierCommands the gateway must carry out. Errors are the API's own (callauto.errors),
+so a refused action changes nothing.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from callauto.errors import AcsError, BadRequest, NotFound
+from calls import events
+from calls.identifiers import Identifier
+from calls.models import Call, CallConnection, CarrierCommand, Participant
+from calls.transitions import transition
+from tenants.models import PhoneNumber, Tenant
+
+K = CallConnection.State
+P = Participant.State
+MAX_TARGETS = 20
+
+
+class TooManyCalls(AcsError):
+    status_code = 429
+    default_code = "TooManyCalls"
+
+
+class CallNotActive(AcsError):
+    default_code = "CallNotActive"
+
+
+def get_connection(
+    tenant: Tenant, call_connection_id: str, *, lock: bool = False
+) -> CallConnection:
+    """The tenant's connection by id; another tenant's or an unknown id raises NotFound."""
+    rows = CallConnection.objects.for_tenant(tenant).select_related("call")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    connection = rows.filter(call_connection_id=call_connection_id).first()
+    if connection is None:
+        raise NotFound("Call connection not found.", code="8522")
+    return connection
+
+
+def _require_active(connection: CallConnection) -> None:
+    if connection.state != K.CONNECTED:
+        raise CallNotActive(
+            f"The call connection is {connection.state}; this action needs it connected."
+        )
+
+
+def _caller_id(tenant: Tenant, number: str | None, targets: list[Identifier]) -> str:
+    if number and not PhoneNumber.objects.for_tenant(tenant).filter(e164=number).exists():
+        raise BadRequest(
+            f"sourceCallerIdNumber {number} is not one of this tenant's phone numbers.",
+            code="InvalidSourceCallerId",
+        )
+    if not number and any(t.phone_number for t in targets):
+        raise BadRequest("sourceCallerIdNumber is required to call a phone number.")
+    return number or ""
+
+
+def _dial(participant: Participant, caller_id: str) -> None:
+    CarrierCommand.unscoped.create(
+        tenant_id=participant.tenant_id,
+        call_id=participant.call_id,
+        participant=participant,
+        kind=CarrierCommand.Kind.DIAL,
+        payload={
+            "to": participant.raw_id,
+            "caller_id": caller_id,
+            "timeout": participant.invitation_timeout,
+        },
+    )
+
+
+def _hang_up_leg(participant: Participant) -> None:
+    CarrierCommand.unscoped.create(
+        tenant_id=participant.tenant_id,
+        call_id=participant.call_id,
+        participant=participant,
+        kind=CarrierCommand.Kind.HANG_UP,
+    )
+
+
+@transaction.atomic
+def create_call(
+    tenant: Tenant,
+    *,
+    targets: list[Identifier],
+    callback_uri: str,
+    source_caller_id: str | None = None,
+    source_display_name: str = "",
+    operation_context: str = "",
+) -> CallConnection:
+    """Place a 1:1 call (one target) or a group call (several), with the app in it.
+
+    Raises BadRequest for no or duplicate targets or a caller ID the tenant does not own,
+    TooManyCalls past the tenant's concurrent-call limit.
+    """
+    if not targets:
+        raise BadRequest("targets must name at least one participant.")
+    if len(targets) > MAX_TARGETS:
+        raise BadRequest(f"A call may dial at most {MAX_TARGETS} targets at once.")
+    if len({t.raw_id for t in targets}) != len(targets):
+        raise BadRequest("targets contains the same participant twice.")
+    caller_id = _caller_id(tenant, source_caller_id, targets)
+    live = Call.objects.for_tenant(tenant).exclude(state=Call.State.DISCONNECTED).count()
+    if live >= tenant.max_concurrent_calls:
+        raise TooManyCalls(
+            f"This tenant may have {tenant.max_concurrent_calls} calls at once; "
+            "wait for one to end."
+        )
+    call = Call.unscoped.create(
+        tenant=tenant,
+        direction=Call.Direction.OUTBOUND,
+        source_caller_id=caller_id,
+        source_display_name=source_display_name,
+    )
+    connection = CallConnection.unscoped.create(
+        tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
+    )
+    for target in targets:
+        participant = Participant.unscoped.create(
+            tenant=tenant,
+            call=call,
+            requested_by=connection,
+            kind=target.kind,
+            raw_id=target.raw_id,
+            role=Participant.Role.TARGET,
+            source_caller_id=caller_id,
+        )
+        _dial(participant, caller_id)
+    return connection
+
+
+def end_call(call: Call, *, code: int, sub_code: int, message: str) -> None:
+    """End the call for everyone: hang up every live leg, disconnect every connection.
+
+    The caller holds the call's row lock and a transaction (terminate, remote hang-up,
+    gateway reconciliation all end calls through here).
+    """
+    now = timezone.now()
+    for participant in Participant.unscoped.select_for_update().filter(
+        call=call, state__in=[P.INVITED, P.CONNECTED]
+    ):
+        gone = P.DISCONNECTED if participant.state == P.CONNECTED else P.CANCELLED
+        transition(participant, gone, left_at=now)
+        _hang_up_leg(participant)
+    info = events.result(code, sub_code, message)
+    for connection in CallConnection.unscoped.select_related("call").filter(call=call):
+        if connection.state != K.DISCONNECTED:
+            transition(connection, K.DISCONNECTED)
+            events.emit(connection, "CallDisconnected", result_information=info)
+    if call.state != Call.State.DISCONNECTED:
+        transition(
+            call,
+            Call.State.DISCONNECTED,
+            ended_at=now,
+            end_code=code,
+            end_subcode=sub_code,
+            end_message=message[:256],
+        )
+
+
+@transaction.atomic
+def hang_up(tenant: Tenant, call_connection_id: str) -> None:
+    """The application leaves the call. A call left with fewer than two people ends."""
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    if connection.state == K.DISCONNECTED:
+        raise CallNotActive("The call connection has already disconnected.")
+    call = Call.unscoped.select_for_update().get(pk=connection.call_id)
+    connection.call = call
+    remaining = Participant.unscoped.filter(call=call, state=P.CONNECTED).count()
+    if remaining < 2:
+        end_call(call, code=200, sub_code=0, message="The application hung up.")
+        return
+    transition(connection, K.DISCONNECTED)
+    events.emit(
+        connection,
+        "CallDisconnected",
+        result_information=events.result(200, 0, "The application left the call."),
+    )
+
+
+@transaction.atomic
+def terminate(tenant: Tenant, call_connection_id: str) -> None:
+    """End the call for everyone in it."""
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    if connection.state == K.DISCONNECTED:
+        raise CallNotActive("The call connection has already disconnected.")
+    call = Call.unscoped.select_for_update().get(pk=connection.call_id)
+    end_call(call, code=200, sub_code=0, message="The call was terminated by the application.")
+
+
+def find_participant(connection: CallConnection, target: Identifier) -> Participant:
+    participant = (
+        Participant.unscoped.filter(call_id=connection.call_id, raw_id=target.raw_id)
+        .exclude(state__in=[P.FAILED, P.CANCELLED, P.DISCONNECTED])
+        .first()
+    )
+    if participant is None or participant.state != P.CONNECTED:
+        raise BadRequest(
+            f"{target.raw_id} is not a participant of this call.", code="ParticipantNotFound"
+        )
+    return participant
+
+
+@transaction.atomic
+def add_participant(
+    tenant: Tenant,
+    call_connection_id: str,
+    *,
+    target: Identifier,
+    source_caller_id: str | None = None,
+    invitation_timeout: int | None = None,
+    operation_context: str = "",
+    operation_callback_uri: str = "",
+) -> Participant:
+    """Invite someone into a connected call. The result arrives as
+    AddParticipantSucceeded or AddParticipantFailed; cancel with the invitation id."""
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    _require_active(connection)
+    call = connection.call
+    if Participant.unscoped.filter(
+        call=call, raw_id=target.raw_id, state__in=[P.INVITED, P.CONNECTED]
+    ).exists():
+        raise BadRequest(
+            f"{target.raw_id} is already in the call or being invited.",
+            code="ParticipantAlreadyInCall",
+        )
+    caller_id = _caller_id(tenant, source_caller_id or call.source_caller_id or None, [target])
+    participant = Participant.unscoped.create(
+        tenant=tenant,
+        call=call,
+        requested_by=connection,
+        kind=target.kind,
+        raw_id=target.raw_id,
+        role=Participant.Role.ADDED,
+        source_caller_id=caller_id,
+        invitation_timeout=invitation_timeout or 60,
+        operation_context=operation_context,
+        operation_callback_uri=operation_callback_uri,
+    )
+    _dial(participant, caller_id)
+    return participant
+
+
+@transaction.atomic
+def cancel_add_participant(
+    tenant: Tenant,
+    call_connection_id: str,
+    *,
+    invitation_id: str,
+    operation_context: str = "",
+    operation_callback_uri: str = "",
+) -> None:
+    """Withdraw a pending invitation: CancelAddParticipantSucceeded, or ...Failed when
+    the invitee already answered or the invitation had already ended."""
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    _require_active(connection)
+    participant = (
+        Participant.unscoped.select_for_update()
+        .filter(
+            call_id=connection.call_id, invitation_id=invitation_id, role=Participant.Role.ADDED
+        )
+        .first()
+    )
+    if participant is None:
+        raise NotFound(f"No invitation {invitation_id} in this call.", code="InvitationNotFound")
+    ctx = {"operation_context": operation_context, "callback_uri": operation_callback_uri or None}
+    if participant.state != P.INVITED:
+        events.emit(
+            connection,
+            "CancelAddParticipantFailed",
+            invitationId=invitation_id,
+            result_information=events.result(400, 8523, "The invitation is no longer pending."),
+            **ctx,
+        )
+        return
+    transition(participant, P.CANCELLED, left_at=timezone.now())
+    _hang_up_leg(participant)
+    events.emit(
+        connection,
+        "CancelAddParticipantSucceeded",
+        invitationId=invitation_id,
+        result_information=events.OK,
+        **ctx,
+    )
+
+
+@transaction.atomic
+def remove_participant(
+    tenant: Tenant,
+    call_connection_id: str,
+    *,
+    target: Identifier,
+    operation_context: str = "",
+    operation_callback_uri: str = "",
+) -> None:
+    """Drop someone from the call; a call left with nobody else in it ends."""
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    _require_active(connection)
+    participant = find_participant(connection, target)
+    transition(participant, P.DISCONNECTED, left_at=timezone.now())
+    _hang_up_leg(participant)
+    events.emit(
+        connection,
+        "RemoveParticipantSucceeded",
+        participant=target.to_wire(),
+        operation_context=operation_context,
+        callback_uri=operation_callback_uri or None,
+        result_information=events.OK,
+    )
+    events.emit_participants_updated(connection.call)
+    if not Participant.unscoped.filter(call_id=connection.call_id, state=P.CONNECTED).exists():
+        call = Call.unscoped.select_for_update().get(pk=connection.call_id)
+        end_call(call, code=200, sub_code=0, message="The last participant was removed.")
+
+
+@transaction.atomic
+def mute_participant(
+    tenant: Tenant, call_connection_id: str, *, target: Identifier, operation_context: str = ""
+) -> None:
+    """Mute a participant (ACS has no unmute for others: they unmute themselves)."""
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    _require_active(connection)
+    participant = find_participant(connection, target)
+    if participant.is_muted:
+        return
+    Participant.unscoped.filter(pk=participant.pk).update(is_muted=True)
+    CarrierCommand.unscoped.create(
+        tenant=tenant,
+        call_id=participant.call_id,
+        participant=participant,
+        kind=CarrierCommand.Kind.MUTE,
+        payload={"muted": True},
+    )
+    events.emit_participants_updated(connection.call)

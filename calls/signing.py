@@ -1,0 +1,100 @@
+"""How callbacks prove they come from us, two ways (DESIGN.md "Events and callbacks"):
+
+- an ACS-style `Authorization: Bearer <JWT>` (RS256, 5-minute lifetime, a fresh token per
+  request) whose keys we publish as JWKS behind an OpenID configuration document;
+- Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
+  HMAC-SHA256 with the tenant's `whsec_` secret.
+"""
+
+import base64
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from calls.models import JwtSigningKey, WebhookSecret
+from tenants import crypto
+from tenants.models import Tenant
+
+TOKEN_LIFETIME = timedelta(minutes=5)
+
+
+def issuer() -> str:
+    return settings.CALLBACK_JWT_ISSUER
+
+
+def audience(tenant: Tenant) -> str:
+    """The tenant's immutable resource id, the JWT audience (as ACS uses its resource id)."""
+    return f"callauto:tenant:{tenant.pk}"
+
+
+def _live_keys() -> list[JwtSigningKey]:
+    return list(JwtSigningKey.objects.filter(retired_at__isnull=True).order_by("-created_at"))
+
+
+def current_jwt_key() -> JwtSigningKey:
+    keys = _live_keys()
+    if keys:
+        return keys[0]
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return JwtSigningKey.objects.create(private_key_encrypted=crypto.encrypt(pem))
+
+
+def jwks() -> dict:
+    """Every live key's public half, so tokens signed before a rotation still verify."""
+    current_jwt_key()
+    out = []
+    for key in _live_keys():
+        private = serialization.load_pem_private_key(
+            crypto.decrypt(key.private_key_encrypted).encode(), password=None
+        )
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+        out.append({**jwk, "kid": key.kid, "use": "sig", "alg": "RS256"})
+    return {"keys": out}
+
+
+def bearer_token(tenant: Tenant) -> str:
+    key = current_jwt_key()
+    now = datetime.now(UTC)
+    claims = {
+        "iss": issuer(),
+        "aud": audience(tenant),
+        "iat": now,
+        "nbf": now,
+        "exp": now + TOKEN_LIFETIME,
+    }
+    private = crypto.decrypt(key.private_key_encrypted)
+    return jwt.encode(claims, private, algorithm="RS256", headers={"kid": key.kid})
+
+
+def webhook_secrets(tenant: Tenant) -> list[str]:
+    """The tenant's live `whsec_` secrets, newest first; one is made on first use."""
+    live = WebhookSecret.objects.for_tenant(tenant).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+    rows = list(live.order_by("-created_at"))
+    if not rows:
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        rows = [
+            WebhookSecret.unscoped.create(tenant=tenant, secret_encrypted=crypto.encrypt(secret))
+        ]
+    return [crypto.decrypt(row.secret_encrypted) for row in rows]
+
+
+def webhook_headers(tenant: Tenant, message_id: str, body: str) -> dict[str, str]:
+    sent_at = datetime.now(UTC)
+    signatures = [Webhook(s).sign(message_id, sent_at, body) for s in webhook_secrets(tenant)]
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": " ".join(signatures),
+    }

@@ -1,0 +1,72 @@
+"""django-q2 tasks of the engine. Idempotent: the database says what is left to do."""
+
+import json
+import logging
+
+import httpx
+from django.db import transaction
+from django.utils import timezone
+
+from calls import signing
+from calls.cloudevents import to_cloudevent
+from calls.models import Delivery
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def deliver_events(connection_id: int) -> int:
+    """POST a connection's pending events to their callback URLs, in sequence order.
+
+    Each delivery is claimed under a row lock (SKIP LOCKED), so a second worker running
+    the same task skips it instead of sending it twice. Returns how many were sent.
+    Retries with backoff and dead-lettering arrive with durable delivery (issue 5).
+    """
+    sent = 0
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        while True:
+            with transaction.atomic():
+                delivery = (
+                    Delivery.unscoped.select_for_update(skip_locked=True, of=("self",))
+                    .filter(connection_id=connection_id, state=Delivery.State.PENDING)
+                    .select_related("event", "event__connection", "event__call", "tenant")
+                    .order_by("event__sequence_number")
+                    .first()
+                )
+                if delivery is None:
+                    return sent
+                _post(client, delivery)
+                sent += 1
+
+
+def _post(client: httpx.Client, delivery: Delivery) -> None:
+    event = delivery.event
+    body = json.dumps([to_cloudevent(event)])
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {signing.bearer_token(delivery.tenant)}",
+        **signing.webhook_headers(delivery.tenant, f"msg_{event.event_id.hex}", body),
+    }
+    delivery.attempts += 1
+    try:
+        response = client.post(event.callback_uri, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        delivery.state = Delivery.State.FAILED
+        delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    else:
+        delivery.last_status = response.status_code
+        if 200 <= response.status_code < 300:
+            delivery.state = Delivery.State.DELIVERED
+            delivery.delivered_at = timezone.now()
+        else:
+            delivery.state = Delivery.State.FAILED
+            delivery.last_error = response.text[:500]
+    if delivery.state == Delivery.State.FAILED:
+        log.warning(
+            "callback %s to %s failed: %s",
+            event.event_id,
+            event.callback_uri,
+            delivery.last_error or delivery.last_status,
+        )
+    delivery.save(update_fields=["attempts", "state", "last_status", "last_error", "delivered_at"])

@@ -1,0 +1,70 @@
+"""The allowed state changes of calls, connections and participants, as tables.
+
+A state absent from a table's keys is terminal. `transition()` checks the table and
+writes with a guarded UPDATE (`WHERE state = old`), so when two processes race (the
+gateway ingesting a hang-up while the API terminates) exactly one wins and the other
+sees StaleState instead of silently overwriting.
+"""
+
+from typing import Any
+
+from django.db import models
+
+from calls.models import Call, CallConnection, Participant
+
+
+class InvalidTransition(Exception):
+    """The table does not allow this change from the object's current state."""
+
+
+class StaleState(Exception):
+    """Another process changed the state first."""
+
+
+C = Call.State
+CALL: dict[str, set[str]] = {
+    C.CONNECTING: {C.CONNECTED, C.DISCONNECTED},
+    C.CONNECTED: {C.DISCONNECTED},
+}
+
+K = CallConnection.State
+CONNECTION: dict[str, set[str]] = {
+    K.CONNECTING: {K.CONNECTED, K.DISCONNECTED},
+    K.CONNECTED: {K.TRANSFERRING, K.DISCONNECTING, K.DISCONNECTED},
+    K.TRANSFERRING: {K.TRANSFER_ACCEPTED, K.CONNECTED, K.DISCONNECTED},
+    K.TRANSFER_ACCEPTED: {K.DISCONNECTED},
+    K.DISCONNECTING: {K.DISCONNECTED},
+}
+
+P = Participant.State
+PARTICIPANT: dict[str, set[str]] = {
+    P.INVITED: {P.CONNECTED, P.FAILED, P.CANCELLED},
+    P.CONNECTED: {P.DISCONNECTED},
+}
+
+TABLES: dict[type[models.Model], dict[str, set[str]]] = {
+    Call: CALL,
+    CallConnection: CONNECTION,
+    Participant: PARTICIPANT,
+}
+
+
+def can_transition(obj: models.Model, to: str) -> bool:
+    return to in TABLES[type(obj)].get(obj.state, set())
+
+
+def transition(obj: models.Model, to: str, **fields: Any) -> None:
+    """Move `obj` to state `to`, also writing `fields`; update the instance to match.
+
+    Raises InvalidTransition if the table forbids it, StaleState if the row's state
+    is no longer what `obj` says.
+    """
+    if not can_transition(obj, to):
+        raise InvalidTransition(f"{type(obj).__name__} cannot go from {obj.state} to {to}")
+    model = type(obj)
+    updated = model.unscoped.filter(pk=obj.pk, state=obj.state).update(state=to, **fields)
+    if updated == 0:
+        raise StaleState(f"{model.__name__} {obj.pk} is no longer {obj.state}")
+    obj.state = to
+    for name, value in fields.items():
+        setattr(obj, name, value)

@@ -22,7 +22,7 @@ run: venv
 	$(PY) manage.py make_dev_cert
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
-	@echo "Starting web (https://127.0.0.1:8443, http://127.0.0.1:8000), worker. Ctrl-C stops all."
+	@echo "Starting web (https://127.0.0.1:8443, http://127.0.0.1:8000), worker and gateway. Ctrl-C stops all."
 	exec $(VENV)/bin/honcho start -f Procfile
 
 worker: venv

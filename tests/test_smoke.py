@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from azure.communication.callautomation import CallAutomationClient
+from azure.communication.callautomation import CallAutomationClient, PhoneNumberIdentifier
 from azure.core.exceptions import ResourceNotFoundError
+
+from tests.receiver import CallbackReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -52,9 +54,10 @@ def wait_for(url: str, verify: str | bool, seconds: float = 30) -> None:
         time.sleep(0.3)
 
 
-@pytest.fixture
-def make_run(tmp_path):
+@pytest.fixture(scope="module")
+def make_run(tmp_path_factory):
     """migrate, make_dev_cert, seed_demo, then the Procfile under honcho, as `make run` does."""
+    tmp_path = tmp_path_factory.mktemp("make-run")
     https_port, http_port = free_port(), free_port()
     env = {
         key: value
@@ -115,3 +118,28 @@ def test_make_run_serves_the_sdk_over_https_and_the_portal_login(make_run):
     assert page.status_code == 200
     assert "Demo Clinic" in page.text
     assert page.url.endswith("/portal/t/demo/")
+
+
+def test_make_run_places_a_call_that_reaches_call_connected(make_run):
+    connection_string = re.search(r"Connection string: (\S+)", make_run["banner"])[1]
+    client = CallAutomationClient.from_connection_string(
+        connection_string, connection_verify=make_run["ca"]
+    )
+    receiver = CallbackReceiver()
+    try:
+        props = client.create_call(
+            PhoneNumberIdentifier("+14255550123"),
+            receiver.url,
+            source_caller_id_number=PhoneNumberIdentifier("+14255550100"),
+        )
+        # Real time: the gateway dials, the simulated callee answers after ~1 s, the
+        # django-q2 worker posts the callback.
+        deadline = time.monotonic() + 30
+        while "CallConnected" not in receiver.types() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "CallConnected" in receiver.types()
+        connection = client.get_call_connection(props.call_connection_id)
+        assert connection.get_call_properties().call_connection_state == "connected"
+        connection.hang_up(is_for_everyone=True)
+    finally:
+        receiver.close()

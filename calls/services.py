@@ -34,6 +34,9 @@ def get_connection(
     tenant: Tenant, call_connection_id: str, *, lock: bool = False
 ) -> CallConnection:
     """The tenant's connection by id; another tenant's or an unknown id raises NotFound."""
+    if "\x00" in call_connection_id:
+        # PostgreSQL text cannot hold NUL, so no stored id has one; don't ask the database.
+        raise NotFound("Call connection not found.", code="8522")
     rows = CallConnection.objects.for_tenant(tenant).select_related("call")
     if lock:
         rows = rows.select_for_update(of=("self",))

@@ -51,7 +51,7 @@ def _post(client: httpx.Client, delivery: Delivery) -> None:
     delivery.attempts += 1
     try:
         response = client.post(event.callback_uri, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         delivery.state = Delivery.State.FAILED
         delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
     else:

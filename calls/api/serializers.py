@@ -3,6 +3,7 @@ are the wire's camelCase so DRF's field errors name what the client sent."""
 
 from typing import Any
 
+from django.core.validators import URLValidator
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -16,16 +17,26 @@ class IdentifierField(serializers.Field):
 
 
 class CallbackUriField(serializers.URLField):
+    """An absolute http(s) URL with a valid host (where callbacks will be POSTed)."""
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 2048)
         super().__init__(**kwargs)
-        self.validators = [v for v in self.validators if not hasattr(v, "schemes")]
+        # Swap DRF's default URLValidator for one that also refuses ftp:// and friends.
+        self.validators = [v for v in self.validators if not isinstance(v, URLValidator)]
+        self.validators.append(
+            URLValidator(schemes=["http", "https"], message="Must be an http(s) URL.")
+        )
 
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("Must be an http(s) URL.")
-        return value
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Body(serializers.Serializer):
@@ -36,6 +47,9 @@ class Body(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
+        if _has_nul(data):
+            # PostgreSQL text cannot hold NUL; refuse it here rather than fail on save.
+            raise BadRequest("Strings in the request body must not contain NUL characters.")
         for key, feature in self.unsupported.items():
             if data.get(key) not in (None, [], {}):
                 raise NotSupported(f"{key}: {feature} is not supported by callauto yet.")

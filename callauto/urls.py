@@ -33,4 +33,5 @@ urlpatterns = [
     ),
     # The ACS-compatible Call Automation API, one endpoint per tenant (see tenants.resolution).
     path("t/<slug:tenant_slug>/calling/", include(calling_patterns)),
+    path("t/<slug:tenant_slug>/api/v1/", include("callauto.api")),
 ]

@@ -163,6 +163,9 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # Callback bearer tokens: the `iss` claim; our OpenID configuration is published under it.
 CALLBACK_JWT_ISSUER = env.str("CALLBACK_JWT_ISSUER", default=PUBLIC_BASE_URL)
 
+# How long an incoming call rings before the caller gives up (and its context expires).
+INCOMING_CALL_RING_TIMEOUT_SECONDS = env.int("INCOMING_CALL_RING_TIMEOUT_SECONDS", default=30)
+
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 

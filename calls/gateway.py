@@ -10,10 +10,11 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from calls.carrier import CalleeScript, Carrier, Dial
+from calls.carrier import CalleeScript, Carrier, Dial, Originate
 from calls.ingest import ingest
 from calls.models import Call, CarrierCommand, Participant, SimulatedCallee
 from calls.services import end_call
+from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Gateway:
             commands = list(
                 CarrierCommand.unscoped.select_for_update(skip_locked=True, of=("self",))
                 .filter(state=CarrierCommand.State.PENDING)
-                .select_related("participant")
+                .select_related("participant", "participant__tenant", "tenant")
                 .order_by("id")[: self.batch]
             )
             for command in commands:
@@ -52,21 +53,33 @@ class Gateway:
                     to=participant.raw_id,
                     caller_id=command.payload.get("caller_id", ""),
                     timeout=float(command.payload.get("timeout", 60)),
-                    script=self._script(participant),
+                    script=self._script(participant.tenant, participant.raw_id),
                 )
             )
         elif command.kind == CarrierCommand.Kind.HANG_UP:
             self.carrier.hang_up(leg)
+        elif command.kind == CarrierCommand.Kind.ANSWER:
+            self.carrier.answer(leg)
+        elif command.kind == CarrierCommand.Kind.REJECT:
+            self.carrier.reject(leg, int(command.payload.get("sip_code", 603)))
+        elif command.kind == CarrierCommand.Kind.ORIGINATE:
+            caller = command.payload["caller"]
+            self.carrier.originate(
+                Originate(
+                    leg_id=command.payload["leg_id"],
+                    caller=caller,
+                    to=command.payload["to"],
+                    ring_timeout=float(command.payload.get("ring_timeout", 30)),
+                    display_name=command.payload.get("display_name", ""),
+                    script=self._script(command.tenant, caller),
+                )
+            )
         elif command.kind == CarrierCommand.Kind.MUTE:
             self.carrier.set_muted(leg, bool(command.payload.get("muted")))
 
     @staticmethod
-    def _script(participant: Participant) -> CalleeScript | None:
-        callee = (
-            SimulatedCallee.objects.for_tenant(participant.tenant)
-            .filter(raw_id=participant.raw_id)
-            .first()
-        )
+    def _script(tenant: Tenant, raw_id: str) -> CalleeScript | None:
+        callee = SimulatedCallee.objects.for_tenant(tenant).filter(raw_id=raw_id).first()
         if callee is None:
             return None
         return CalleeScript(

@@ -5,14 +5,21 @@ legs connect the call (CallConnected) or complete an invitation; failed legs fai
 the call (CreateCallFailed) or the invitation; a remote hang-up may end the call.
 """
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from calls import events
+from calls import events, grid
 from calls.carrier import SIP_REASONS, CarrierEvent, LegOutcome
-from calls.models import Call, CallConnection, CarrierEventReceipt, Participant
+from calls.identifiers import Identifier, parse_raw_id
+from calls.incoming import make_context
+from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
 from calls.services import end_call
 from calls.transitions import transition
+from tenants.models import PhoneNumber
+
+log = logging.getLogger(__name__)
 
 K = CallConnection.State
 P = Participant.State
@@ -27,6 +34,8 @@ def ingest(event: CarrierEvent) -> bool:
             CarrierEventReceipt.objects.create(event_id=event.event_id)
     except IntegrityError:
         return False
+    if event.kind == LegOutcome.INCOMING:
+        return _incoming(event)
     leg = Participant.unscoped.filter(leg_id=event.leg_id).values_list("call_id", flat=True)
     call_id = leg.first()
     if call_id is None:
@@ -51,13 +60,62 @@ def _connection(participant: Participant) -> CallConnection | None:
     return CallConnection.unscoped.select_related("call").get(pk=participant.requested_by_id)
 
 
+def _incoming(event: CarrierEvent) -> bool:
+    """Someone rings a number: make the call and tell the number's tenant (IncomingCall)."""
+    number = PhoneNumber.unscoped.select_related("tenant").filter(e164=event.detail["to"]).first()
+    if number is None or not number.tenant.is_active:
+        log.info("incoming call to %s: no active tenant owns it; it rings out", event.detail["to"])
+        return False
+    tenant = number.tenant
+    caller = parse_raw_id(event.detail["from"], "from")
+    call = Call.unscoped.create(
+        tenant=tenant,
+        direction=Call.Direction.INBOUND,
+        to_number=number.e164,
+        source_caller_id=caller.phone_number or "",
+        source_display_name=event.detail.get("display_name", "")[:256],
+    )
+    Participant.unscoped.create(
+        tenant=tenant,
+        call=call,
+        kind=caller.kind,
+        raw_id=caller.raw_id,
+        role=R.CALLER,
+        leg_id=event.leg_id,
+    )
+    data = {
+        "to": Identifier.phone(number.e164).to_wire(),
+        "from": caller.to_wire(),
+        "serverCallId": call.server_call_id,
+        "callerDisplayName": call.source_display_name,
+        "incomingCallContext": make_context(call),
+        "correlationId": str(call.correlation_id),
+    }
+    subject = f"/caller/{caller.raw_id}/recipient/4:{number.e164}"
+    grid.publish(tenant, "Microsoft.Communication.IncomingCall", subject, data, call=call)
+    return True
+
+
 def _answered(call: Call, participant: Participant) -> None:
     now = timezone.now()
     transition(participant, P.CONNECTED, joined_at=now)
     if call.state == Call.State.CONNECTING:
         transition(call, Call.State.CONNECTED, connected_at=now)
     connection = _connection(participant)
-    if participant.role == R.TARGET and connection and connection.state == K.CONNECTING:
+    if participant.role == R.REDIRECT:
+        # The redirect target picked up: now connect the waiting caller to them.
+        caller = Participant.unscoped.filter(call=call, role=R.CALLER, state=P.INVITED).first()
+        if caller is not None:
+            CarrierCommand.unscoped.create(
+                tenant_id=call.tenant_id,
+                call=call,
+                participant=caller,
+                kind=CarrierCommand.Kind.ANSWER,
+            )
+    elif participant.role == R.TRANSFER and connection:
+        _transfer_accepted(connection, participant)
+        return
+    if participant.role in (R.TARGET, R.CALLER) and connection and connection.state == K.CONNECTING:
         transition(connection, K.CONNECTED)
         events.emit(
             connection,
@@ -77,12 +135,56 @@ def _answered(call: Call, participant: Participant) -> None:
     events.emit_participants_updated(call)
 
 
+def _transfer_accepted(connection: CallConnection, target: Participant) -> None:
+    """The transfer target answered: the app's part in the call is over."""
+    transferee = (
+        Participant.unscoped.filter(call_id=connection.call_id, state=P.CONNECTED)
+        .exclude(pk=target.pk)
+        .order_by("joined_at")
+        .first()
+    )
+    extra = {"transferTarget": target.identifier.to_wire()}
+    if transferee is not None:
+        extra["transferee"] = transferee.identifier.to_wire()
+    transition(connection, K.TRANSFER_ACCEPTED)
+    events.emit(
+        connection,
+        "CallTransferAccepted",
+        operation_context=target.operation_context,
+        result_information=events.OK,
+        callback_uri=target.operation_callback_uri or None,
+        **extra,
+    )
+    transition(connection, K.DISCONNECTED)
+    events.emit(
+        connection,
+        "CallDisconnected",
+        result_information=events.result(200, 0, "The call was transferred."),
+    )
+    events.emit_participants_updated(connection.call)
+
+
 def _failed(call: Call, participant: Participant, kind: str) -> None:
     code, message = SIP_REASONS.get(kind, SIP_REASONS[LegOutcome.FAILED])
     transition(participant, P.FAILED, left_at=timezone.now(), end_code=code, end_message=message)
     info = events.result(code, 0, message, sip_code=code)
+    if participant.role in (R.CALLER, R.REDIRECT) and call.state == Call.State.CONNECTING:
+        # The caller gave up ringing, or the redirect target did not take the call.
+        end_call(call, code=code, sub_code=0, message=message)
+        return
     connection = _connection(participant)
     if connection is None:
+        return
+    if participant.role == R.TRANSFER:
+        if connection.state == K.TRANSFERRING:
+            transition(connection, K.CONNECTED)
+        events.emit(
+            connection,
+            "CallTransferFailed",
+            operation_context=participant.operation_context,
+            result_information=info,
+            callback_uri=participant.operation_callback_uri or None,
+        )
         return
     if participant.role == R.ADDED:
         events.emit(

@@ -48,6 +48,8 @@ class Call(models.Model):
     direction = models.CharField(max_length=16, choices=Direction.choices)
     source_caller_id = models.CharField(max_length=16, blank=True)
     source_display_name = models.CharField(max_length=256, blank=True)
+    # The tenant number an incoming call was placed to.
+    to_number = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     connected_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -55,6 +57,8 @@ class Call(models.Model):
     end_code = models.PositiveIntegerField(null=True, blank=True)
     end_subcode = models.PositiveIntegerField(null=True, blank=True)
     end_message = models.CharField(max_length=256, blank=True)
+    # When an incoming call was answered, redirected or rejected: each context acts once.
+    handled_at = models.DateTimeField(null=True, blank=True)
 
     unscoped = models.Manager()
     objects = TenantManager()
@@ -111,6 +115,8 @@ class Participant(models.Model):
         TARGET = "target"  # dialled by create_call
         ADDED = "added"  # participants:add
         TRANSFER = "transfer"  # transferToParticipant's target
+        CALLER = "caller"  # who placed an incoming call
+        REDIRECT = "redirect"  # where an incoming call was redirected to
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="participants")
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="participants")
@@ -236,6 +242,9 @@ class CarrierCommand(models.Model):
         DIAL = "dial"
         HANG_UP = "hang_up"
         MUTE = "mute"
+        ANSWER = "answer"  # pick up an incoming leg
+        REJECT = "reject"  # refuse an incoming leg (payload: sip_code)
+        ORIGINATE = "originate"  # simulated carrier only: someone calls a tenant number
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -243,7 +252,10 @@ class CarrierCommand(models.Model):
         FAILED = "failed"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="commands")
+    # Empty only for ORIGINATE: the call exists once the carrier reports it.
+    call = models.ForeignKey(
+        Call, on_delete=models.CASCADE, null=True, blank=True, related_name="commands"
+    )
     participant = models.ForeignKey(
         Participant, on_delete=models.CASCADE, null=True, blank=True, related_name="commands"
     )
@@ -360,3 +372,66 @@ class WebhookSecret(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} secret {self.pk}"
+
+
+class EventSubscription(models.Model):
+    """A tenant's Event Grid-style webhook for call-independent events (IncomingCall, ...).
+
+    It receives events only once it has answered the validation handshake.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        ACTIVE = "active"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscriptions")
+    endpoint_url = models.URLField(max_length=2048)
+    event_types = models.JSONField(default=list)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    validation_code = models.CharField(max_length=64, default=new_invitation_id)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+
+    def __str__(self) -> str:
+        return self.endpoint_url
+
+
+class GridEvent(models.Model):
+    """An Event Grid-schema event for one subscription: outbox row and audit record."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="grid_events")
+    subscription = models.ForeignKey(
+        EventSubscription, on_delete=models.CASCADE, related_name="events"
+    )
+    call = models.ForeignKey(
+        Call, on_delete=models.CASCADE, null=True, blank=True, related_name="grid_events"
+    )
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    event_type = models.CharField(max_length=96)
+    body = models.JSONField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subscription_id}"

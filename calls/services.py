@@ -6,14 +6,18 @@ CarrierCommands the gateway must carry out. Errors are the API's own (callauto.e
 so a refused action changes nothing.
 """
 
+import uuid
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from callauto.errors import AcsError, BadRequest, NotFound
-from calls import events
+from calls import events, incoming
 from calls.identifiers import Identifier
-from calls.models import Call, CallConnection, CarrierCommand, Participant
+from calls.models import Call, CallConnection, CarrierCommand, EventSubscription, Participant
 from calls.transitions import transition
+from tenants import audit
 from tenants.models import PhoneNumber, Tenant
 
 K = CallConnection.State
@@ -62,6 +66,12 @@ def _caller_id(tenant: Tenant, number: str | None, targets: list[Identifier]) ->
     if not number and any(t.phone_number for t in targets):
         raise BadRequest("sourceCallerIdNumber is required to call a phone number.")
     return number or ""
+
+
+def _own_number(call: Call) -> str | None:
+    """The tenant's number on this call: what it shows when it dials more people."""
+    number = call.to_number if call.direction == Call.Direction.INBOUND else call.source_caller_id
+    return number or None
 
 
 def _dial(participant: Participant, caller_id: str) -> None:
@@ -233,7 +243,7 @@ def add_participant(
             f"{target.raw_id} is already in the call or being invited.",
             code="ParticipantAlreadyInCall",
         )
-    caller_id = _caller_id(tenant, source_caller_id or call.source_caller_id or None, [target])
+    caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
     participant = Participant.unscoped.create(
         tenant=tenant,
         call=call,
@@ -341,3 +351,226 @@ def mute_participant(
         payload={"muted": True},
     )
     events.emit_participants_updated(connection.call)
+
+
+# --- Incoming calls -------------------------------------------------------------------
+
+REJECT_SIP = {"none": 603, "busy": 486, "forbidden": 403}
+
+
+@transaction.atomic
+def simulate_incoming_call(
+    tenant: Tenant, *, to_number: str, caller: Identifier, display_name: str = ""
+) -> CarrierCommand:
+    """Have the simulated carrier ring one of the tenant's numbers from `caller`.
+
+    For tests, the portal and demos; a real carrier reports incoming calls by itself.
+    Raises BadRequest if the number is not the tenant's.
+    """
+    if not PhoneNumber.objects.for_tenant(tenant).filter(e164=to_number).exists():
+        raise BadRequest(f"{to_number} is not one of this tenant's phone numbers.")
+    return CarrierCommand.unscoped.create(
+        tenant=tenant,
+        kind=CarrierCommand.Kind.ORIGINATE,
+        payload={
+            "leg_id": str(uuid.uuid4()),
+            "caller": caller.raw_id,
+            "to": to_number,
+            "display_name": display_name,
+            "ring_timeout": settings.INCOMING_CALL_RING_TIMEOUT_SECONDS,
+        },
+    )
+
+
+def _claim_incoming(tenant: Tenant, context: str) -> tuple[Call, Participant]:
+    """Lock the ringing call a context names and mark it handled, exactly once."""
+    call = incoming.read_context(tenant, context)
+    call = Call.unscoped.select_for_update().get(pk=call.pk)
+    claimed = Call.unscoped.filter(
+        pk=call.pk, handled_at__isnull=True, state=Call.State.CONNECTING
+    ).update(handled_at=timezone.now())
+    if not claimed:
+        raise CallNotActive(
+            "This incoming call was already answered, redirected or rejected, or has ended.",
+            code="IncomingCallAlreadyHandled",
+        )
+    caller = Participant.unscoped.select_for_update().get(call=call, role=Participant.Role.CALLER)
+    return call, caller
+
+
+def _leg_command(participant: Participant, kind: str, **payload: object) -> None:
+    CarrierCommand.unscoped.create(
+        tenant_id=participant.tenant_id,
+        call_id=participant.call_id,
+        participant=participant,
+        kind=kind,
+        payload=payload,
+    )
+
+
+@transaction.atomic
+def answer_call(
+    tenant: Tenant, *, incoming_call_context: str, callback_uri: str, operation_context: str = ""
+) -> CallConnection:
+    """Answer a ringing incoming call; CallConnected follows once the leg is up."""
+    call, caller = _claim_incoming(tenant, incoming_call_context)
+    connection = CallConnection.unscoped.create(
+        tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
+    )
+    Participant.unscoped.filter(pk=caller.pk).update(requested_by=connection)
+    _leg_command(caller, CarrierCommand.Kind.ANSWER)
+    return connection
+
+
+@transaction.atomic
+def redirect_call(tenant: Tenant, *, incoming_call_context: str, target: Identifier) -> None:
+    """Send a ringing incoming call to someone else; the app takes no part in it."""
+    call, caller = _claim_incoming(tenant, incoming_call_context)
+    if target.raw_id == caller.raw_id:
+        raise BadRequest("A call cannot be redirected to its own caller.")
+    caller_id = call.to_number if target.phone_number else ""
+    participant = Participant.unscoped.create(
+        tenant=tenant,
+        call=call,
+        kind=target.kind,
+        raw_id=target.raw_id,
+        role=Participant.Role.REDIRECT,
+        source_caller_id=caller_id,
+    )
+    _dial(participant, caller_id)
+
+
+@transaction.atomic
+def reject_call(tenant: Tenant, *, incoming_call_context: str, reason: str = "none") -> None:
+    """Refuse a ringing incoming call (busy, forbidden, or declined)."""
+    if reason not in REJECT_SIP:
+        raise BadRequest(f"callRejectReason must be one of {', '.join(REJECT_SIP)}.")
+    call, caller = _claim_incoming(tenant, incoming_call_context)
+    code = REJECT_SIP[reason]
+    transition(caller, P.FAILED, left_at=timezone.now(), end_code=code, end_message=reason)
+    _leg_command(caller, CarrierCommand.Kind.REJECT, sip_code=code)
+    transition(
+        call,
+        Call.State.DISCONNECTED,
+        ended_at=timezone.now(),
+        end_code=code,
+        end_subcode=0,
+        end_message=f"Rejected by the application ({reason}).",
+    )
+
+
+@transaction.atomic
+def connect_call(
+    tenant: Tenant, *, server_call_id: str, callback_uri: str, operation_context: str = ""
+) -> CallConnection:
+    """Join the app to an existing call of the tenant, by its serverCallId."""
+    call = (
+        Call.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(server_call_id=server_call_id)
+        .first()
+    )
+    if call is None:
+        raise NotFound("No call with this serverCallId.", code="8522")
+    if call.state != Call.State.CONNECTED:
+        raise CallNotActive(f"The call is {call.state}; only a connected call can be joined.")
+    connection = CallConnection.unscoped.create(
+        tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
+    )
+    transition(connection, K.CONNECTED)
+    events.emit(
+        connection,
+        "CallConnected",
+        operation_context=operation_context,
+        result_information=events.OK,
+    )
+    return connection
+
+
+# --- Transfer -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transfer_to_participant(
+    tenant: Tenant,
+    call_connection_id: str,
+    *,
+    target: Identifier,
+    transferee: Identifier | None = None,
+    source_caller_id: str | None = None,
+    operation_context: str = "",
+    operation_callback_uri: str = "",
+) -> Participant:
+    """Hand the call over to `target`: the app leaves once the target answers
+    (CallTransferAccepted), or stays if it fails (CallTransferFailed).
+
+    Without `transferee` the call must have exactly one other participant.
+    """
+    connection = get_connection(tenant, call_connection_id, lock=True)
+    _require_active(connection)
+    others = Participant.unscoped.filter(call_id=connection.call_id, state=P.CONNECTED)
+    if transferee is not None:
+        find_participant(connection, transferee)
+    elif others.count() != 1:
+        raise BadRequest("transferee is required when the call has more than one participant.")
+    if others.filter(raw_id=target.raw_id).exists():
+        raise BadRequest(f"{target.raw_id} is already in the call.")
+    call = connection.call
+    caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
+    transition(connection, K.TRANSFERRING)
+    participant = Participant.unscoped.create(
+        tenant=tenant,
+        call=call,
+        requested_by=connection,
+        kind=target.kind,
+        raw_id=target.raw_id,
+        role=Participant.Role.TRANSFER,
+        source_caller_id=caller_id,
+        operation_context=operation_context,
+        operation_callback_uri=operation_callback_uri,
+    )
+    _dial(participant, caller_id)
+    return participant
+
+
+# --- Event subscriptions --------------------------------------------------------------
+
+
+@transaction.atomic
+def subscribe_events(
+    tenant: Tenant, *, endpoint_url: str, event_types: list[str], actor: object
+) -> EventSubscription:
+    """Register a webhook for IncomingCall and other call-independent events; it starts
+    receiving them once it answers the validation handshake (a task, after commit)."""
+    subscription = EventSubscription.unscoped.create(
+        tenant=tenant, endpoint_url=endpoint_url, event_types=event_types
+    )
+    audit.record(
+        tenant,
+        actor=actor,
+        action="event_subscription.add",
+        target=subscription,
+        after={"endpoint_url": endpoint_url, "event_types": event_types},
+    )
+    transaction.on_commit(lambda: _enqueue_validation(subscription.pk))
+    return subscription
+
+
+def _enqueue_validation(subscription_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("calls.tasks.validate_subscription", subscription_id, group="grid")
+
+
+@transaction.atomic
+def unsubscribe_events(tenant: Tenant, subscription_id: int, *, actor: object) -> None:
+    """Remove a webhook. Raises EventSubscription.DoesNotExist for another tenant's."""
+    subscription = EventSubscription.objects.for_tenant(tenant).get(pk=subscription_id)
+    audit.record(
+        tenant,
+        actor=actor,
+        action="event_subscription.remove",
+        target=subscription,
+        before={"endpoint_url": subscription.endpoint_url},
+    )
+    subscription.delete()

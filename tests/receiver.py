@@ -4,11 +4,14 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
+
 
 class CallbackReceiver:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.status = 200
+        self.validate = True
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,9 +26,12 @@ class CallbackReceiver:
                         "body": json.loads(raw or b"null"),
                     }
                 )
+                reply = receiver.reply_to(receiver.requests[-1]["body"])
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
+                self.wfile.write(reply)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -35,15 +41,30 @@ class CallbackReceiver:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/callbacks"
 
+    def reply_to(self, body: object) -> bytes:
+        """Answer Event Grid's validation handshake as a subscriber must (when enabled)."""
+        first = body[0] if isinstance(body, list) and body else {}
+        if self.validate and first.get("eventType") == VALIDATION:
+            return json.dumps({"validationResponse": first["data"]["validationCode"]}).encode()
+        return b""
+
     @property
     def events(self) -> list[dict]:
-        return [event for request in self.requests for event in request["body"]]
+        """Every event received, validation handshakes left out."""
+        return [
+            event
+            for request in self.requests
+            for event in request["body"]
+            if event.get("eventType") != VALIDATION
+        ]
 
     def types(self) -> list[str]:
-        return [event["type"].removeprefix("Microsoft.Communication.") for event in self.events]
+        names = [event.get("type") or event.get("eventType") for event in self.events]
+        return [name.removeprefix("Microsoft.Communication.") for name in names]
 
     def of_type(self, name: str) -> list[dict]:
-        return [e for e in self.events if e["type"] == f"Microsoft.Communication.{name}"]
+        full = f"Microsoft.Communication.{name}"
+        return [e for e in self.events if (e.get("type") or e.get("eventType")) == full]
 
     def close(self) -> None:
         self.server.shutdown()

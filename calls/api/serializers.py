@@ -128,3 +128,67 @@ def parse(body_class: type[Body], request: Request) -> dict:
     body = body_class(data=request.data)
     body.is_valid(raise_exception=True)
     return body.validated_data
+
+
+MEDIA_OPTIONS = {
+    "callIntelligenceOptions": "Cognitive Services integration",
+    "mediaStreamingOptions": "media streaming",
+    "transcriptionOptions": "transcription",
+}
+
+
+class AnswerBody(Body):
+    unsupported = MEDIA_OPTIONS
+    incomingCallContext = serializers.CharField(max_length=8192)
+    callbackUri = CallbackUriField()
+    operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
+
+
+class RedirectBody(Body):
+    unsupported = {"customCallingContext": "custom SIP/VoIP headers"}
+    incomingCallContext = serializers.CharField(max_length=8192)
+    target = IdentifierField()
+
+
+class RejectBody(Body):
+    incomingCallContext = serializers.CharField(max_length=8192)
+    callRejectReason = serializers.ChoiceField(
+        choices=["none", "busy", "forbidden"], required=False, default="none"
+    )
+
+
+class ConnectBody(Body):
+    unsupported = MEDIA_OPTIONS
+    callLocator = serializers.DictField()
+    callbackUri = CallbackUriField()
+    operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
+
+    def validate_callLocator(self, locator: dict) -> str:
+        kind = locator.get("kind", "serverCallLocator")
+        if kind in ("groupCallLocator", "roomCallLocator"):
+            raise NotSupported(f"callLocator.kind: {kind} is not supported by callauto yet.")
+        server_call_id = locator.get("serverCallId")
+        if (
+            kind != "serverCallLocator"
+            or not isinstance(server_call_id, str)
+            or not (0 < len(server_call_id) <= 256)
+        ):
+            raise serializers.ValidationError("Must be a serverCallLocator with a serverCallId.")
+        return server_call_id
+
+
+class TransferBody(OperationBody):
+    unsupported = {"customCallingContext": "custom SIP/VoIP headers"}
+    targetParticipant = IdentifierField()
+    transferee = serializers.JSONField(required=False)
+    sourceCallerIdNumber = serializers.JSONField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        transferee = attrs.get("transferee")
+        attrs["transferee"] = (
+            None if transferee is None else parse_identifier(transferee, "transferee")
+        )
+        attrs["sourceCallerIdNumber"] = _phone_value(
+            attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
+        )
+        return attrs

@@ -20,8 +20,16 @@ register_converter(ConnectionIdConverter, "ccid")
 
 urlpatterns = [
     path("callConnections", views.CreateCallView.as_view()),
+    path("callConnections:answer", views.AnswerCallView.as_view()),
+    path("callConnections:redirect", views.RedirectCallView.as_view()),
+    path("callConnections:reject", views.RejectCallView.as_view()),
+    path("callConnections:connect", views.ConnectCallView.as_view()),
     path("callConnections/<ccid:call_connection_id>", views.CallConnectionView.as_view()),
     path("callConnections/<ccid:call_connection_id>:terminate", views.TerminateView.as_view()),
+    path(
+        "callConnections/<ccid:call_connection_id>:transferToParticipant",
+        views.TransferView.as_view(),
+    ),
     path(
         "callConnections/<ccid:call_connection_id>/participants",
         views.ParticipantsView.as_view(),

@@ -18,10 +18,15 @@ from calls.api import render
 from calls.api.idempotency import once
 from calls.api.serializers import (
     AddParticipantBody,
+    AnswerBody,
     CancelAddBody,
+    ConnectBody,
     CreateCallBody,
     MuteBody,
+    RedirectBody,
+    RejectBody,
     RemoveParticipantBody,
+    TransferBody,
     parse,
 )
 from calls.identifiers import parse_raw_id
@@ -58,6 +63,81 @@ class CreateCallView(CallApiView):
                 operation_context=data.get("operationContext", ""),
             )
             return Response(render.connection_properties(connection), status=201)
+
+        return once(request, self.tenant, act)
+
+
+class AnswerCallView(CallApiView):
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        def act() -> Response:
+            data = parse(AnswerBody, request)
+            connection = services.answer_call(
+                self.tenant,
+                incoming_call_context=data["incomingCallContext"],
+                callback_uri=data["callbackUri"],
+                operation_context=data.get("operationContext", ""),
+            )
+            return Response(render.connection_properties(connection), status=200)
+
+        return once(request, self.tenant, act)
+
+
+class RedirectCallView(CallApiView):
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        def act() -> Response:
+            data = parse(RedirectBody, request)
+            services.redirect_call(
+                self.tenant,
+                incoming_call_context=data["incomingCallContext"],
+                target=data["target"],
+            )
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+        return once(request, self.tenant, act)
+
+
+class RejectCallView(CallApiView):
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        def act() -> Response:
+            data = parse(RejectBody, request)
+            services.reject_call(
+                self.tenant,
+                incoming_call_context=data["incomingCallContext"],
+                reason=data["callRejectReason"],
+            )
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+        return once(request, self.tenant, act)
+
+
+class ConnectCallView(CallApiView):
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        def act() -> Response:
+            data = parse(ConnectBody, request)
+            connection = services.connect_call(
+                self.tenant,
+                server_call_id=data["callLocator"],
+                callback_uri=data["callbackUri"],
+                operation_context=data.get("operationContext", ""),
+            )
+            return Response(render.connection_properties(connection), status=200)
+
+        return once(request, self.tenant, act)
+
+
+class TransferView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            data = parse(TransferBody, request)
+            services.transfer_to_participant(
+                self.tenant,
+                call_connection_id,
+                target=data["targetParticipant"],
+                transferee=data["transferee"],
+                source_caller_id=data["sourceCallerIdNumber"],
+                **_context(data),
+            )
+            return Response(_echo(data), status=202)
 
         return once(request, self.tenant, act)
 

@@ -20,6 +20,7 @@ class LegOutcome:
     REJECTED = "rejected"
     FAILED = "failed"
     HUNG_UP = "hung_up"
+    INCOMING = "incoming"  # someone is calling one of our numbers (detail: from, to)
 
 
 # SIP-like reasons a leg ends with, as ACS puts them in resultInformation.
@@ -59,8 +60,24 @@ class Dial:
     script: CalleeScript | None = None
 
 
+@dataclass(frozen=True)
+class Originate:
+    """Simulation only: make a scripted caller ring one of our numbers."""
+
+    leg_id: str
+    caller: str  # rawId of who calls
+    to: str  # the E.164 number called
+    ring_timeout: float
+    display_name: str = ""
+    script: CalleeScript | None = None
+
+
 class Carrier(Protocol):
     def dial(self, command: Dial) -> None: ...
+
+    def answer(self, leg_id: str) -> None: ...
+
+    def reject(self, leg_id: str, sip_code: int) -> None: ...
 
     def hang_up(self, leg_id: str) -> None: ...
 

@@ -8,7 +8,7 @@ events whose time has come.
 import heapq
 import itertools
 
-from calls.carrier import CalleeScript, CarrierEvent, Clock, Dial, LegOutcome
+from calls.carrier import CalleeScript, CarrierEvent, Clock, Dial, LegOutcome, Originate
 
 DEFAULT_SCRIPT = CalleeScript()
 # How long failure signalling takes on the simulated network.
@@ -46,9 +46,38 @@ class SimulatedCarrier:
         else:
             self._at(now + QUICK, command.leg_id, LegOutcome.FAILED)
 
+    def originate(self, command: Originate) -> None:
+        """A scripted caller rings our number now and gives up after `ring_timeout`."""
+        now = self.clock.now()
+        self._legs[command.leg_id] = {
+            "to": command.to,
+            "muted": False,
+            "script": command.script or DEFAULT_SCRIPT,
+        }
+        detail = {"from": command.caller, "to": command.to, "display_name": command.display_name}
+        self._at(now, command.leg_id, LegOutcome.INCOMING, **detail)
+        self._at(now + command.ring_timeout, command.leg_id, LegOutcome.NO_ANSWER)
+
+    def answer(self, leg_id: str) -> None:
+        leg = self._legs.get(leg_id)
+        if leg is None:
+            return  # the caller already gave up; its NO_ANSWER event tells the engine
+        self._forget_timeline(leg_id)
+        now = self.clock.now()
+        self._at(now, leg_id, LegOutcome.ANSWERED)
+        script = leg.get("script") or DEFAULT_SCRIPT
+        if script.hang_up_after is not None:
+            self._at(now + script.hang_up_after, leg_id, LegOutcome.HUNG_UP)
+
+    def reject(self, leg_id: str, sip_code: int) -> None:
+        self.hang_up(leg_id)
+
     def hang_up(self, leg_id: str) -> None:
         # Our side ended the leg: whatever the callee would still have done is moot.
         self._legs.pop(leg_id, None)
+        self._forget_timeline(leg_id)
+
+    def _forget_timeline(self, leg_id: str) -> None:
         self._timeline = [item for item in self._timeline if item[2].leg_id != leg_id]
         heapq.heapify(self._timeline)
 
@@ -62,7 +91,7 @@ class SimulatedCarrier:
         due = []
         while self._timeline and self._timeline[0][0] <= now:
             _, _, event = heapq.heappop(self._timeline)
-            if event.kind != LegOutcome.ANSWERED:
+            if event.kind not in (LegOutcome.ANSWERED, LegOutcome.INCOMING):
                 self._legs.pop(event.leg_id, None)  # every other outcome ends the leg
             due.append(event)
         return due

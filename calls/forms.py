@@ -1,0 +1,106 @@
+"""Portal forms of the calls app: text in, the values `calls.callees` stores out."""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from calls import callees
+from calls.models import SimulatedCallee
+from tenants.models import Tenant
+
+
+def format_keys(keys: list) -> str:
+    """[[2.0, "1"], [5.5, "#"]] -> "2:1, 5.5:#", the form the keys field accepts."""
+    return ", ".join(f"{_seconds(at)}:{key}" for at, key in keys)
+
+
+def _seconds(at: float) -> str:
+    return str(int(at)) if float(at).is_integer() else repr(float(at))
+
+
+def parse_keys(text: str) -> list[list[float | str]]:
+    """Read "2:1, 5:#" (press 1 at 2 s and # at 5 s after answer) into stored pairs.
+
+    Raises ValidationError naming the first press that is not `seconds:key`.
+    """
+    pairs: list[list[float | str]] = []
+    for item in text.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue  # "2:1, 5:#," is a trailing comma, not an empty press
+        at, sep, key = item.partition(":")
+        try:
+            seconds = float(at)
+        except ValueError:
+            seconds = None
+        if not sep or seconds is None:
+            raise ValidationError(f"{item!r} is not seconds:key, like 2:1.")
+        key = key.strip()
+        pairs.append([seconds, key.upper() if key.lower() in ("a", "b", "c", "d") else key])
+    return callees.check_keys(pairs)
+
+
+class SimulatedCalleeForm(forms.Form):
+    raw_id = forms.CharField(
+        label="Number or identifier",
+        max_length=256,
+        help_text="+14255550123, or a raw id such as 4:+14255550123 or 8:acs:...",
+    )
+    outcome = forms.ChoiceField(
+        choices=SimulatedCallee.Outcome.choices, initial=SimulatedCallee.Outcome.ANSWER
+    )
+    answer_after = forms.FloatField(
+        label="Answer after (s)",
+        min_value=0,
+        max_value=callees.ANSWER_AFTER_MAX,
+        initial=1,
+        help_text="For answer and voicemail; reject declines after this long.",
+    )
+    hang_up_after = forms.FloatField(
+        label="Hang up after (s)",
+        min_value=0,
+        max_value=callees.HANG_UP_AFTER_MAX,
+        required=False,
+        help_text="Seconds after answering; empty stays until your app hangs up.",
+    )
+    keys = forms.CharField(
+        label="Key presses",
+        required=False,
+        max_length=1000,
+        help_text="seconds:key after answering, e.g. 2:1, 5:# (0-9, *, #, A-D; at most 20).",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        tenant: Tenant,
+        callee: SimulatedCallee | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if callee is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "raw_id": callee.raw_id,
+                    "outcome": callee.outcome,
+                    "answer_after": callee.answer_after,
+                    "hang_up_after": callee.hang_up_after,
+                    "keys": format_keys(callee.keys),
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.callee = callee
+
+    def clean_raw_id(self) -> str:
+        raw_id = callees.normalize_raw_id(self.cleaned_data["raw_id"])
+        taken = SimulatedCallee.objects.for_tenant(self.tenant).filter(raw_id=raw_id)
+        if self.callee is not None:
+            taken = taken.exclude(pk=self.callee.pk)
+        if taken.exists():
+            raise ValidationError(f"{raw_id} already has a script; edit that one instead.")
+        return raw_id
+
+    def clean_keys(self) -> list[list[float | str]]:
+        return parse_keys(self.cleaned_data["keys"])

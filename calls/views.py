@@ -1,0 +1,87 @@
+"""Portal pages of the calls app: the simulated carrier's scripted test callees."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from calls.callees import delete_callee, save_callee
+from calls.forms import SimulatedCalleeForm
+from calls.models import SimulatedCallee
+from tenants.forms import form_error
+from tenants.portal.access import Role, tenant_page
+
+
+def _save(request: HttpRequest, form: SimulatedCalleeForm) -> SimulatedCallee | None:
+    """Store a valid form through the service; None (with errors on the form) otherwise."""
+    if not form.is_valid():
+        return None
+    callee_id = form.callee.pk if form.callee is not None else None
+    try:
+        return save_callee(
+            request.tenant,
+            actor=request.user,
+            callee_id=callee_id,
+            **form.cleaned_data,
+        )
+    except SimulatedCallee.DoesNotExist:
+        raise Http404("No such callee.") from None  # removed while the form was open
+    except ValidationError as exc:
+        form_error(form, exc)
+        return None
+
+
+@tenant_page(write_role=Role.ADMIN)
+def callees(request: HttpRequest) -> HttpResponse:
+    """List the tenant's scripted callees; admins add and remove them."""
+    tenant = request.tenant
+    form = SimulatedCalleeForm(tenant=tenant)
+    if request.method == "POST" and "remove" in request.POST:
+        try:
+            delete_callee(tenant, int(request.POST["remove"]), actor=request.user)
+        except (ValueError, SimulatedCallee.DoesNotExist):
+            raise Http404("No such callee.") from None
+        messages.success(request, "Callee removed.")
+        return redirect("portal:callees", tenant_slug=tenant.slug)
+    if request.method == "POST":
+        form = SimulatedCalleeForm(request.POST, tenant=tenant)
+        callee = _save(request, form)
+        if callee is not None:
+            messages.success(request, f"{callee.raw_id} added.")
+            return redirect("portal:callees", tenant_slug=tenant.slug)
+    rows = SimulatedCallee.objects.for_tenant(tenant).order_by("raw_id")
+    return render(
+        request,
+        "portal/calls/callees.html",
+        {
+            "callees": rows,
+            "form": form,
+            "can_change": request.membership.has_role(Role.ADMIN),
+        },
+    )
+
+
+@tenant_page(write_role=Role.ADMIN)
+def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
+    """Show one scripted callee; admins change it."""
+    tenant = request.tenant
+    try:
+        callee = SimulatedCallee.objects.for_tenant(tenant).get(pk=callee_id)
+    except SimulatedCallee.DoesNotExist:
+        raise Http404("No such callee.") from None
+    form = SimulatedCalleeForm(tenant=tenant, callee=callee)
+    if request.method == "POST":
+        form = SimulatedCalleeForm(request.POST, tenant=tenant, callee=callee)
+        saved = _save(request, form)
+        if saved is not None:
+            messages.success(request, f"{saved.raw_id} saved.")
+            return redirect("portal:callees", tenant_slug=tenant.slug)
+    return render(
+        request,
+        "portal/calls/edit_callee.html",
+        {
+            "callee": callee,
+            "form": form,
+            "can_change": request.membership.has_role(Role.ADMIN),
+        },
+    )

@@ -163,6 +163,8 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # Callback bearer tokens: the `iss` claim; our OpenID configuration is published under it.
 CALLBACK_JWT_ISSUER = env.str("CALLBACK_JWT_ISSUER", default=PUBLIC_BASE_URL)
 
+# This machine's gateway name: it owns the calls it carries and reconciles them on restart.
+GATEWAY_ID = env.str("GATEWAY_ID", default="gateway-1")
 # How long an incoming call rings before the caller gives up (and its context expires).
 INCOMING_CALL_RING_TIMEOUT_SECONDS = env.int("INCOMING_CALL_RING_TIMEOUT_SECONDS", default=30)
 

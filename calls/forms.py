@@ -4,8 +4,10 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from rest_framework.exceptions import APIException
 
 from calls import callees
+from calls.identifiers import Identifier, parse_raw_id
 from calls.models import SimulatedCallee
 from tenants.models import Tenant
 
@@ -104,3 +106,48 @@ class SimulatedCalleeForm(forms.Form):
 
     def clean_keys(self) -> list[list[float | str]]:
         return parse_keys(self.cleaned_data["keys"])
+
+
+class EventSubscriptionForm(forms.Form):
+    """A webhook for call-independent events (Event Grid schema)."""
+
+    EVENT_TYPES = [
+        ("Microsoft.Communication.IncomingCall", "IncomingCall"),
+    ]
+
+    endpoint_url = forms.URLField(
+        label="Endpoint URL",
+        max_length=2048,
+        assume_scheme="https",
+        help_text="Receives IncomingCall events after answering Event Grid's validation.",
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=EVENT_TYPES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event type.",
+    )
+
+    def clean_endpoint_url(self) -> str:
+        url = self.cleaned_data["endpoint_url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Must be an http(s) URL.")
+        return url
+
+
+class RingForm(forms.Form):
+    """Simulated carrier: someone calls one of the tenant's numbers."""
+
+    to_number = forms.ChoiceField(label="Call this number")
+    caller = forms.CharField(label="From", max_length=32, initial="+14255550199")
+
+    def __init__(self, *args: Any, numbers: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_number"].choices = [(n, n) for n in numbers]
+
+    def clean_caller(self) -> Identifier:
+        value = self.cleaned_data["caller"].strip()
+        try:
+            return parse_raw_id(value if ":" in value else f"4:{value}", "caller")
+        except APIException as exc:
+            raise forms.ValidationError(str(exc.detail)) from None

@@ -8,6 +8,7 @@ clock with `advance()`, so what the tests exercise is what production runs.
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from calls.carrier import CalleeScript, Carrier, Dial, Originate
@@ -20,8 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class Gateway:
-    def __init__(self, carrier: Carrier, *, batch: int = 100) -> None:
+    def __init__(
+        self, carrier: Carrier, *, gateway_id: str = "gateway-1", batch: int = 100
+    ) -> None:
         self.carrier = carrier
+        # Stable across restarts of the same gateway, so it can reconcile its own calls.
+        self.gateway_id = gateway_id
         self.batch = batch
 
     def step(self) -> int:
@@ -33,10 +38,16 @@ class Gateway:
             commands = list(
                 CarrierCommand.unscoped.select_for_update(skip_locked=True, of=("self",))
                 .filter(state=CarrierCommand.State.PENDING)
+                .filter(Q(call__isnull=True) | Q(call__gateway_id__in=["", self.gateway_id]))
                 .select_related("participant", "participant__tenant", "tenant")
                 .order_by("id")[: self.batch]
             )
             for command in commands:
+                if command.call_id is not None:
+                    # First command of a new call: this gateway now owns it.
+                    Call.unscoped.filter(pk=command.call_id, gateway_id="").update(
+                        gateway_id=self.gateway_id
+                    )
                 self._execute(command)
                 command.state = CarrierCommand.State.DONE
                 command.done_at = timezone.now()
@@ -92,15 +103,16 @@ class Gateway:
     def ingest_events(self) -> int:
         done = 0
         for event in self.carrier.poll():
-            done += ingest(event)
+            done += ingest(event, gateway_id=self.gateway_id)
         return done
 
     def reconcile(self) -> int:
-        """After a restart: end the calls whose legs this driver no longer carries."""
+        """After a restart: end this gateway's calls whose legs its driver no longer carries."""
         live = self.carrier.live_legs()
         orphaned = (
             Participant.unscoped.filter(
-                state__in=[Participant.State.INVITED, Participant.State.CONNECTED]
+                call__gateway_id=self.gateway_id,
+                state__in=[Participant.State.INVITED, Participant.State.CONNECTED],
             )
             .exclude(leg_id__in=list(live))
             .values_list("call_id", flat=True)

@@ -27,15 +27,19 @@ R = Participant.Role
 
 
 @transaction.atomic
-def ingest(event: CarrierEvent) -> bool:
-    """Apply one carrier event; return False when it was seen before or is moot."""
+def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
+    """Apply one carrier event; return False when it was seen before or is moot.
+
+    `gateway_id` names the gateway reporting it: a call that starts here (an incoming
+    one) is owned by that gateway.
+    """
     try:
         with transaction.atomic():
             CarrierEventReceipt.objects.create(event_id=event.event_id)
     except IntegrityError:
         return False
     if event.kind == LegOutcome.INCOMING:
-        return _incoming(event)
+        return _incoming(event, gateway_id)
     leg = Participant.unscoped.filter(leg_id=event.leg_id).values_list("call_id", flat=True)
     call_id = leg.first()
     if call_id is None:
@@ -60,7 +64,7 @@ def _connection(participant: Participant) -> CallConnection | None:
     return CallConnection.unscoped.select_related("call").get(pk=participant.requested_by_id)
 
 
-def _incoming(event: CarrierEvent) -> bool:
+def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
     """Someone rings a number: make the call and tell the number's tenant (IncomingCall)."""
     number = PhoneNumber.unscoped.select_related("tenant").filter(e164=event.detail["to"]).first()
     if number is None or not number.tenant.is_active:

@@ -57,6 +57,8 @@ class Call(models.Model):
     end_code = models.PositiveIntegerField(null=True, blank=True)
     end_subcode = models.PositiveIntegerField(null=True, blank=True)
     end_message = models.CharField(max_length=256, blank=True)
+    # The gateway carrying this call's legs; only it executes the call's commands.
+    gateway_id = models.CharField(max_length=64, blank=True, db_index=True)
     # When an incoming call was answered, redirected or rejected: each context acts once.
     handled_at = models.DateTimeField(null=True, blank=True)
 

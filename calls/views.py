@@ -1,14 +1,16 @@
-"""Portal pages of the calls app: the simulated carrier's scripted test callees."""
+"""Portal pages of the calls app: scripted test callees, event webhooks."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from calls import services
 from calls.callees import delete_callee, save_callee
-from calls.forms import SimulatedCalleeForm
-from calls.models import SimulatedCallee
+from calls.forms import EventSubscriptionForm, RingForm, SimulatedCalleeForm
+from calls.models import EventSubscription, SimulatedCallee
 from tenants.forms import form_error
+from tenants.models import PhoneNumber
 from tenants.portal.access import Role, tenant_page
 
 
@@ -82,6 +84,53 @@ def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
         {
             "callee": callee,
             "form": form,
+            "can_change": request.membership.has_role(Role.ADMIN),
+        },
+    )
+
+
+@tenant_page(write_role=Role.ADMIN)
+def webhooks(request: HttpRequest) -> HttpResponse:
+    """Event subscriptions (IncomingCall webhook), and ringing a number to test them."""
+    tenant = request.tenant
+    numbers = list(PhoneNumber.objects.for_tenant(tenant).values_list("e164", flat=True))
+    form = EventSubscriptionForm()
+    ring_form = RingForm(numbers=numbers)
+    if request.method == "POST" and "remove" in request.POST:
+        try:
+            services.unsubscribe_events(tenant, int(request.POST["remove"]), actor=request.user)
+        except (ValueError, EventSubscription.DoesNotExist):
+            raise Http404("No such webhook.") from None
+        messages.success(request, "Webhook removed.")
+        return redirect("portal:webhooks", tenant_slug=tenant.slug)
+    if request.method == "POST" and "ring" in request.POST:
+        ring_form = RingForm(request.POST, numbers=numbers)
+        if ring_form.is_valid():
+            services.simulate_incoming_call(
+                tenant,
+                to_number=ring_form.cleaned_data["to_number"],
+                caller=ring_form.cleaned_data["caller"],
+            )
+            messages.success(request, "Ringing: your IncomingCall webhook hears of it now.")
+            return redirect("portal:webhooks", tenant_slug=tenant.slug)
+    elif request.method == "POST":
+        form = EventSubscriptionForm(request.POST)
+        if form.is_valid():
+            services.subscribe_events(
+                tenant,
+                endpoint_url=form.cleaned_data["endpoint_url"],
+                event_types=form.cleaned_data["event_types"],
+                actor=request.user,
+            )
+            messages.success(request, "Webhook added; it is validated in the background.")
+            return redirect("portal:webhooks", tenant_slug=tenant.slug)
+    return render(
+        request,
+        "portal/calls/webhooks.html",
+        {
+            "subscriptions": EventSubscription.objects.for_tenant(tenant).order_by("created_at"),
+            "form": form,
+            "ring_form": ring_form,
             "can_change": request.membership.has_role(Role.ADMIN),
         },
     )

@@ -16,6 +16,7 @@ urlpatterns = [
         calls_views.edit_callee,
         name="edit_callee",
     ),
+    path("t/<slug:tenant_slug>/settings/webhooks/", calls_views.webhooks, name="webhooks"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
 ]

@@ -11,6 +11,7 @@ import signal
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from calls.carrier import MonotonicClock
@@ -25,14 +26,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--poll", type=float, default=0.05, help="Seconds between polls for work."
         )
+        parser.add_argument(
+            "--id",
+            dest="gateway_id",
+            default=settings.GATEWAY_ID,
+            help="This gateway's stable name (owns the calls it carries).",
+        )
 
-    def handle(self, *args: Any, poll: float, **options: Any) -> None:
-        asyncio.run(self.serve(poll))
+    def handle(self, *args: Any, poll: float, gateway_id: str, **options: Any) -> None:
+        asyncio.run(self.serve(poll, gateway_id))
 
-    async def serve(self, poll: float) -> None:
-        gateway = Gateway(SimulatedCarrier(MonotonicClock()))
+    async def serve(self, poll: float, gateway_id: str) -> None:
+        gateway = Gateway(SimulatedCarrier(MonotonicClock()), gateway_id=gateway_id)
         ended = await sync_to_async(gateway.reconcile)()
-        self.stdout.write(f"gateway: simulated carrier up ({ended} stale call(s) ended)")
+        self.stdout.write(
+            f"gateway {gateway_id}: simulated carrier up ({ended} stale call(s) ended)"
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,96 @@
+"""Portal: event webhooks (IncomingCall) and ringing a number from the browser."""
+
+import pytest
+from django.urls import reverse
+
+from calls import services
+from calls.models import CarrierCommand, EventSubscription
+from tenants import services as tenant_services
+from tenants.models import AuditEntry, Membership
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Role = Membership.Role
+
+
+def url(slug: str = "acme") -> str:
+    return reverse("portal:webhooks", kwargs={"tenant_slug": slug})
+
+
+def test_an_admin_adds_a_webhook_that_passes_validation(client, tenant, member_client, callbacks):
+    member_client(Role.ADMIN)
+
+    response = client.post(url(), {"endpoint_url": callbacks.url})
+
+    assert response.status_code == 302
+    subscription = EventSubscription.objects.for_tenant(tenant).get()
+    assert subscription.state == EventSubscription.State.ACTIVE
+    assert AuditEntry.objects.for_tenant(tenant).filter(action="event_subscription.add").exists()
+    assert callbacks.url in client.get(url()).content.decode()
+
+
+def test_a_webhook_that_does_not_answer_the_handshake_shows_as_failed(
+    client, tenant, user, callbacks
+):
+    callbacks.validate = False
+    client.force_login(user)
+
+    client.post(url(), {"endpoint_url": callbacks.url})
+
+    assert EventSubscription.objects.for_tenant(tenant).get().state == "failed"
+    assert "Failed" in client.get(url()).content.decode()
+
+
+def test_a_bad_url_is_refused_with_a_form_error(client, tenant, user):
+    client.force_login(user)
+
+    response = client.post(url(), {"endpoint_url": "ftp://example.com/x"})
+
+    assert response.status_code == 200
+    assert not EventSubscription.objects.for_tenant(tenant).exists()
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
+def test_viewers_and_operators_cannot_change_webhooks(client, tenant, member_client, role):
+    member_client(role)
+
+    assert client.post(url(), {"endpoint_url": "https://example.com/x"}).status_code == 403
+    assert client.post(url(), {"ring": "1", "to_number": "+14255550100"}).status_code == 403
+    assert not EventSubscription.objects.for_tenant(tenant).exists()
+
+
+def test_removing_another_tenants_webhook_is_404(client, tenant, other_tenant, user, callbacks):
+    theirs = services.subscribe_events(
+        other_tenant, endpoint_url=callbacks.url, event_types=[], actor=None
+    )
+    client.force_login(user)
+
+    assert client.post(url(), {"remove": theirs.pk}).status_code == 404
+    assert client.get(url("globex")).status_code == 404
+    assert EventSubscription.unscoped.filter(pk=theirs.pk).exists()
+
+
+def test_ringing_a_number_asks_the_carrier_to_place_an_incoming_call(client, tenant, user):
+    tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
+    client.force_login(user)
+
+    response = client.post(
+        url(), {"ring": "1", "to_number": "+14255550100", "caller": "+1 425 555 0199"}
+    )
+
+    assert response.status_code == 302
+    command = CarrierCommand.unscoped.get(tenant=tenant)
+    assert command.kind == CarrierCommand.Kind.ORIGINATE
+    assert command.payload["caller"] == "4:+14255550199"
+
+
+def test_ringing_a_number_the_tenant_does_not_own_is_refused(client, tenant, other_tenant, user):
+    tenant_services.add_phone_number(other_tenant, "+14255550100", actor=None)
+    client.force_login(user)
+
+    response = client.post(
+        url(), {"ring": "1", "to_number": "+14255550100", "caller": "+14255550199"}
+    )
+
+    assert response.status_code == 200
+    assert not CarrierCommand.unscoped.exists()

@@ -513,8 +513,13 @@ def transfer_to_participant(
         find_participant(connection, transferee)
     elif others.count() != 1:
         raise BadRequest("transferee is required when the call has more than one participant.")
-    if others.filter(raw_id=target.raw_id).exists():
-        raise BadRequest(f"{target.raw_id} is already in the call.")
+    if Participant.unscoped.filter(
+        call_id=connection.call_id, raw_id=target.raw_id, state__in=[P.INVITED, P.CONNECTED]
+    ).exists():
+        raise BadRequest(
+            f"{target.raw_id} is already in the call or being invited.",
+            code="ParticipantAlreadyInCall",
+        )
     call = connection.call
     caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
     transition(connection, K.TRANSFERRING)

@@ -18,6 +18,16 @@ class ConnectionIdConverter:
 
 register_converter(ConnectionIdConverter, "ccid")
 
+# ACS operations we answer with 400 NotSupported (listed in README.md).
+NOT_SUPPORTED = {
+    "/participants:moveHere": "Moving participants between calls",
+    ":startTranscription": "Transcription",
+    ":updateTranscription": "Transcription",
+    ":stopTranscription": "Transcription",
+    ":startMediaStreaming": "Media streaming",
+    ":stopMediaStreaming": "Media streaming",
+}
+
 urlpatterns = [
     path("callConnections", views.CreateCallView.as_view()),
     path("callConnections:answer", views.AnswerCallView.as_view()),
@@ -54,4 +64,11 @@ urlpatterns = [
         "callConnections/<ccid:call_connection_id>/participants/<path:raw_id>",
         views.ParticipantView.as_view(),
     ),
+    *[
+        path(
+            f"callConnections/<ccid:call_connection_id>{suffix}",
+            views.NotSupportedView.as_view(feature=feature),
+        )
+        for suffix, feature in NOT_SUPPORTED.items()
+    ],
 ]

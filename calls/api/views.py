@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callauto.errors import NotFound
+from callauto.errors import NotFound, NotSupported
 from calls import services, signing
 from calls.api import render
 from calls.api.idempotency import once
@@ -250,6 +250,16 @@ class MuteParticipantView(CallApiView):
             return Response(_echo(data), status=200)
 
         return once(request, self.tenant, act)
+
+
+class NotSupportedView(CallApiView):
+    """Operations of the ACS API that callauto does not implement: a clear 400."""
+
+    feature = ""
+
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        services.get_connection(self.tenant, call_connection_id)  # foreign ids stay 404
+        raise NotSupported(f"{self.feature} is not supported by callauto yet.")
 
 
 def jwks(request: HttpRequest) -> JsonResponse:

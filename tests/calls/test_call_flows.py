@@ -246,3 +246,37 @@ def test_callbacks_verify_with_standard_webhooks_and_the_published_jwks(
         issuer=signing.issuer(),
     )
     assert claims["exp"] - claims["iat"] == 300
+
+
+@pytest.mark.parametrize(
+    ("operation", "feature"),
+    [
+        (lambda c: c.move_participants([PhoneNumberIdentifier("+14255550124")], "x"), "Moving"),
+        (lambda c: c.start_transcription(locale="en-US"), "Transcription"),
+        (lambda c: c.stop_transcription(), "Transcription"),
+        (lambda c: c.start_media_streaming(), "Media streaming"),
+    ],
+)
+def test_unsupported_operations_answer_a_clear_400(
+    acme, sdk_client, callbacks, gateway, operation, feature
+):
+    _, connection = place_call(sdk_client, callbacks, PhoneNumberIdentifier(CALLEE))
+
+    with pytest.raises(HttpResponseError) as caught:
+        operation(connection)
+
+    assert caught.value.status_code == 400
+    assert caught.value.error.code == "NotSupported"
+    assert feature in caught.value.error.message
+
+
+def test_unsupported_operations_on_another_tenants_call_are_404(
+    acme, other_tenant, sdk_client, callbacks
+):
+    props, _ = place_call(sdk_client, callbacks, PhoneNumberIdentifier(CALLEE))
+    theirs = sdk_client(other_tenant).get_call_connection(props.call_connection_id)
+
+    with pytest.raises(HttpResponseError) as caught:
+        theirs.start_media_streaming()
+
+    assert caught.value.status_code == 404

@@ -4,8 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/callauto_test
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/callauto_bench
 
-.PHONY: run test lint format migrations-check worker venv clean
+.PHONY: run test bench lint format migrations-check worker venv sysdeps clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -17,7 +18,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-run: venv
+# Debian packages the product needs, as command:package (espeak-ng speaks TextSource
+# prompts). Installed when missing and we are root with apt-get; otherwise we say what to
+# install and carry on, since only that feature breaks without them.
+SYSDEPS := espeak-ng:espeak-ng
+
+sysdeps:
+	@missing=""; for dep in $(SYSDEPS); do \
+	  command -v "$${dep%%:*}" >/dev/null || missing="$$missing $${dep#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	    && exit 0; \
+	fi; \
+	echo "callauto: missing Debian packages:$$missing; install: sudo apt-get install$$missing"
+
+run: venv sysdeps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py make_dev_cert
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -39,9 +57,14 @@ format: venv
 migrations-check: venv
 	$(PY) manage.py makemigrations --check --dry-run
 
-test: venv lint migrations-check
+test: venv sysdeps lint migrations-check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest
+
+# CreateCall req/s vs a trivial endpoint, and event -> callback latency (bench/); ~2 minutes.
+bench: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var

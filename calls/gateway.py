@@ -11,13 +11,34 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls.carrier import CalleeScript, Carrier, Dial, Originate
+from calls import play_sources
+from calls.carrier import (
+    CalleeScript,
+    Carrier,
+    CarrierEvent,
+    Collect,
+    Dial,
+    KeyPress,
+    MediaOutcome,
+    Originate,
+    Play,
+    SendTones,
+)
 from calls.ingest import ingest
-from calls.models import Call, CarrierCommand, Participant, SimulatedCallee
+from calls.media.audio import Audio
+from calls.media.dtmf import KEYS
+from calls.models import Call, CarrierCommand, MediaOperation, Participant, SimulatedCallee
+from calls.play_sources import PlaySource, SourceError
 from calls.services import end_call
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
+
+
+class _PlayFailed(Exception):
+    def __init__(self, detail: dict) -> None:
+        super().__init__(detail.get("message"))
+        self.detail = detail
 
 
 class Gateway:
@@ -85,8 +106,65 @@ class Gateway:
                     script=self._script(command.tenant, caller),
                 )
             )
+        elif command.kind == CarrierCommand.Kind.MEDIA_START:
+            self._start_media(command.payload["op"])
+        elif command.kind == CarrierCommand.Kind.MEDIA_STOP:
+            self.carrier.stop_media(command.payload["op"])
+        elif command.kind == CarrierCommand.Kind.DTMF_LISTEN:
+            self.carrier.listen_dtmf(leg, bool(command.payload.get("on")))
         elif command.kind == CarrierCommand.Kind.MUTE:
             self.carrier.set_muted(leg, bool(command.payload.get("muted")))
+
+    def _start_media(self, op_id: str) -> None:
+        """Load the operation's audio (speech, files) and hand it to the carrier."""
+        op = MediaOperation.unscoped.filter(op_id=op_id).first()
+        if op is None or op.state != MediaOperation.State.RUNNING:
+            return  # canceled before the gateway got to it
+        live = Participant.unscoped.filter(call_id=op.call_id, state=Participant.State.CONNECTED)
+        if op.targets:
+            live = live.filter(raw_id__in=op.targets)
+        legs = tuple(str(leg) for leg in live.values_list("leg_id", flat=True))
+        payload = op.payload
+        try:
+            if op.kind == MediaOperation.Kind.SEND_DTMF:
+                keys = tuple(KEYS[name] for name in payload["tones"])
+                self.carrier.send_tones(SendTones(op_id=op_id, leg=legs[0], keys=keys))
+                return
+            field = "prompts" if op.kind == MediaOperation.Kind.RECOGNIZE else "sources"
+            audios = tuple(self._load(index, data) for index, data in enumerate(payload[field]))
+        except _PlayFailed as failure:
+            ingest(
+                CarrierEvent(
+                    leg_id=legs[0] if legs else "",
+                    kind=MediaOutcome.PLAY_FAILED,
+                    detail={"op": op_id, **failure.detail},
+                )
+            )
+            return
+        if op.kind == MediaOperation.Kind.RECOGNIZE:
+            self.carrier.collect(
+                Collect(
+                    op_id=op_id,
+                    leg=legs[0],
+                    prompts=audios,
+                    interrupt_prompt=payload["interrupt_prompt"],
+                    initial_silence=float(payload["initial_silence"]),
+                    inter_tone=float(payload["inter_tone"]),
+                    max_tones=int(payload["max_tones"]),
+                    stop_tones=frozenset(KEYS[name] for name in payload["stop_tones"]),
+                )
+            )
+        else:
+            self.carrier.play(Play(op_id=op_id, legs=legs, audios=audios, loop=payload["loop"]))
+
+    @staticmethod
+    def _load(index: int, data: dict) -> Audio:
+        try:
+            return play_sources.load(PlaySource.from_payload(data))
+        except SourceError as exc:
+            raise _PlayFailed(
+                {"index": index, "sub_code": exc.sub_code, "message": exc.message}
+            ) from exc
 
     @staticmethod
     def _script(tenant: Tenant, raw_id: str) -> CalleeScript | None:
@@ -97,7 +175,9 @@ class Gateway:
             outcome=callee.outcome,
             answer_after=callee.answer_after,
             hang_up_after=callee.hang_up_after,
-            keys=tuple((float(at), str(key)) for at, key in callee.keys),
+            keys=tuple(
+                KeyPress(float(press[0]), str(press[1]), *press[2:3]) for press in callee.keys
+            ),
         )
 
     def ingest_events(self) -> int:

@@ -11,9 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import events, grid
-from calls.carrier import SIP_REASONS, CarrierEvent, LegOutcome
+from calls.carrier import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
 from calls.identifiers import Identifier, parse_raw_id
 from calls.incoming import make_context
+from calls.media_services import apply_media_event, report_tone
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
 from calls.services import end_call
 from calls.transitions import transition
@@ -40,6 +41,8 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
         return False
     if event.kind == LegOutcome.INCOMING:
         return _incoming(event, gateway_id)
+    if "op" in event.detail:
+        return apply_media_event(event)
     leg = Participant.unscoped.filter(leg_id=event.leg_id).values_list("call_id", flat=True)
     call_id = leg.first()
     if call_id is None:
@@ -49,7 +52,9 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
     participant = Participant.unscoped.select_for_update().get(leg_id=event.leg_id)
     if not participant.is_live:
         return False  # e.g. the callee answered just as we cancelled the invitation
-    if event.kind == LegOutcome.ANSWERED:
+    if event.kind == MediaOutcome.TONE:
+        report_tone(participant, event.detail["key"])
+    elif event.kind == LegOutcome.ANSWERED:
         _answered(call, participant)
     elif event.kind == LegOutcome.HUNG_UP:
         _hung_up(call, participant)

@@ -138,6 +138,9 @@ class Participant(models.Model):
     source_caller_id = models.CharField(max_length=16, blank=True)
     is_muted = models.BooleanField(default=False)
     is_on_hold = models.BooleanField(default=False)
+    # Continuous DTMF recognition: on/off, and the sequenceId of the last tone reported.
+    dtmf_listening = models.BooleanField(default=False)
+    dtmf_sequence = models.PositiveIntegerField(default=0)
     invited_at = models.DateTimeField(auto_now_add=True)
     joined_at = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField(null=True, blank=True)
@@ -247,6 +250,9 @@ class CarrierCommand(models.Model):
         ANSWER = "answer"  # pick up an incoming leg
         REJECT = "reject"  # refuse an incoming leg (payload: sip_code)
         ORIGINATE = "originate"  # simulated carrier only: someone calls a tenant number
+        MEDIA_START = "media_start"  # payload: op (a MediaOperation's op_id)
+        MEDIA_STOP = "media_stop"  # payload: op
+        DTMF_LISTEN = "dtmf_listen"  # payload: on (continuous DTMF recognition)
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -437,3 +443,56 @@ class GridEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.subscription_id}"
+
+
+class MediaOperation(models.Model):
+    """One play / recognize / send-DTMF / hold-music action on a call's media.
+
+    At most one runs per target at a time; later ones wait QUEUED unless they interrupt
+    (ACS semantics). `targets` holds participant rawIds; empty means everyone.
+    """
+
+    class Kind(models.TextChoices):
+        PLAY = "play"
+        RECOGNIZE = "recognize"
+        SEND_DTMF = "send_dtmf"
+        HOLD_MUSIC = "hold_music"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="media_operations")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="media_operations")
+    connection = models.ForeignKey(
+        CallConnection, on_delete=models.CASCADE, related_name="media_operations"
+    )
+    op_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    targets = models.JSONField(default=list, blank=True)
+    # The parsed request: play sources, recognize options, tones.
+    payload = models.JSONField(default=dict)
+    operation_context = models.CharField(max_length=5000, blank=True)
+    operation_callback_uri = models.URLField(max_length=2048, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        indexes = [models.Index(fields=["call", "state"], name="media_call_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.op_id} ({self.state})"
+
+    def overlaps(self, other: "MediaOperation") -> bool:
+        """Whether the two act on a common participant (an empty target list is everyone)."""
+        return not self.targets or not other.targets or bool(set(self.targets) & set(other.targets))

@@ -154,6 +154,9 @@ def end_call(call: Call, *, code: int, sub_code: int, message: str) -> None:
     The caller holds the call's row lock and a transaction (terminate, remote hang-up,
     gateway reconciliation all end calls through here).
     """
+    from calls.media_services import cancel_for_call  # media builds on this module
+
+    cancel_for_call(call.pk)
     now = timezone.now()
     for participant in Participant.unscoped.select_for_update().filter(
         call=call, state__in=[P.INVITED, P.CONNECTED]

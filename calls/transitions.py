@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import models
 
-from calls.models import Call, CallConnection, Participant
+from calls.models import Call, CallConnection, MediaOperation, Participant
 
 
 class InvalidTransition(Exception):
@@ -42,10 +42,17 @@ PARTICIPANT: dict[str, set[str]] = {
     P.CONNECTED: {P.DISCONNECTED},
 }
 
+M = MediaOperation.State
+MEDIA: dict[str, set[str]] = {
+    M.QUEUED: {M.RUNNING, M.CANCELED},
+    M.RUNNING: {M.COMPLETED, M.FAILED, M.CANCELED},
+}
+
 TABLES: dict[type[models.Model], dict[str, set[str]]] = {
     Call: CALL,
     CallConnection: CONNECTION,
     Participant: PARTICIPANT,
+    MediaOperation: MEDIA,
 }
 
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from callauto.errors import BadRequest, NotSupported
 from calls.identifiers import parse_identifier, parse_phone_value
+from calls.play_sources import PlaySource
 
 
 class IdentifierField(serializers.Field):
@@ -191,4 +192,192 @@ class TransferBody(OperationBody):
         attrs["sourceCallerIdNumber"] = _phone_value(
             attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
         )
+        return attrs
+
+
+# --- media ------------------------------------------------------------------------------
+
+TONE_NAMES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "a",
+    "b",
+    "c",
+    "d",
+    "pound",
+    "asterisk",
+]
+
+
+def parse_play_source(data: Any, field: str) -> PlaySource:
+    """An ACS PlaySource: `file` (a WAV URL) or `text` (spoken); SSML is not supported."""
+    if not isinstance(data, dict):
+        raise BadRequest(f"{field}: must be a play source object.")
+    kind = data.get("kind")
+    cache_id = data.get("playSourceCacheId")
+    if cache_id is not None and (not isinstance(cache_id, str) or len(cache_id) > 256):
+        raise BadRequest(f"{field}.playSourceCacheId: must be a string of at most 256 characters.")
+    if kind == "file":
+        uri = (data.get("file") or {}).get("uri") if isinstance(data.get("file"), dict) else None
+        url_field = CallbackUriField()
+        try:
+            url_field.run_validation(uri)
+        except serializers.ValidationError as exc:
+            raise BadRequest(f"{field}.file.uri: {exc.detail[0]}") from None
+        return PlaySource(kind="file", uri=uri, cache_id=cache_id)
+    if kind == "text":
+        text = data.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("text"), str):
+            raise BadRequest(f"{field}.text.text: the text to speak is required.")
+        if text.get("customVoiceEndpointId"):
+            raise NotSupported(
+                f"{field}.text.customVoiceEndpointId: custom voices are not supported."
+            )
+        if len(text["text"]) > 4000:
+            raise BadRequest(f"{field}.text.text: at most 4000 characters.")
+        voice_kind = text.get("voiceKind")
+        if voice_kind not in (None, "male", "female"):
+            raise BadRequest(f"{field}.text.voiceKind: must be male or female.")
+        return PlaySource(
+            kind="text",
+            text=text["text"],
+            locale=str(text.get("sourceLocale") or "en-US")[:16],
+            voice_kind=voice_kind,
+            voice_name=(str(text["voiceName"])[:64] if text.get("voiceName") else None),
+            cache_id=cache_id,
+        )
+    if kind == "ssml":
+        raise NotSupported(f"{field}: SSML play sources are not supported yet; use text.")
+    raise BadRequest(f"{field}.kind: must be file or text.")
+
+
+def parse_tones(data: Any, field: str, *, max_count: int) -> list[str]:
+    if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
+        raise BadRequest(f"{field}: must be a list of tone names.")
+    unknown = [t for t in data if t.lower() not in TONE_NAMES]
+    if unknown:
+        raise BadRequest(f"{field}: unknown tone {unknown[0]!r}; use {', '.join(TONE_NAMES)}.")
+    if len(data) > max_count:
+        raise BadRequest(f"{field}: at most {max_count} tones.")
+    return [t.lower() for t in data]
+
+
+class PlayBody(OperationBody):
+    playSources = serializers.ListField(child=serializers.JSONField(), max_length=10)
+    playTo = serializers.ListField(child=serializers.JSONField(), required=False, max_length=20)
+    interruptCallMediaOperation = serializers.BooleanField(required=False, default=False)
+    playOptions = serializers.DictField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs["playSources"]:
+            raise BadRequest("playSources: at least one play source is required.")
+        attrs["sources"] = [
+            parse_play_source(s, f"playSources[{i}]") for i, s in enumerate(attrs["playSources"])
+        ]
+        attrs["targets"] = [
+            parse_identifier(t, f"playTo[{i}]") for i, t in enumerate(attrs.get("playTo") or [])
+        ]
+        loop = (attrs.get("playOptions") or {}).get("loop", False)
+        if not isinstance(loop, bool):
+            raise BadRequest("playOptions.loop: must be true or false.")
+        attrs["loop"] = loop
+        return attrs
+
+
+class RecognizeBody(OperationBody):
+    recognizeInputType = serializers.CharField()
+    playPrompt = serializers.JSONField(required=False)
+    playPrompts = serializers.ListField(
+        child=serializers.JSONField(), required=False, max_length=10
+    )
+    interruptCallMediaOperation = serializers.BooleanField(required=False, default=False)
+    recognizeOptions = serializers.DictField()
+
+    def validate(self, attrs: dict) -> dict:
+        kind = attrs["recognizeInputType"]
+        if kind in ("speech", "speechOrDtmf", "choices"):
+            raise NotSupported(f"recognizeInputType {kind}: only dtmf recognition is supported.")
+        if kind != "dtmf":
+            raise BadRequest("recognizeInputType: must be dtmf.")
+        prompts = attrs.get("playPrompts") or (
+            [attrs["playPrompt"]] if attrs.get("playPrompt") is not None else []
+        )
+        attrs["prompts"] = [
+            parse_play_source(p, f"playPrompts[{i}]") for i, p in enumerate(prompts)
+        ]
+        options = attrs["recognizeOptions"]
+        if options.get("speechOptions") or options.get("choices"):
+            raise NotSupported("recognizeOptions: speech and choices are not supported yet.")
+        if "targetParticipant" not in options:
+            raise BadRequest("recognizeOptions.targetParticipant: this field is required.")
+        attrs["target"] = parse_identifier(
+            options["targetParticipant"], "recognizeOptions.targetParticipant"
+        )
+        dtmf = options.get("dtmfOptions") or {}
+        if not isinstance(dtmf, dict):
+            raise BadRequest("recognizeOptions.dtmfOptions: must be an object.")
+        attrs["initial_silence"] = _number(
+            options.get("initialSilenceTimeoutInSeconds", 5),
+            "recognizeOptions.initialSilenceTimeoutInSeconds",
+            1,
+            300,
+        )
+        attrs["inter_tone"] = _number(
+            dtmf.get("interToneTimeoutInSeconds", 2),
+            "recognizeOptions.dtmfOptions.interToneTimeoutInSeconds",
+            1,
+            60,
+        )
+        attrs["max_tones"] = int(
+            _number(
+                dtmf.get("maxTonesToCollect", 1),
+                "recognizeOptions.dtmfOptions.maxTonesToCollect",
+                1,
+                30,
+            )
+        )
+        attrs["stop_tones"] = parse_tones(
+            dtmf.get("stopTones") or [], "recognizeOptions.dtmfOptions.stopTones", max_count=16
+        )
+        interrupt_prompt = options.get("interruptPrompt", False)
+        if not isinstance(interrupt_prompt, bool):
+            raise BadRequest("recognizeOptions.interruptPrompt: must be true or false.")
+        attrs["interrupt_prompt"] = interrupt_prompt
+        return attrs
+
+
+def _number(value: Any, field: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise BadRequest(f"{field}: must be a number from {low} to {high}.")
+    return float(value)
+
+
+class TargetBody(OperationBody):
+    targetParticipant = IdentifierField()
+
+
+class SendDtmfBody(TargetBody):
+    tones = serializers.JSONField()
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["tones"] = parse_tones(attrs["tones"], "tones", max_count=18)
+        if not attrs["tones"]:
+            raise BadRequest("tones: at least one tone is required.")
+        return attrs
+
+
+class HoldBody(TargetBody):
+    playSourceInfo = serializers.JSONField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        source = attrs.get("playSourceInfo")
+        attrs["music"] = None if source is None else parse_play_source(source, "playSourceInfo")
         return attrs

@@ -36,6 +36,23 @@ urlpatterns = [
     path("callConnections:connect", views.ConnectCallView.as_view()),
     path("callConnections/<ccid:call_connection_id>", views.CallConnectionView.as_view()),
     path("callConnections/<ccid:call_connection_id>:terminate", views.TerminateView.as_view()),
+    path("callConnections/<ccid:call_connection_id>:play", views.PlayView.as_view()),
+    path("callConnections/<ccid:call_connection_id>:recognize", views.RecognizeView.as_view()),
+    path(
+        "callConnections/<ccid:call_connection_id>:cancelAllMediaOperations",
+        views.CancelAllMediaView.as_view(),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>:startContinuousDtmfRecognition",
+        views.ContinuousDtmfView.as_view(on=True),
+    ),
+    path(
+        "callConnections/<ccid:call_connection_id>:stopContinuousDtmfRecognition",
+        views.ContinuousDtmfView.as_view(on=False),
+    ),
+    path("callConnections/<ccid:call_connection_id>:sendDtmfTones", views.SendDtmfView.as_view()),
+    path("callConnections/<ccid:call_connection_id>:hold", views.HoldView.as_view(on=True)),
+    path("callConnections/<ccid:call_connection_id>:unhold", views.HoldView.as_view(on=False)),
     path(
         "callConnections/<ccid:call_connection_id>:transferToParticipant",
         views.TransferView.as_view(),

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callauto.errors import NotFound, NotSupported
-from calls import services, signing
+from calls import media_services, services, signing
 from calls.api import render
 from calls.api.idempotency import once
 from calls.api.serializers import (
@@ -22,10 +22,15 @@ from calls.api.serializers import (
     CancelAddBody,
     ConnectBody,
     CreateCallBody,
+    HoldBody,
     MuteBody,
+    PlayBody,
+    RecognizeBody,
     RedirectBody,
     RejectBody,
     RemoveParticipantBody,
+    SendDtmfBody,
+    TargetBody,
     TransferBody,
     parse,
 )
@@ -250,6 +255,93 @@ class MuteParticipantView(CallApiView):
             return Response(_echo(data), status=200)
 
         return once(request, self.tenant, act)
+
+
+class PlayView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        data = parse(PlayBody, request)
+        media_services.play(
+            self.tenant,
+            call_connection_id,
+            sources=data["sources"],
+            play_to=data["targets"],
+            loop=data["loop"],
+            interrupt=data["interruptCallMediaOperation"],
+            **_context(data),
+        )
+        return Response(status=202)
+
+
+class RecognizeView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        data = parse(RecognizeBody, request)
+        media_services.recognize_dtmf(
+            self.tenant,
+            call_connection_id,
+            target=data["target"],
+            prompts=data["prompts"],
+            interrupt_prompt=data["interrupt_prompt"],
+            initial_silence=data["initial_silence"],
+            inter_tone=data["inter_tone"],
+            max_tones=data["max_tones"],
+            stop_tones=data["stop_tones"],
+            interrupt=data["interruptCallMediaOperation"],
+            **_context(data),
+        )
+        return Response(status=202)
+
+
+class CancelAllMediaView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        media_services.cancel_all_media(self.tenant, call_connection_id)
+        return Response(status=202)
+
+
+class ContinuousDtmfView(CallApiView):
+    on = True
+
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        data = parse(TargetBody, request)
+        media_services.set_continuous_dtmf(
+            self.tenant,
+            call_connection_id,
+            target=data["targetParticipant"],
+            on=self.on,
+            **_context(data),
+        )
+        return Response(status=200)
+
+
+class SendDtmfView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        def act() -> Response:
+            data = parse(SendDtmfBody, request)
+            media_services.send_dtmf(
+                self.tenant,
+                call_connection_id,
+                tones=data["tones"],
+                target=data["targetParticipant"],
+                **_context(data),
+            )
+            return Response(_echo(data), status=202)
+
+        return once(request, self.tenant, act)
+
+
+class HoldView(CallApiView):
+    on = True
+
+    def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
+        data = parse(HoldBody if self.on else TargetBody, request)
+        media_services.set_hold(
+            self.tenant,
+            call_connection_id,
+            target=data["targetParticipant"],
+            on=self.on,
+            music=data.get("music"),
+            **_context(data),
+        )
+        return Response(status=200)
 
 
 class NotSupportedView(CallApiView):

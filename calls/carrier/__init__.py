@@ -22,6 +22,21 @@ class LegOutcome:
     HUNG_UP = "hung_up"
     INCOMING = "incoming"  # someone is calling one of our numbers (detail: from, to)
 
+    # Outcomes after which the leg is gone.
+    ENDS = frozenset({"busy", "no_answer", "rejected", "failed", "hung_up"})
+
+
+class MediaOutcome:
+    """Kinds of CarrierEvent about a media operation (detail: op, the operation's id)."""
+
+    PLAY_STARTED = "play_started"
+    PLAY_FINISHED = "play_finished"
+    PLAY_FAILED = "play_failed"  # detail: index, sub_code, message (a source was unusable)
+    RECOGNIZED = "recognized"  # detail: tones, reason (max_tones|stop_tone|inter_tone_timeout)
+    RECOGNIZE_FAILED = "recognize_failed"  # detail: reason (initial_silence)
+    TONES_SENT = "tones_sent"
+    TONE = "tone"  # continuous DTMF: detail: key (no op)
+
 
 # SIP-like reasons a leg ends with, as ACS puts them in resultInformation.
 SIP_REASONS: dict[str, tuple[int, str]] = {
@@ -42,13 +57,57 @@ class CarrierEvent:
 
 
 @dataclass(frozen=True)
+class KeyPress:
+    """A key the simulated callee presses `at` seconds after the call is answered, or after
+    the start of the next prompt played to it (`anchor="prompt"`)."""
+
+    at: float
+    key: str
+    anchor: str = "answer"
+
+
+@dataclass(frozen=True)
 class CalleeScript:
     """How a simulated callee behaves (see calls.models.SimulatedCallee)."""
 
     outcome: str = "answer"
     answer_after: float = 1.0
     hang_up_after: float | None = None
-    keys: tuple[tuple[float, str], ...] = ()
+    keys: tuple[KeyPress, ...] = ()
+
+
+class HasDuration(Protocol):
+    @property
+    def duration(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Play:
+    op_id: str
+    legs: tuple[str, ...]
+    audios: tuple[HasDuration, ...]
+    loop: bool = False
+
+
+@dataclass(frozen=True)
+class Collect:
+    """Play the prompts to one leg and collect DTMF from it (ACS recognize, dtmf)."""
+
+    op_id: str
+    leg: str
+    prompts: tuple[HasDuration, ...]
+    interrupt_prompt: bool = False
+    initial_silence: float = 5.0
+    inter_tone: float = 2.0
+    max_tones: int = 1
+    stop_tones: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class SendTones:
+    op_id: str
+    leg: str
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -82,6 +141,18 @@ class Carrier(Protocol):
     def hang_up(self, leg_id: str) -> None: ...
 
     def set_muted(self, leg_id: str, muted: bool) -> None: ...
+
+    def play(self, command: Play) -> None: ...
+
+    def collect(self, command: Collect) -> None: ...
+
+    def send_tones(self, command: SendTones) -> None: ...
+
+    def stop_media(self, op_id: str) -> None:
+        """Stop a play or collection at once; no event follows (the engine knows)."""
+        ...
+
+    def listen_dtmf(self, leg_id: str, on: bool) -> None: ...
 
     def poll(self) -> list[CarrierEvent]:
         """Events that have happened since the last poll, oldest first."""

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from calls.callees import delete_callee, save_callee
-from calls.carrier import CalleeScript
+from calls.carrier import CalleeScript, KeyPress
 from calls.gateway import Gateway
 from calls.models import SimulatedCallee
 from tenants.models import AuditEntry, Membership
@@ -250,6 +250,8 @@ def test_a_callee_added_in_the_portal_drives_the_gateways_script(client, tenant,
     script = Gateway._script(tenant, NUMBER)
 
     assert script == CalleeScript(
-        outcome="busy", answer_after=2.5, hang_up_after=None, keys=((2.0, "1"), (5.0, "#"))
+        outcome="busy",
+        answer_after=2.5,
+        hang_up_after=None,
+        keys=(KeyPress(2.0, "1"), KeyPress(5.0, "#")),
     )
-    assert all(isinstance(at, float) and isinstance(key, str) for at, key in script.keys)

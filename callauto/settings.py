@@ -168,6 +168,13 @@ GATEWAY_ID = env.str("GATEWAY_ID", default="gateway-1")
 # How long an incoming call rings before the caller gives up (and its context expires).
 INCOMING_CALL_RING_TIMEOUT_SECONDS = env.int("INCOMING_CALL_RING_TIMEOUT_SECONDS", default=30)
 
+# Addresses (CIDRs) that outbound requests to tenant URLs may reach although private or
+# loopback (see callauto/outbound.py). Development reaches apps on this machine; the
+# cloud metadata addresses stay unreachable whatever is listed here.
+OUTBOUND_ALLOWLIST = env.list(
+    "OUTBOUND_ALLOWLIST", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from callauto import outbound
 from calls.media.audio import Audio, AudioFormatError
 from calls.media.tts import TtsError, render
 
@@ -83,9 +84,10 @@ def _load_file(source: PlaySource) -> Audio:
 
 def _fetch(uri: str) -> bytes:
     try:
+        pinned, headers, extensions = outbound.pin(uri)
         with (
             httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=False) as client,
-            client.stream("GET", uri) as response,
+            client.stream("GET", pinned, headers=headers, extensions=extensions) as response,
         ):
             if response.status_code != 200:
                 raise SourceError(8536, f"Downloading the file answered {response.status_code}.")
@@ -96,5 +98,5 @@ def _fetch(uri: str) -> bytes:
                     raise SourceError(8536, "The file is larger than 10 MB.")
                 chunks.append(chunk)
             return b"".join(chunks)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, outbound.UnsafeUrl) as exc:
         raise SourceError(8536, f"Downloading the file failed: {exc}") from exc

@@ -7,6 +7,7 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 
+from callauto import outbound
 from calls import grid, signing
 from calls.cloudevents import to_cloudevent
 from calls.models import Delivery, EventSubscription, GridEvent
@@ -50,8 +51,15 @@ def _post(client: httpx.Client, delivery: Delivery) -> None:
     }
     delivery.attempts += 1
     try:
-        response = client.post(event.callback_uri, content=body, headers=headers)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        response = outbound.request(
+            "POST",
+            event.callback_uri,
+            timeout=TIMEOUT,
+            client=client,
+            content=body,
+            headers=headers,
+        )
+    except (httpx.HTTPError, httpx.InvalidURL, outbound.UnsafeUrl) as exc:
         delivery.state = Delivery.State.FAILED
         delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
     else:
@@ -91,9 +99,14 @@ def deliver_grid_event(grid_event_id: int) -> bool:
         }
         row.attempts += 1
         try:
-            with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-                response = client.post(row.subscription.endpoint_url, content=body, headers=headers)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            response = outbound.request(
+                "POST",
+                row.subscription.endpoint_url,
+                timeout=TIMEOUT,
+                content=body,
+                headers=headers,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, outbound.UnsafeUrl) as exc:
             log.warning("grid event %s failed: %s", row.event_id, exc)
             row.state = GridEvent.State.FAILED
         else:
@@ -114,14 +127,15 @@ def validate_subscription(subscription_id: int) -> bool:
     headers = {"Content-Type": "application/json", "aeg-event-type": "SubscriptionValidation"}
     error = ""
     try:
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-            response = client.post(subscription.endpoint_url, content=body, headers=headers)
+        response = outbound.request(
+            "POST", subscription.endpoint_url, timeout=TIMEOUT, content=body, headers=headers
+        )
         answer = response.json() if response.status_code == 200 else {}
         if not isinstance(answer, dict) or answer.get("validationResponse") != (
             subscription.validation_code
         ):
             error = f"The endpoint answered {response.status_code} without the validation code."
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # UnsafeUrl is a ValueError
         error = f"{type(exc).__name__}: {exc}"
     state = EventSubscription.State.FAILED if error else EventSubscription.State.ACTIVE
     EventSubscription.unscoped.filter(pk=subscription.pk).update(

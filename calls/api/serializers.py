@@ -7,6 +7,7 @@ from django.core.validators import URLValidator
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from callauto import outbound
 from callauto.errors import BadRequest, NotSupported
 from calls.identifiers import parse_identifier, parse_phone_value
 from calls.play_sources import PlaySource
@@ -28,6 +29,14 @@ class CallbackUriField(serializers.URLField):
         self.validators.append(
             URLValidator(schemes=["http", "https"], message="Must be an http(s) URL.")
         )
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            outbound.check(value)
+        except outbound.UnsafeUrl as exc:
+            raise serializers.ValidationError(f"This URL is not allowed: {exc}") from None
+        return value
 
 
 def _has_nul(value: Any) -> bool:

@@ -12,6 +12,7 @@ from azure.communication.callautomation import (
     RecognizeInputType,
     TextSource,
 )
+from azure.core.exceptions import HttpResponseError
 
 from calls.media.audio import silence
 from calls.models import MediaOperation, Participant, SimulatedCallee
@@ -333,3 +334,15 @@ def test_the_appointment_reminder_flow(tenant, connected, callbacks, gateway):
 
     assert callbacks.types()[-1] == "CallDisconnected"
     assert Participant.unscoped.get().state == "disconnected"
+
+
+def test_a_file_on_a_forbidden_address_is_refused(connected, callbacks, gateway, settings):
+    connection = connected()
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1/32"]  # the callback receiver only
+
+    with pytest.raises(HttpResponseError) as caught:
+        connection.play_media(FileSource("http://127.0.0.2:8080/prompt.wav"))
+
+    assert caught.value.status_code == 400
+    assert "loopback" in caught.value.error.message
+    assert not MediaOperation.unscoped.exists()

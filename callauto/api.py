@@ -1,7 +1,14 @@
 """The tenant REST API, mounted under /t/<tenant-slug>/api/v1/."""
 
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from calls.api.deliveries import DeliveryViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("deliveries", DeliveryViewSet, basename="deliveries")
 
 urlpatterns = [
     path("", include("tenants.api.urls")),
+    path("", include(router.urls)),
 ]

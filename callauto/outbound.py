@@ -71,13 +71,13 @@ class Unresolvable(UnsafeUrl):
 
 def vet(url: str) -> Vetted:
     """Resolve `url`'s host and return the address to connect to. Raises UnsafeUrl."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeUrl(f"The URL is malformed ({exc}).") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeUrl("Only absolute http(s) URLs are allowed.")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise UnsafeUrl("The URL's port is not valid.") from None
     try:
         # getaddrinfo also reads "2130706433" and "0177.0.0.1" the way a client would,
         # so those spellings of 127.0.0.1 are judged by the address they really mean.

@@ -175,6 +175,11 @@ OUTBOUND_ALLOWLIST = env.list(
     "OUTBOUND_ALLOWLIST", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
 )
 
+# Callback delivery: per-attempt timeout, and retries due within this many seconds are
+# waited for by the same worker (keeps order for the quick early retries).
+DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
+DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", default=10.0)
+
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 

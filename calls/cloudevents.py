@@ -19,4 +19,7 @@ def to_cloudevent(event: CallEvent) -> dict:
         "specversion": "1.0",
         "datacontenttype": "application/json",
         "subject": subject,
+        # CloudEvents' sequence extension: the connection's event order, for receivers
+        # that must reorder after retries (delivery is ordered only while healthy).
+        "sequence": str(event.sequence_number),
     }

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
+from calls import delivery
 from calls.models import Call, CallConnection, CallEvent, Delivery, Participant
 
 OK = {"code": 200, "subCode": 0, "message": "Action completed successfully."}
@@ -64,16 +65,15 @@ def emit(
         callback_uri=callback_uri or connection.callback_uri,
     )
     event.save()
-    Delivery.unscoped.create(tenant_id=connection.tenant_id, event=event, connection=connection)
+    Delivery.unscoped.create(
+        tenant_id=connection.tenant_id,
+        event=event,
+        connection=connection,
+        url=event.callback_uri,
+    )
     connection_id = connection.pk
-    transaction.on_commit(lambda: _enqueue_delivery(connection_id))
+    transaction.on_commit(lambda: delivery.enqueue(connection_id))
     return event
-
-
-def _enqueue_delivery(connection_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("calls.tasks.deliver_events", connection_id, group="callbacks")
 
 
 def roster(call: Call) -> list[dict]:

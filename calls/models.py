@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from calls.identifiers import Identifier
 from tenants.managers import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantManager
@@ -210,23 +211,33 @@ class CallEvent(models.Model):
 
 
 class Delivery(models.Model):
-    """Sending one CallEvent to its callback URL (attempts and retries: see calls.delivery)."""
+    """Sending one CallEvent to its callback URL, with retries (calls/delivery.py).
+
+    The `webhook-id` is stable across attempts (`msg_<event id>`); each attempt is a
+    DeliveryAttempt row.
+    """
 
     class State(models.TextChoices):
-        PENDING = "pending"
+        PENDING = "pending"  # due now
+        DELIVERING = "delivering"  # claimed by a worker
         DELIVERED = "delivered"
-        FAILED = "failed"
+        RETRYING = "retrying"  # failed; due again at next_attempt_at
+        DEAD = "dead"  # gave up (schedule exhausted, endpoint gone, URL forbidden)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
     event = models.OneToOneField(CallEvent, on_delete=models.CASCADE, related_name="delivery")
     connection = models.ForeignKey(
         CallConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    url = models.URLField(max_length=2048, default="")  # the event's callback URL, for filtering
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_status = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     unscoped = models.Manager()
     objects = TenantManager()
@@ -234,10 +245,65 @@ class Delivery(models.Model):
     class Meta:
         default_manager_name = "unscoped"
         verbose_name_plural = "deliveries"
-        indexes = [models.Index(fields=["state", "connection"], name="delivery_pending")]
+        indexes = [
+            models.Index(fields=["state", "connection"], name="delivery_pending"),
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["tenant", "state", "-created_at"], name="delivery_tenant_state"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.state}"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.event.event_id.hex}"
+
+
+class DeliveryAttempt(models.Model):
+    """One POST of a Delivery: what came back, how long it took."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    latency_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error_class = models.CharField(max_length=64, blank=True)
+    response_excerpt = models.CharField(max_length=1024, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        ordering = ["delivery_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.status_code or self.error_class}"
+
+
+class DisabledEndpoint(models.Model):
+    """A callback URL that answered 410 Gone: nothing more is sent there until re-enabled."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="disabled_endpoints")
+    url = models.URLField(max_length=2048)
+    reason = models.CharField(max_length=200)
+    disabled_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "url"], name="endpoint_disabled_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
 
 
 class CarrierCommand(models.Model):

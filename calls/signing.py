@@ -14,12 +14,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from calls.models import JwtSigningKey, WebhookSecret
-from tenants import crypto
+from tenants import audit, crypto
 from tenants.models import Tenant
 
 TOKEN_LIFETIME = timedelta(minutes=5)
@@ -35,13 +36,19 @@ def audience(tenant: Tenant) -> str:
 
 
 def _live_keys() -> list[JwtSigningKey]:
-    return list(JwtSigningKey.objects.filter(retired_at__isnull=True).order_by("-created_at"))
+    """Keys still published: not retired, or retiring later (a rotation's overlap)."""
+    live = Q(retired_at__isnull=True) | Q(retired_at__gt=timezone.now())
+    return list(JwtSigningKey.objects.filter(live).order_by("-created_at"))
 
 
 def current_jwt_key() -> JwtSigningKey:
-    keys = _live_keys()
+    keys = [key for key in _live_keys() if key.retired_at is None]
     if keys:
         return keys[0]
+    return _new_jwt_key()
+
+
+def _new_jwt_key() -> JwtSigningKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -98,3 +105,33 @@ def webhook_headers(tenant: Tenant, message_id: str, body: str) -> dict[str, str
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": " ".join(signatures),
     }
+
+
+@transaction.atomic
+def rotate_jwt_key(*, overlap: timedelta = timedelta(hours=24)) -> JwtSigningKey:
+    """Sign with a new key from now on; older keys stay in the JWKS for `overlap`, so
+    tokens already issued (and validators' cached key sets) keep working."""
+    JwtSigningKey.objects.filter(retired_at__isnull=True).update(
+        retired_at=timezone.now() + overlap
+    )
+    return _new_jwt_key()
+
+
+@transaction.atomic
+def rotate_webhook_secret(
+    tenant: Tenant, *, actor: object, overlap: timedelta = timedelta(hours=24)
+) -> str:
+    """Make a new `whsec_` secret. The old ones keep signing (a second signature in
+    `webhook-signature`) for `overlap`, so receivers can switch without losing events."""
+    current = WebhookSecret.objects.for_tenant(tenant).filter(expires_at__isnull=True)
+    current.update(expires_at=timezone.now() + overlap)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    row = WebhookSecret.unscoped.create(tenant=tenant, secret_encrypted=crypto.encrypt(secret))
+    audit.record(
+        tenant,
+        actor=actor,
+        action="webhook_secret.rotate",
+        target=row,
+        after={"overlap_hours": overlap.total_seconds() / 3600},
+    )
+    return secret

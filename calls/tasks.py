@@ -8,76 +8,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from callauto import outbound
-from calls import grid, signing
-from calls.cloudevents import to_cloudevent
-from calls.models import Delivery, EventSubscription, GridEvent
+from calls import delivery, grid, signing
+from calls.models import EventSubscription, GridEvent
 
 log = logging.getLogger(__name__)
-
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
 def deliver_events(connection_id: int) -> int:
     """POST a connection's pending events to their callback URLs, in sequence order.
 
-    Each delivery is claimed under a row lock (SKIP LOCKED), so a second worker running
-    the same task skips it instead of sending it twice. Returns how many were sent.
-    Retries with backoff and dead-lettering arrive with durable delivery (issue 5).
+    Safe to run twice or concurrently: deliveries are claimed one at a time per
+    connection (see calls.delivery). Returns how many attempts were made.
     """
-    sent = 0
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-        while True:
-            with transaction.atomic():
-                delivery = (
-                    Delivery.unscoped.select_for_update(skip_locked=True, of=("self",))
-                    .filter(connection_id=connection_id, state=Delivery.State.PENDING)
-                    .select_related("event", "event__connection", "event__call", "tenant")
-                    .order_by("event__sequence_number")
-                    .first()
-                )
-                if delivery is None:
-                    return sent
-                _post(client, delivery)
-                sent += 1
+    return delivery.deliver_connection(connection_id)
 
 
-def _post(client: httpx.Client, delivery: Delivery) -> None:
-    event = delivery.event
-    body = json.dumps([to_cloudevent(event)])
-    headers = {
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {signing.bearer_token(delivery.tenant)}",
-        **signing.webhook_headers(delivery.tenant, f"msg_{event.event_id.hex}", body),
-    }
-    delivery.attempts += 1
-    try:
-        response = outbound.request(
-            "POST",
-            event.callback_uri,
-            timeout=TIMEOUT,
-            client=client,
-            content=body,
-            headers=headers,
-        )
-    except (httpx.HTTPError, httpx.InvalidURL, outbound.UnsafeUrl) as exc:
-        delivery.state = Delivery.State.FAILED
-        delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
-    else:
-        delivery.last_status = response.status_code
-        if 200 <= response.status_code < 300:
-            delivery.state = Delivery.State.DELIVERED
-            delivery.delivered_at = timezone.now()
-        else:
-            delivery.state = Delivery.State.FAILED
-            delivery.last_error = response.text[:500]
-    if delivery.state == Delivery.State.FAILED:
-        log.warning(
-            "callback %s to %s failed: %s",
-            event.event_id,
-            event.callback_uri,
-            delivery.last_error or delivery.last_status,
-        )
-    delivery.save(update_fields=["attempts", "state", "last_status", "last_error", "delivered_at"])
+def sweep_deliveries() -> dict[str, int]:
+    """Every minute: re-enqueue deliveries whose task was lost and retries now due."""
+    return delivery.sweep()
 
 
 def deliver_grid_event(grid_event_id: int) -> bool:
@@ -102,7 +50,7 @@ def deliver_grid_event(grid_event_id: int) -> bool:
             response = outbound.request(
                 "POST",
                 row.subscription.endpoint_url,
-                timeout=TIMEOUT,
+                timeout=delivery.timeout(),
                 content=body,
                 headers=headers,
             )
@@ -128,7 +76,11 @@ def validate_subscription(subscription_id: int) -> bool:
     error = ""
     try:
         response = outbound.request(
-            "POST", subscription.endpoint_url, timeout=TIMEOUT, content=body, headers=headers
+            "POST",
+            subscription.endpoint_url,
+            timeout=delivery.timeout(),
+            content=body,
+            headers=headers,
         )
         answer = response.json() if response.status_code == 200 else {}
         if not isinstance(answer, dict) or answer.get("validationResponse") != (

@@ -1,14 +1,19 @@
 """Portal pages of the calls app: scripted test callees, event webhooks."""
 
+import zoneinfo
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from calls import services
+from calls import delivery as delivery_service
+from calls import services, signing
 from calls.callees import delete_callee, save_callee
 from calls.forms import EventSubscriptionForm, RingForm, SimulatedCalleeForm
-from calls.models import EventSubscription, SimulatedCallee
+from calls.models import Delivery, DisabledEndpoint, EventSubscription, SimulatedCallee
 from tenants.forms import form_error
 from tenants.models import PhoneNumber
 from tenants.portal.access import Role, tenant_page
@@ -103,6 +108,10 @@ def webhooks(request: HttpRequest) -> HttpResponse:
             raise Http404("No such webhook.") from None
         messages.success(request, "Webhook removed.")
         return redirect("portal:webhooks", tenant_slug=tenant.slug)
+    if request.method == "POST" and "rotate_secret" in request.POST:
+        signing.rotate_webhook_secret(tenant, actor=request.user)
+        messages.success(request, "New signing secret; the old one also signs for 24 hours.")
+        return redirect("portal:webhooks", tenant_slug=tenant.slug)
     if request.method == "POST" and "ring" in request.POST:
         ring_form = RingForm(request.POST, numbers=numbers)
         if ring_form.is_valid():
@@ -132,5 +141,61 @@ def webhooks(request: HttpRequest) -> HttpResponse:
             "form": form,
             "ring_form": ring_form,
             "can_change": request.membership.has_role(Role.ADMIN),
+            "secrets": signing.webhook_secrets(tenant)
+            if request.membership.has_role(Role.ADMIN)
+            else [],
         },
     )
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def deliveries(request: HttpRequest) -> HttpResponse:
+    """Dead and retrying callbacks, disabled endpoints; operators redeliver."""
+    tenant = request.tenant
+    if request.method == "POST":
+        return _delivery_action(request)
+    rows = (
+        Delivery.objects.for_tenant(tenant)
+        .filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
+        .select_related("event", "event__connection")
+        .order_by("-created_at")
+    )
+    endpoint = request.GET.get("url", "")
+    if endpoint:
+        rows = rows.filter(url=endpoint)
+    return render(
+        request,
+        "portal/calls/deliveries.html",
+        {
+            "deliveries": rows[:200],
+            "endpoint": endpoint,
+            "endpoints": rows.values_list("url", flat=True).distinct().order_by("url")[:50],
+            "disabled": DisabledEndpoint.objects.for_tenant(tenant).order_by("url"),
+            "can_change": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+def _delivery_action(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    try:
+        if "redeliver" in request.POST:
+            delivery_service.redeliver(tenant, int(request.POST["redeliver"]), actor=request.user)
+            messages.success(request, "Queued for delivery again.")
+        elif "enable" in request.POST:
+            delivery_service.enable_endpoint(
+                tenant, int(request.POST["enable"]), actor=request.user
+            )
+            messages.success(request, "Endpoint enabled.")
+        else:
+            since = parse_datetime(request.POST.get("since", ""))
+            if since is None:
+                messages.error(request, "Give a time such as 2026-11-25 09:00.")
+            else:
+                if since.tzinfo is None:
+                    since = timezone.make_aware(since, zoneinfo.ZoneInfo(tenant.time_zone))
+                count = delivery_service.redeliver_dead_since(tenant, since, actor=request.user)
+                messages.success(request, f"{count} dead deliveries queued again.")
+    except (ValueError, Delivery.DoesNotExist, DisabledEndpoint.DoesNotExist):
+        raise Http404("No such delivery.") from None
+    return redirect("portal:deliveries", tenant_slug=tenant.slug)

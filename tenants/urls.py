@@ -17,6 +17,7 @@ urlpatterns = [
         name="edit_callee",
     ),
     path("t/<slug:tenant_slug>/settings/webhooks/", calls_views.webhooks, name="webhooks"),
+    path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
 ]

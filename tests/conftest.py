@@ -106,3 +106,5 @@ def member_client(client, tenant):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness is a production property; tests only need a hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A failing callback must not make a test wait for its quick retries.
+    settings.DELIVERY_INLINE_RETRY_SECONDS = 0

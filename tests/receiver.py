@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
@@ -11,6 +12,9 @@ class CallbackReceiver:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.status = 200
+        self.script: list[int] = []  # statuses to answer first, in order, then `status`
+        self.extra_headers: dict[str, str] = {}
+        self.delay = 0.0  # seconds to wait before answering
         self.validate = True
         receiver = self
 
@@ -27,7 +31,12 @@ class CallbackReceiver:
                     }
                 )
                 reply = receiver.reply_to(receiver.requests[-1]["body"])
-                self.send_response(receiver.status)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                status = receiver.script.pop(0) if receiver.script else receiver.status
+                self.send_response(status)
+                for name, value in receiver.extra_headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()

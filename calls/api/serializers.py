@@ -30,8 +30,10 @@ class CallbackUriField(serializers.URLField):
             URLValidator(schemes=["http", "https"], message="Must be an http(s) URL.")
         )
 
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        value = super().run_validation(data)  # shape first: "Must be an http(s) URL."
+        if value in (None, ""):
+            return value
         try:
             outbound.check(value)
         except outbound.UnsafeUrl as exc:
@@ -47,6 +49,15 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only: "yes" or 1 are mistakes, not truthy values."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.")
+        return data
 
 
 class Body(serializers.Serializer):
@@ -252,6 +263,9 @@ def parse_play_source(data: Any, field: str) -> PlaySource:
             )
         if len(text["text"]) > 4000:
             raise BadRequest(f"{field}.text.text: at most 4000 characters.")
+        for key in ("sourceLocale", "voiceName"):
+            if text.get(key) is not None and not isinstance(text[key], str):
+                raise BadRequest(f"{field}.text.{key}: must be a string.")
         voice_kind = text.get("voiceKind")
         if voice_kind not in (None, "male", "female"):
             raise BadRequest(f"{field}.text.voiceKind: must be male or female.")
@@ -282,7 +296,7 @@ def parse_tones(data: Any, field: str, *, max_count: int) -> list[str]:
 class PlayBody(OperationBody):
     playSources = serializers.ListField(child=serializers.JSONField(), max_length=10)
     playTo = serializers.ListField(child=serializers.JSONField(), required=False, max_length=20)
-    interruptCallMediaOperation = serializers.BooleanField(required=False, default=False)
+    interruptCallMediaOperation = StrictBooleanField(required=False, default=False)
     playOptions = serializers.DictField(required=False)
 
     def validate(self, attrs: dict) -> dict:
@@ -307,7 +321,7 @@ class RecognizeBody(OperationBody):
     playPrompts = serializers.ListField(
         child=serializers.JSONField(), required=False, max_length=10
     )
-    interruptCallMediaOperation = serializers.BooleanField(required=False, default=False)
+    interruptCallMediaOperation = StrictBooleanField(required=False, default=False)
     recognizeOptions = serializers.DictField()
 
     def validate(self, attrs: dict) -> dict:
@@ -319,8 +333,10 @@ class RecognizeBody(OperationBody):
         prompts = attrs.get("playPrompts") or (
             [attrs["playPrompt"]] if attrs.get("playPrompt") is not None else []
         )
+        name = "playPrompts" if attrs.get("playPrompts") else "playPrompt"
         attrs["prompts"] = [
-            parse_play_source(p, f"playPrompts[{i}]") for i, p in enumerate(prompts)
+            parse_play_source(p, f"{name}[{i}]" if name == "playPrompts" else name)
+            for i, p in enumerate(prompts)
         ]
         options = attrs["recognizeOptions"]
         if options.get("speechOptions") or options.get("choices"):
@@ -345,16 +361,22 @@ class RecognizeBody(OperationBody):
             1,
             60,
         )
-        attrs["max_tones"] = int(
-            _number(
-                dtmf.get("maxTonesToCollect", 1),
-                "recognizeOptions.dtmfOptions.maxTonesToCollect",
-                1,
-                30,
+        max_tones = dtmf.get("maxTonesToCollect", 1)
+        if (
+            isinstance(max_tones, bool)
+            or not isinstance(max_tones, int)
+            or not 1 <= max_tones <= 30
+        ):
+            raise BadRequest(
+                "recognizeOptions.dtmfOptions.maxTonesToCollect: "
+                "must be a whole number from 1 to 30."
             )
-        )
-        attrs["stop_tones"] = parse_tones(
-            dtmf.get("stopTones") or [], "recognizeOptions.dtmfOptions.stopTones", max_count=16
+        attrs["max_tones"] = max_tones
+        stop_tones = dtmf.get("stopTones")
+        attrs["stop_tones"] = (
+            []
+            if stop_tones is None
+            else parse_tones(stop_tones, "recognizeOptions.dtmfOptions.stopTones", max_count=16)
         )
         interrupt_prompt = options.get("interruptPrompt", False)
         if not isinstance(interrupt_prompt, bool):

@@ -133,3 +133,9 @@ def test_requests_go_to_the_vetted_address_and_redirects_are_not_followed(settin
 
     assert response.status_code == 302  # returned as is: the redirect was not followed
     assert seen == [f"localhost:{port}"]
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://host:99999/", "http://host:port/"])
+def test_a_malformed_url_is_refused_not_crashed_on(strict, no_connections, url):
+    with pytest.raises(outbound.UnsafeUrl, match="malformed"):
+        outbound.vet(url)

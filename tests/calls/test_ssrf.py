@@ -51,5 +51,5 @@ def test_a_callback_that_became_forbidden_is_not_delivered(acme, settings, gatew
     gateway.advance(2)
 
     delivery = Delivery.unscoped.first()
-    assert delivery.state == Delivery.State.FAILED
+    assert delivery.state == Delivery.State.DEAD
     assert "loopback" in delivery.last_error

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from calls import services
+from calls import services, signing
 from calls.models import CarrierCommand, EventSubscription
 from tenants import services as tenant_services
 from tenants.models import AuditEntry, Membership
@@ -94,3 +94,23 @@ def test_ringing_a_number_the_tenant_does_not_own_is_refused(client, tenant, oth
 
     assert response.status_code == 200
     assert not CarrierCommand.unscoped.exists()
+
+
+def test_an_admin_sees_and_rotates_the_signing_secret(client, tenant, user):
+    client.force_login(user)
+    [old] = signing.webhook_secrets(tenant)
+    assert old in client.get(url()).content.decode()
+
+    client.post(url(), {"rotate_secret": "1"})
+
+    secrets = signing.webhook_secrets(tenant)
+    assert len(secrets) == 2
+    assert secrets[1] == old
+
+
+def test_a_viewer_sees_no_signing_secret(client, tenant, member_client):
+    [secret] = signing.webhook_secrets(tenant)
+    member_client(Role.VIEWER)
+
+    assert secret not in client.get(url()).content.decode()
+    assert client.post(url(), {"rotate_secret": "1"}).status_code == 403

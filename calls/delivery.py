@@ -1,0 +1,308 @@
+"""Durable callback delivery: at least once, in order per connection while healthy.
+
+Every CallEvent has a Delivery. A worker claims a connection's next pending delivery
+(one at a time per connection, so order holds while the endpoint answers 2xx), POSTs
+it through the SSRF guard, and records a DeliveryAttempt. Failures retry on a Svix-like
+schedule with jitter (Retry-After is honoured); 410 Gone disables the endpoint; an
+exhausted schedule or a forbidden URL makes the delivery dead, to be redelivered from
+the portal or the API. The database is the truth: a sweeper re-enqueues whatever a lost
+task or a killed worker left behind, so nothing is lost; receivers dedupe on
+`webhook-id`, which is the same on every attempt.
+"""
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from callauto import outbound
+from calls import signing
+from calls.cloudevents import to_cloudevent
+from calls.models import CallConnection, Delivery, DeliveryAttempt, DisabledEndpoint, GridEvent
+from tenants import audit
+from tenants.audit import Actor
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+D = Delivery.State
+# Seconds to wait before each retry (Svix's schedule): the first attempt is immediate,
+# then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; after the last failure the delivery dies.
+SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
+MAX_DELAY = 36000
+EXCERPT = 1024
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None = None
+    error_class: str = ""
+    excerpt: str = ""
+    latency_ms: int = 0
+    retry_after: float | None = None
+    forbidden: bool = False  # the SSRF guard refused the URL: retrying cannot help
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float | None:
+    """Seconds until the next try after `attempts` failed ones; None when exhausted."""
+    if attempts > len(SCHEDULE):
+        return None
+    delay = SCHEDULE[attempts - 1] * random.uniform(0.9, 1.1)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_DELAY))
+    return delay
+
+
+def timeout() -> httpx.Timeout:
+    seconds = settings.DELIVERY_TIMEOUT_SECONDS
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
+
+
+# --- delivering -----------------------------------------------------------------------
+
+
+def deliver_connection(
+    connection_id: int,
+    *,
+    inline_retry: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Deliver a connection's pending events in sequence order; return how many were sent.
+
+    A retry due within `inline_retry` seconds (default DELIVERY_INLINE_RETRY_SECONDS) is
+    waited for here, so the quick early retries keep the connection's order; later ones
+    are left to the sweeper.
+    """
+    window = settings.DELIVERY_INLINE_RETRY_SECONDS if inline_retry is None else inline_retry
+    sent = 0
+    with httpx.Client(timeout=timeout(), follow_redirects=False) as client:
+        while (delivery := claim_next(connection_id)) is not None:
+            delay = record(delivery, send(client, delivery))
+            sent += 1
+            if delay is None or delay > window:
+                continue
+            sleep(delay)
+            Delivery.unscoped.filter(pk=delivery.pk, state=D.RETRYING).update(state=D.PENDING)
+    return sent
+
+
+def claim_next(connection_id: int) -> Delivery | None:
+    """Take the connection's next pending delivery, unless a worker is already on it."""
+    with transaction.atomic():
+        # Claimers of one connection queue on its row: one delivery in flight at a time.
+        CallConnection.unscoped.select_for_update().filter(pk=connection_id).first()
+        mine = Delivery.unscoped.filter(connection_id=connection_id)
+        if mine.filter(state=D.DELIVERING).exists():
+            return None
+        while True:
+            delivery = (
+                mine.filter(state=D.PENDING)
+                .select_related("event", "event__connection", "tenant")
+                .order_by("event__sequence_number")
+                .first()
+            )
+            if delivery is None:
+                return None
+            if (
+                not DisabledEndpoint.objects.for_tenant(delivery.tenant)
+                .filter(url=delivery.url)
+                .exists()
+            ):
+                break
+            _die(delivery, "The endpoint is disabled (it answered 410 Gone).")
+        delivery.state = D.DELIVERING
+        delivery.claimed_at = timezone.now()
+        delivery.save(update_fields=["state", "claimed_at"])
+        return delivery
+
+
+def send(client: httpx.Client, delivery: Delivery) -> Outcome:
+    """One POST of the delivery's event (fresh signatures and timestamp each attempt)."""
+    event = delivery.event
+    body = json.dumps([to_cloudevent(event)])
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {signing.bearer_token(delivery.tenant)}",
+        **signing.webhook_headers(delivery.tenant, delivery.webhook_id, body),
+    }
+    started = time.monotonic()
+    try:
+        response = outbound.request(
+            "POST", delivery.url, timeout=timeout(), client=client, content=body, headers=headers
+        )
+    except outbound.UnsafeUrl as exc:
+        forbidden = not isinstance(exc, outbound.Unresolvable)
+        return Outcome(error_class=type(exc).__name__, excerpt=str(exc), forbidden=forbidden)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return Outcome(
+            error_class=type(exc).__name__, excerpt=str(exc)[:EXCERPT],
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )  # fmt: skip
+    return Outcome(
+        status=response.status_code,
+        excerpt=response.text[:EXCERPT],
+        latency_ms=int((time.monotonic() - started) * 1000),
+        retry_after=_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - timezone.now()).total_seconds(), 0.0) if when.tzinfo else None
+
+
+@transaction.atomic
+def record(delivery: Delivery, outcome: Outcome) -> float | None:
+    """Store the attempt and the delivery's next state; return the retry delay, if any."""
+    now = timezone.now()
+    number = delivery.attempts + 1
+    DeliveryAttempt.unscoped.create(
+        tenant_id=delivery.tenant_id, delivery=delivery, number=number,
+        started_at=now, latency_ms=outcome.latency_ms, status_code=outcome.status,
+        error_class=outcome.error_class, response_excerpt=outcome.excerpt[:EXCERPT],
+    )  # fmt: skip
+    delivery.attempts = number
+    delivery.last_status = outcome.status
+    delivery.last_error = (outcome.error_class + ": " if outcome.error_class else "") + (
+        "" if outcome.ok else outcome.excerpt[:300]
+    )
+    delay = None
+    if outcome.ok:
+        delivery.state, delivery.delivered_at = D.DELIVERED, now
+    elif outcome.status == 410:
+        _disable(delivery)
+        delivery.state = D.DEAD
+    elif outcome.forbidden:
+        delivery.state = D.DEAD
+    else:
+        delay = retry_delay(number, outcome.retry_after)
+        if delay is None:
+            delivery.state = D.DEAD
+        else:
+            delivery.state, delivery.next_attempt_at = D.RETRYING, now + timedelta(seconds=delay)
+    if delivery.state == D.DEAD:
+        log.warning("callback %s to %s is dead: %s", delivery.webhook_id, delivery.url,
+                    delivery.last_error or delivery.last_status)  # fmt: skip
+    delivery.save(
+        update_fields=["attempts", "state", "last_status", "last_error", "delivered_at",
+                       "next_attempt_at"]
+    )  # fmt: skip
+    return delay
+
+
+def _disable(delivery: Delivery) -> None:
+    """410 Gone: stop sending to this URL for this tenant (re-enable from the portal)."""
+    DisabledEndpoint.unscoped.get_or_create(
+        tenant_id=delivery.tenant_id, url=delivery.url,
+        defaults={"reason": "The endpoint answered 410 Gone."},
+    )  # fmt: skip
+    Delivery.unscoped.filter(
+        tenant_id=delivery.tenant_id, url=delivery.url, state__in=[D.PENDING, D.RETRYING]
+    ).exclude(pk=delivery.pk).update(state=D.DEAD, last_error="The endpoint is disabled (410).")
+
+
+def _die(delivery: Delivery, reason: str) -> None:
+    Delivery.unscoped.filter(pk=delivery.pk).update(state=D.DEAD, last_error=reason)
+
+
+# --- the sweeper and redelivery -------------------------------------------------------
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Put lost and due work back in line; return counts. Safe to run any time, twice."""
+    now = now or timezone.now()
+    stuck_before = now - timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS * 2 + 30)
+    released = Delivery.unscoped.filter(state=D.DELIVERING, claimed_at__lt=stuck_before).update(
+        state=D.PENDING
+    )
+    due = Delivery.unscoped.filter(state=D.RETRYING, next_attempt_at__lte=now).update(
+        state=D.PENDING
+    )
+    connections = list(
+        Delivery.unscoped.filter(state=D.PENDING, connection__isnull=False)
+        .values_list("connection_id", flat=True)
+        .distinct()
+    )
+    for connection_id in connections:
+        enqueue(connection_id)
+    grid = list(
+        GridEvent.unscoped.filter(
+            state=GridEvent.State.PENDING, created_at__lt=now - timedelta(seconds=30)
+        ).values_list("pk", flat=True)
+    )
+    for pk in grid:
+        from django_q.tasks import async_task
+
+        async_task("calls.tasks.deliver_grid_event", pk, group="grid")
+    return {"released": released, "due": due, "connections": len(connections), "grid": len(grid)}
+
+
+def enqueue(connection_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("calls.tasks.deliver_events", connection_id, group="callbacks")
+
+
+@transaction.atomic
+def redeliver(tenant: Tenant, delivery_id: int, *, actor: Actor) -> Delivery:
+    """Send one event again (dead or delivered alike). Raises Delivery.DoesNotExist for
+    another tenant's delivery."""
+    delivery = Delivery.objects.for_tenant(tenant).select_for_update().get(pk=delivery_id)
+    if delivery.state in (D.PENDING, D.DELIVERING):
+        return delivery  # already on its way
+    _requeue([delivery])
+    audit.record(tenant, actor=actor, action="delivery.redeliver", target=delivery,
+                 before={"state": delivery.state})  # fmt: skip
+    delivery.refresh_from_db()
+    return delivery
+
+
+@transaction.atomic
+def redeliver_dead_since(tenant: Tenant, since: datetime, *, actor: Actor) -> int:
+    """Send again every dead delivery of the tenant created since `since`."""
+    dead = list(
+        Delivery.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(state=D.DEAD, created_at__gte=since)
+    )
+    _requeue(dead)
+    if dead:
+        audit.record(tenant, actor=actor, action="delivery.redeliver_dead", target=tenant,
+                     after={"since": since.isoformat(), "count": len(dead)})  # fmt: skip
+    return len(dead)
+
+
+def _requeue(deliveries: list[Delivery]) -> None:
+    ids = [d.pk for d in deliveries]
+    Delivery.unscoped.filter(pk__in=ids).update(state=D.PENDING, next_attempt_at=None)
+    for connection_id in {d.connection_id for d in deliveries if d.connection_id}:
+        transaction.on_commit(lambda c=connection_id: enqueue(c))
+
+
+@transaction.atomic
+def enable_endpoint(tenant: Tenant, endpoint_id: int, *, actor: Actor) -> None:
+    """Deliver to a disabled URL again. Raises DisabledEndpoint.DoesNotExist."""
+    endpoint = DisabledEndpoint.objects.for_tenant(tenant).get(pk=endpoint_id)
+    audit.record(tenant, actor=actor, action="endpoint.enable", target=endpoint,
+                 before={"url": endpoint.url})  # fmt: skip
+    endpoint.delete()

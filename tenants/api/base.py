@@ -1,0 +1,32 @@
+"""Base for the tenant REST API (`/t/<slug>/api/v1/`): tenant-scoped querysets, pages."""
+
+from typing import Any
+
+from django.db import models
+from rest_framework import pagination, viewsets
+
+from tenants.models import Tenant
+
+
+class Page(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "pageSize"
+    max_page_size = 500
+
+
+class TenantViewSet(viewsets.GenericViewSet):
+    """Querysets come only through `Model.objects.for_tenant(request.tenant)`, so another
+    tenant's ids answer 404 (never 403)."""
+
+    pagination_class = Page
+    model: type[models.Model]
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.tenant
+
+    def get_queryset(self) -> models.QuerySet:
+        return self.model.objects.for_tenant(self.tenant)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "tenant": self.tenant}

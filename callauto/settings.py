@@ -180,6 +180,9 @@ OUTBOUND_ALLOWLIST = env.list(
 DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
 DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", default=10.0)
 
+# Rendered speech and fetched play files (a cache: safe to delete).
+MEDIA_CACHE_DIR = Path(env.str("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache")))
+
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 

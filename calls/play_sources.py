@@ -64,7 +64,7 @@ def load(source: PlaySource) -> Audio:
 
 def _cache_path(source: PlaySource) -> Path:
     key = source.cache_id or source.uri
-    directory = Path(getattr(settings, "MEDIA_CACHE_DIR", settings.VAR_DIR / "media-cache"))
+    directory = Path(settings.MEDIA_CACHE_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     return directory / f"file-{hashlib.sha256(key.encode()).hexdigest()}.wav"
 

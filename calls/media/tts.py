@@ -150,7 +150,7 @@ def _run(args: list[str], stdin: bytes = b"") -> bytes:
 
 
 def _cache_dir() -> Path:
-    directory = Path(getattr(settings, "MEDIA_CACHE_DIR", None) or settings.VAR_DIR / "media-cache")
+    directory = Path(settings.MEDIA_CACHE_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 

@@ -68,7 +68,11 @@ class Call(models.Model):
 
     class Meta:
         default_manager_name = "unscoped"
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="call_tenant_time")]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="call_tenant_time"),
+            # The concurrent-call limit counts a tenant's live calls on every CreateCall.
+            models.Index(fields=["tenant", "state"], name="call_tenant_state"),
+        ]
 
     def __str__(self) -> str:
         return self.server_call_id

@@ -75,7 +75,11 @@ def _own_number(call: Call) -> str | None:
 
 
 def _dial(participant: Participant, caller_id: str) -> None:
-    CarrierCommand.unscoped.create(
+    _dial_command(participant, caller_id).save()
+
+
+def _dial_command(participant: Participant, caller_id: str) -> CarrierCommand:
+    return CarrierCommand(
         tenant_id=participant.tenant_id,
         call_id=participant.call_id,
         participant=participant,
@@ -119,6 +123,9 @@ def create_call(
     if len({t.raw_id for t in targets}) != len(targets):
         raise BadRequest("targets contains the same participant twice.")
     caller_id = _caller_id(tenant, source_caller_id, targets)
+    # The tenant's row lock makes the limit check and the insert one step: two
+    # simultaneous creates cannot both take the last free slot.
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     live = Call.objects.for_tenant(tenant).exclude(state=Call.State.DISCONNECTED).count()
     if live >= tenant.max_concurrent_calls:
         raise TooManyCalls(
@@ -134,8 +141,8 @@ def create_call(
     connection = CallConnection.unscoped.create(
         tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
     )
-    for target in targets:
-        participant = Participant.unscoped.create(
+    participants = Participant.unscoped.bulk_create(
+        Participant(
             tenant=tenant,
             call=call,
             requested_by=connection,
@@ -144,7 +151,10 @@ def create_call(
             role=Participant.Role.TARGET,
             source_caller_id=caller_id,
         )
-        _dial(participant, caller_id)
+        for target in targets
+    )
+    CarrierCommand.unscoped.bulk_create(_dial_command(p, caller_id) for p in participants)
+    connection.targets = participants  # the response lists them without reading them back
     return connection
 
 

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from azure.communication.callautomation import CallAutomationClient, PhoneNumberIdentifier
+from azure.communication.callautomation import (
+    CallAutomationClient,
+    PhoneNumberIdentifier,
+    TextSource,
+)
 from azure.core.exceptions import ResourceNotFoundError
 
 from tests.receiver import CallbackReceiver
@@ -134,12 +138,23 @@ def test_make_run_places_a_call_that_reaches_call_connected(make_run):
         )
         # Real time: the gateway dials, the simulated callee answers after ~1 s, the
         # django-q2 worker posts the callback.
-        deadline = time.monotonic() + 30
-        while "CallConnected" not in receiver.types() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert "CallConnected" in receiver.types()
+        wait_until(receiver, "CallConnected", seconds=30)
         connection = client.get_call_connection(props.call_connection_id)
         assert connection.get_call_properties().call_connection_state == "connected"
+
+        # Media in real time: the spoken prompt lasts as long as its audio.
+        started = time.monotonic()
+        connection.play_media_to_all(TextSource(text="Hello from callauto."))
+        wait_until(receiver, "PlayCompleted", seconds=30)
+        assert time.monotonic() - started >= 1.0  # about 1.5 s of speech
         connection.hang_up(is_for_everyone=True)
+        wait_until(receiver, "CallDisconnected", seconds=30)
     finally:
         receiver.close()
+
+
+def wait_until(receiver: CallbackReceiver, event_type: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while event_type not in receiver.types() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert event_type in receiver.types(), receiver.types()

@@ -67,14 +67,17 @@ def once(request: Request, tenant: Tenant, act: Callable[[], Response]) -> Respo
         response["Repeatability-Result"] = "accepted"
         return response
     try:
-        response = act()
+        # The action and its stored answer commit together: a crash in between cannot
+        # leave an action done whose resend would act again.
+        with transaction.atomic():
+            response = act()
+            if 200 <= response.status_code < 300:
+                record.status_code = response.status_code
+                record.body = response.data
+                record.save(update_fields=["status_code", "body"])
     except BaseException:
         record.delete()
         raise
-    if 200 <= response.status_code < 300:
-        record.status_code = response.status_code
-        record.body = response.data
-        record.save(update_fields=["status_code", "body"])
-    else:
+    if not 200 <= response.status_code < 300:
         record.delete()
     return response

@@ -6,7 +6,11 @@ from calls.models import CallConnection, Participant
 
 def connection_properties(connection: CallConnection) -> dict:
     call = connection.call
-    targets = Participant.unscoped.filter(call=call, role=Participant.Role.TARGET).order_by("pk")
+    targets = getattr(connection, "targets", None)  # set by create_call, saving a query
+    if targets is None:
+        targets = Participant.unscoped.filter(call=call, role=Participant.Role.TARGET).order_by(
+            "pk"
+        )
     body = {
         "callConnectionId": connection.call_connection_id,
         "serverCallId": call.server_call_id,

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CALLER = "+14255550100"
 CALLEE = "+14255550123"
+SECOND = "+14255550124"
 
 
 @pytest.fixture
@@ -280,3 +281,16 @@ def test_unsupported_operations_on_another_tenants_call_are_404(
         theirs.start_media_streaming()
 
     assert caught.value.status_code == 404
+
+
+def test_the_concurrent_call_limit_refuses_one_call_too_many(acme, sdk_client, callbacks, gateway):
+    acme.max_concurrent_calls = 1
+    acme.save()
+    place_call(sdk_client, callbacks, PhoneNumberIdentifier(CALLEE))
+
+    with pytest.raises(HttpResponseError) as caught:
+        place_call(sdk_client, callbacks, PhoneNumberIdentifier(SECOND))
+
+    assert caught.value.status_code == 429
+    assert "Retry-After" not in caught.value.response.headers
+    assert Call.unscoped.count() == 1

@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
@@ -23,4 +23,8 @@ class CallsConfig(AppConfig):
     name = "calls"
 
     def ready(self) -> None:
+        from calls.models import CarrierCommand
+        from calls.nudge import queue_nudge
+
         post_migrate.connect(ensure_schedules, sender=self)
+        post_save.connect(queue_nudge, sender=CarrierCommand, dispatch_uid="calls.nudge")

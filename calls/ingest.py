@@ -178,7 +178,13 @@ def _failed(call: Call, participant: Participant, kind: str) -> None:
     transition(participant, P.FAILED, left_at=timezone.now(), end_code=code, end_message=message)
     info = events.result(code, 0, message, sip_code=code)
     if participant.role in (R.CALLER, R.REDIRECT) and call.state == Call.State.CONNECTING:
-        # The caller gave up ringing, or the redirect target did not take the call.
+        # The caller gave up ringing (perhaps just as the app answered), or the redirect
+        # target did not take the call.
+        answering = _connection(participant) if participant.role == R.CALLER else None
+        if answering is not None and answering.state == K.CONNECTING:
+            transition(answering, K.DISCONNECTED)
+            events.emit(answering, "AnswerFailed", operation_context=answering.operation_context,
+                        result_information=info)  # fmt: skip
         end_call(call, code=code, sub_code=0, message=message)
         return
     connection = _connection(participant)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from callauto.errors import AcsError, BadRequest, NotFound
-from calls import events, incoming
+from calls import events, incoming, nudge
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CarrierCommand, EventSubscription, Participant
 from calls.transitions import transition
@@ -154,6 +154,7 @@ def create_call(
         for target in targets
     )
     CarrierCommand.unscoped.bulk_create(_dial_command(p, caller_id) for p in participants)
+    nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save
     connection.targets = participants  # the response lists them without reading them back
     return connection
 

@@ -21,7 +21,9 @@ from tenants.models import Tenant
 
 
 def _key(request: Request) -> str | None:
-    key = request.headers.get("Repeatability-Request-ID") or request.headers.get("Idempotency-Key")
+    # An explicit Idempotency-Key wins: the SDK adds a fresh Repeatability-Request-ID to
+    # every call by itself, while an Idempotency-Key is the application's own choice.
+    key = request.headers.get("Idempotency-Key") or request.headers.get("Repeatability-Request-ID")
     if key is None:
         return None
     if not 1 <= len(key) <= 128:

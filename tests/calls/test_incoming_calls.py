@@ -9,8 +9,17 @@ from azure.communication.callautomation import CallRejectReason, PhoneNumberIden
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from calls import services
+from calls.carrier import CarrierEvent, LegOutcome
 from calls.identifiers import Identifier
-from calls.models import Call, CallConnection, EventSubscription, Participant, SimulatedCallee
+from calls.ingest import ingest
+from calls.models import (
+    Call,
+    CallConnection,
+    EventSubscription,
+    IdempotentRequest,
+    Participant,
+    SimulatedCallee,
+)
 from tenants import services as tenant_services
 from tests.receiver import CallbackReceiver
 
@@ -251,3 +260,51 @@ def test_a_failed_transfer_keeps_the_app_in_the_call(acme, sdk_client, callbacks
     [failed] = callbacks.of_type("CallTransferFailed")
     assert failed["data"]["resultInformation"]["code"] == 486
     assert connection.get_call_properties().call_connection_state == "connected"
+
+
+def test_a_caller_who_hangs_up_as_the_app_answers_gives_answer_failed(
+    subscribed, grid_receiver, callbacks, gateway, acme
+):
+    ring(acme, gateway)
+    services.answer_call(
+        acme,
+        incoming_call_context=incoming_context(grid_receiver),
+        callback_uri=callbacks.url,
+        operation_context="late",
+    )
+    caller = Participant.unscoped.get(role="caller")
+
+    # The carrier reports the caller gone before the gateway could pick up.
+    ingest(CarrierEvent(leg_id=str(caller.leg_id), kind=LegOutcome.NO_ANSWER))
+
+    [failed] = callbacks.of_type("AnswerFailed")
+    assert failed["data"]["operationContext"] == "late"
+    assert callbacks.of_type("CallConnected") == []
+    assert Call.unscoped.get().state == Call.State.DISCONNECTED
+
+
+def test_an_idempotency_key_replays_too_and_a_running_first_request_answers_409(
+    acme, sdk_client, callbacks
+):
+    headers = {"Idempotency-Key": "order-42"}
+    client = sdk_client()
+    target = PhoneNumberIdentifier("+14255550123")
+    caller_id = PhoneNumberIdentifier(OUR_NUMBER)
+    first = client.create_call(
+        target, callbacks.url, source_caller_id_number=caller_id, headers=headers
+    )
+    again = client.create_call(
+        target, callbacks.url, source_caller_id_number=caller_id, headers=headers
+    )
+    assert again.call_connection_id == first.call_connection_id
+
+    IdempotentRequest.unscoped.create(tenant=acme, key="in-flight", fingerprint="x")
+    with pytest.raises(HttpResponseError) as caught:
+        client.create_call(
+            target,
+            callbacks.url,
+            source_caller_id_number=caller_id,
+            headers={"Idempotency-Key": "in-flight"},
+        )
+    assert caught.value.status_code == 409
+    assert Call.unscoped.count() == 1

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from calls import nudge
 from calls.carrier import MonotonicClock
 from calls.carrier.simulated import SimulatedCarrier
 from calls.gateway import Gateway
@@ -24,7 +25,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--poll", type=float, default=0.05, help="Seconds between polls for work."
+            "--poll", type=float, default=0.25, help="Longest sleep between polls for work."
         )
         parser.add_argument(
             "--id",
@@ -37,18 +38,37 @@ class Command(BaseCommand):
         asyncio.run(self.serve(poll, gateway_id))
 
     async def serve(self, poll: float, gateway_id: str) -> None:
-        gateway = Gateway(SimulatedCarrier(MonotonicClock()), gateway_id=gateway_id)
+        carrier = SimulatedCarrier(MonotonicClock())
+        gateway = Gateway(carrier, gateway_id=gateway_id)
         ended = await sync_to_async(gateway.reconcile)()
         self.stdout.write(
             f"gateway {gateway_id}: simulated carrier up ({ended} stale call(s) ended)"
         )
-        stop = asyncio.Event()
+        stop, wake = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def shut_down() -> None:
+            stop.set()
+            wake.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, shut_down)
+        listener = asyncio.create_task(nudge.listen(wake))
         step = sync_to_async(gateway.step)
         while not stop.is_set():
-            await step()
+            while await step():
+                pass  # what an event led to (a queued play) runs at once
+            # Sleep until the next poll, a nudge from the web tier, or the next timed event.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll)
+                await asyncio.wait_for(wake.wait(), timeout=self._until_next(carrier, poll))
+            wake.clear()
+        listener.cancel()
         self.stdout.write("gateway: stopped")
+
+    @staticmethod
+    def _until_next(carrier: SimulatedCarrier, poll: float) -> float:
+        """Sleep no longer than until the carrier's next timed event (a prompt ending)."""
+        upcoming = carrier.next_event_at()
+        if upcoming is None:
+            return poll
+        return max(0.0, min(poll, upcoming - carrier.clock.now()))

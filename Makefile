@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/callauto_test
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/callauto_bench
 
-.PHONY: run test bench lint format migrations-check worker venv sysdeps clean
+.PHONY: run test bench crash-proof lint format migrations-check worker venv sysdeps clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -61,10 +61,17 @@ test: venv sysdeps lint migrations-check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest
 
-# CreateCall req/s vs a trivial endpoint, and event -> callback latency (bench/); ~2 minutes.
+# CreateCall req/s vs a trivial endpoint, event -> callback latency and callback throughput
+# (bench/); ~2 minutes.
 bench: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench
+
+# Callbacks survive a SIGKILLed cluster and a PostgreSQL restart (bench/crash_proof.py);
+# restarts the local PostgreSQL cluster mid-run. About 2 minutes.
+crash-proof: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.crash_proof
 
 clean:
 	rm -rf $(VENV) var

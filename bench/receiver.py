@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Arrival:
     at: float  # time.time() when the request body had been read
     event: dict  # one CloudEvent
+    webhook_id: str = ""  # the request's `webhook-id` header (stable across redeliveries)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -36,12 +37,13 @@ class TimestampingReceiver:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 now = time.time()
+                webhook_id = self.headers.get("webhook-id", "")
                 try:
                     events = json.loads(raw)
                 except ValueError:
                     events = []
                 with receiver._lock:
-                    receiver.arrivals.extend(Arrival(now, event) for event in events)
+                    receiver.arrivals.extend(Arrival(now, e, webhook_id) for e in events)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -63,6 +65,11 @@ class TimestampingReceiver:
                 for a in self.arrivals
                 if a.event.get("type") == wanted and a.event.get("data", {}).get("benchRun") == run
             ]
+
+    def arrivals_since(self, start: int) -> list[Arrival]:
+        """Arrivals from index `start` on (the list only grows), for incremental readers."""
+        with self._lock:
+            return self.arrivals[start:]
 
     def close(self) -> None:
         self.server.shutdown()

@@ -176,9 +176,10 @@ OUTBOUND_ALLOWLIST = env.list(
 )
 
 # Callback delivery: per-attempt timeout, and retries due within this many seconds are
-# waited for by the same worker (keeps order for the quick early retries).
+# waited for by the same worker. Off by default: a worker asleep for one tenant's broken
+# endpoint delays everyone's callbacks, so retries wait for the minute sweeper instead.
 DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
-DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", default=10.0)
+DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", default=0.0)
 
 # Rendered speech and fetched play files (a cache: safe to delete).
 MEDIA_CACHE_DIR = Path(env.str("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache")))

@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from callauto import outbound
@@ -83,9 +84,8 @@ def deliver_connection(
 ) -> int:
     """Deliver a connection's pending events in sequence order; return how many were sent.
 
-    A retry due within `inline_retry` seconds (default DELIVERY_INLINE_RETRY_SECONDS) is
-    waited for here, so the quick early retries keep the connection's order; later ones
-    are left to the sweeper.
+    A retry due within `inline_retry` seconds (default DELIVERY_INLINE_RETRY_SECONDS, off
+    unless configured) is waited for here; the others are left to the sweeper.
     """
     window = settings.DELIVERY_INLINE_RETRY_SECONDS if inline_retry is None else inline_retry
     sent = 0
@@ -240,15 +240,20 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=settings.DELIVERY_TIMEOUT_SECONDS * 2 + 30)
     released = Delivery.unscoped.filter(state=D.DELIVERING, claimed_at__lt=stuck_before).update(
-        state=D.PENDING
+        state=D.PENDING, next_attempt_at=now
     )
     due = Delivery.unscoped.filter(state=D.RETRYING, next_attempt_at__lte=now).update(
         state=D.PENDING
     )
+    # Only work that has waited a while: fresh pending rows have their task queued already,
+    # and enqueueing them again on every sweep would grow the queue without bound.
+    waiting = Delivery.unscoped.filter(state=D.PENDING, connection__isnull=False).filter(
+        Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
+        | Q(next_attempt_at__lte=now)
+    )
+    busy = Delivery.unscoped.filter(state=D.DELIVERING).values("connection_id")
     connections = list(
-        Delivery.unscoped.filter(state=D.PENDING, connection__isnull=False)
-        .values_list("connection_id", flat=True)
-        .distinct()
+        waiting.exclude(connection_id__in=busy).values_list("connection_id", flat=True).distinct()
     )
     for connection_id in connections:
         enqueue(connection_id)

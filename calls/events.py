@@ -72,7 +72,9 @@ def emit(
         url=event.callback_uri,
     )
     connection_id = connection.pk
-    transaction.on_commit(lambda: delivery.enqueue(connection_id))
+    # robust: the change is committed either way; a broker hiccup must not turn it into an
+    # error for the caller (the sweeper enqueues whatever was not).
+    transaction.on_commit(lambda: delivery.enqueue(connection_id), robust=True)
     return event
 
 

@@ -300,3 +300,14 @@ def test_jwt_key_rotation_keeps_old_tokens_valid_during_the_overlap(
     assert (
         jwt.get_unverified_header(old_token)["kid"] != jwt.get_unverified_header(new_token)["kid"]
     )
+
+
+def test_the_sweeper_leaves_fresh_work_to_its_own_task(connected, callbacks, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", False)  # the event's own task stays queued
+    services.mute_participant(
+        connected.tenant, connected.call_connection_id, target=Identifier.phone("+14255550123")
+    )
+
+    assert delivery.sweep()["connections"] == 0  # its task is still in the queue
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        assert delivery.sweep()["connections"] == 1  # now it looks lost

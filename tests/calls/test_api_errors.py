@@ -5,8 +5,6 @@ Requests are raw signed HTTP through Django's test client; calls are set up thro
 services and answered by the gateway's simulated carrier on a virtual clock.
 """
 
-import json
-
 import pytest
 
 from calls import services
@@ -20,8 +18,8 @@ from calls.models import (
     SimulatedCallee,
 )
 from tenants import services as tenant_services
-from tests.acs_signing import sign_headers
-from tests.conftest import key_of
+from tests.calls import api_support
+from tests.calls.api_support import TEAMS, assert_error, phone, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -32,32 +30,12 @@ NEWCOMER = "+14255550124"
 SLOW = "+14255550125"
 STRANGER = "+14255550199"
 BAD_E164 = "+1555123456"
-TEAMS = {"microsoftTeamsUser": {"userId": "x"}}
 PENDING = "<the pending invitation>"  # replaced by a real invitation id in the test
 TABLES = (Call, CallConnection, Participant, CallEvent, CarrierCommand)
 
 
-def phone(number: str) -> dict:
-    return {"rawId": f"4:{number}", "phoneNumber": {"value": number}}
-
-
 def snapshot() -> dict:
-    return {model.__name__: list(model.unscoped.order_by("pk").values()) for model in TABLES}
-
-
-def assert_error(response, status: int, code: str | None = None, mentions: str = "") -> dict:
-    assert response.status_code == status, response.content
-    assert "Retry-After" not in response.headers
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert isinstance(error["code"], str)
-    assert error["code"]
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    if code:
-        assert error["code"] == code
-    assert mentions in error["message"]
-    return error
+    return api_support.snapshot(TABLES)
 
 
 @pytest.fixture
@@ -65,20 +43,7 @@ def api(client):
     """Send `method` to callConnections`path` as `tenant`, signed with its primary key."""
 
     def send(tenant, method: str, path: str = "", body: object = None):
-        target = f"/t/{tenant.slug}/calling/callConnections{path}?api-version=2026-03-12"
-        if body is None:
-            raw = b""
-        else:
-            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = sign_headers(method, target, raw, key_of(tenant), f"testserver/t/{tenant.slug}")
-        return client.generic(
-            method,
-            target,
-            data=raw,
-            content_type="application/json" if raw else None,
-            headers=headers,
-            RAW_URI=target,
-        )
+        return signed(client, tenant, method, f"callConnections{path}", body)
 
     return send
 

@@ -6,8 +6,6 @@ Requests are raw signed HTTP through Django's test client; calls are set up thro
 services and carried by the gateway's simulated carrier on a virtual clock.
 """
 
-import json
-
 import pytest
 
 from calls import services
@@ -22,8 +20,8 @@ from calls.models import (
     SimulatedCallee,
 )
 from tenants import services as tenant_services
-from tests.acs_signing import sign_headers
-from tests.conftest import key_of
+from tests.calls import api_support
+from tests.calls.api_support import TEAMS, assert_error, phone, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +33,6 @@ SLOW = "+14255550125"
 FRIEND = "+14255550126"
 RINGER = "+14255550199"  # who rings the tenants' numbers
 BAD_E164 = "+1555123456"
-TEAMS = {"microsoftTeamsUser": {"userId": "x"}}
 CALLBACK = "https://app.example/cb"
 TABLES = (Call, CallConnection, Participant, CallEvent, CarrierCommand)
 
@@ -50,10 +47,6 @@ REDIRECT = ":redirect"
 REJECT = ":reject"
 CONNECT = ":connect"
 TRANSFER = "/{live}:transferToParticipant"
-
-
-def phone(number: str) -> dict:
-    return {"rawId": f"4:{number}", "phoneNumber": {"value": number}}
 
 
 def locator(server_call_id: str = SERVER_CALL_ID, kind: str = "serverCallLocator") -> dict:
@@ -92,22 +85,7 @@ def tamper(context: str) -> str:
 
 
 def snapshot() -> dict:
-    return {model.__name__: list(model.unscoped.order_by("pk").values()) for model in TABLES}
-
-
-def assert_error(response, status: int, code: str | None = None, mentions: str = "") -> dict:
-    assert response.status_code == status, response.content
-    assert "Retry-After" not in response.headers
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert isinstance(error["code"], str)
-    assert error["code"]
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    if code:
-        assert error["code"] == code
-    assert mentions in error["message"]
-    return error
+    return api_support.snapshot(TABLES)
 
 
 @pytest.fixture
@@ -117,17 +95,8 @@ def api(client):
 
     def send(tenant, path: str, body: object, values: dict):
         path = path.format(live=values.get("live", "x"))
-        target = f"/t/{tenant.slug}/calling/callConnections{path}?api-version=2026-03-12"
-        raw = body if isinstance(body, bytes) else json.dumps(fill(body, values)).encode()
-        headers = sign_headers("POST", target, raw, key_of(tenant), f"testserver/t/{tenant.slug}")
-        return client.generic(
-            "POST",
-            target,
-            data=raw,
-            content_type="application/json",
-            headers=headers,
-            RAW_URI=target,
-        )
+        raw = body if isinstance(body, bytes) else fill(body, values)
+        return signed(client, tenant, "POST", f"callConnections{path}", raw)
 
     return send
 

@@ -9,7 +9,10 @@ def _time(event: CallEvent) -> str:
 
 
 def to_cloudevent(event: CallEvent) -> dict:
-    subject = f"calling/callConnections/{event.connection.call_connection_id}"
+    if event.connection is None:  # an out-of-call event, keyed by the server call
+        subject = f"calling/serverCalls/{event.call.server_call_id}"
+    else:
+        subject = f"calling/callConnections/{event.connection.call_connection_id}"
     return {
         "id": str(event.event_id),
         "source": subject,

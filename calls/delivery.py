@@ -106,6 +106,23 @@ def http_client() -> httpx.Client:
     return httpx.Client(timeout=timeout(), follow_redirects=False)
 
 
+def deliver_one(delivery_id: int) -> bool:
+    """Deliver one connection-less event (out-of-call operations). True if it was sent."""
+    claimed = Delivery.unscoped.filter(pk=delivery_id, state=D.PENDING).update(
+        state=D.DELIVERING, claimed_at=timezone.now()
+    )
+    if not claimed:
+        return False  # another worker has it, or it is done
+    delivery = Delivery.unscoped.select_related("event", "event__call", "tenant").get(
+        pk=delivery_id
+    )
+    if DisabledEndpoint.objects.for_tenant(delivery.tenant).filter(url=delivery.url).exists():
+        _die(delivery, "The endpoint is disabled (it answered 410 Gone).")
+        return False
+    record(delivery, send(http_client(), delivery))
+    return True
+
+
 def claim_next(connection_id: int) -> Delivery | None:
     """Take the connection's next pending delivery, unless a worker is already on it."""
     with transaction.atomic():
@@ -257,6 +274,16 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     )
     for connection_id in connections:
         enqueue(connection_id)
+    loose = list(
+        Delivery.unscoped.filter(state=D.PENDING, connection__isnull=True)
+        .filter(
+            Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
+            | Q(next_attempt_at__lte=now)
+        )
+        .values_list("pk", flat=True)
+    )
+    for pk in loose:
+        enqueue_one(pk)
     grid = list(
         GridEvent.unscoped.filter(
             state=GridEvent.State.PENDING, created_at__lt=now - timedelta(seconds=30)
@@ -266,13 +293,25 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         from django_q.tasks import async_task
 
         async_task("calls.tasks.deliver_grid_event", pk, group="grid")
-    return {"released": released, "due": due, "connections": len(connections), "grid": len(grid)}
+    return {
+        "released": released,
+        "due": due,
+        "connections": len(connections),
+        "loose": len(loose),
+        "grid": len(grid),
+    }
 
 
 def enqueue(connection_id: int) -> None:
     from django_q.tasks import async_task
 
     async_task("calls.tasks.deliver_events", connection_id, group="callbacks")
+
+
+def enqueue_one(delivery_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("calls.tasks.deliver_one", delivery_id, group="callbacks")
 
 
 @transaction.atomic
@@ -309,6 +348,8 @@ def _requeue(deliveries: list[Delivery]) -> None:
     Delivery.unscoped.filter(pk__in=ids).update(state=D.PENDING, next_attempt_at=None)
     for connection_id in {d.connection_id for d in deliveries if d.connection_id}:
         transaction.on_commit(lambda c=connection_id: enqueue(c))
+    for loose in (d for d in deliveries if not d.connection_id):
+        transaction.on_commit(lambda pk=loose.pk: enqueue_one(pk))
 
 
 @transaction.atomic

@@ -78,6 +78,35 @@ def emit(
     return event
 
 
+def emit_for_call(
+    call: Call,
+    event_type: str,
+    *,
+    callback_uri: str,
+    operation_context: str | None = None,
+    result_information: dict | None = None,
+    **extra: Any,
+) -> CallEvent:
+    """An event about a call the app is not in (out-of-call operations, by serverCallId)."""
+    Call.unscoped.filter(pk=call.pk).update(last_event_sequence=F("last_event_sequence") + 1)
+    sequence = Call.unscoped.values_list("last_event_sequence", flat=True).get(pk=call.pk)
+    data: dict[str, Any] = {"serverCallId": call.server_call_id,
+                            "correlationId": str(call.correlation_id)}  # fmt: skip
+    if operation_context:
+        data["operationContext"] = operation_context
+    if result_information is not None:
+        data["resultInformation"] = result_information
+    data.update(extra)
+    event = CallEvent(
+        tenant_id=call.tenant_id, call=call, connection=None, sequence_number=sequence,
+        event_type=event_type, data=data, callback_uri=callback_uri,
+    )  # fmt: skip
+    event.save()
+    row = Delivery.unscoped.create(tenant_id=call.tenant_id, event=event, url=callback_uri)
+    transaction.on_commit(lambda: delivery.enqueue_one(row.pk), robust=True)
+    return event
+
+
 def roster(call: Call) -> list[dict]:
     participants = Participant.unscoped.filter(call=call, state=Participant.State.CONNECTED)
     return [participant_wire(p) for p in participants.order_by("joined_at", "pk")]
@@ -98,6 +127,14 @@ def emit_participants_updated(call: Call) -> None:
     live = CallConnection.unscoped.filter(call=call).exclude(
         state=CallConnection.State.DISCONNECTED
     )
+    if call.out_of_call_callback_uri:
+        emit_for_call(
+            call,
+            "ParticipantsUpdated",
+            callback_uri=call.out_of_call_callback_uri,
+            sequenceNumber=call.last_event_sequence + 1,
+            participants=participants,
+        )
     for connection in live.select_related("call"):
         CallConnection.unscoped.filter(pk=connection.pk).update(
             last_roster_sequence=F("last_roster_sequence") + 1

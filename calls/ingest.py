@@ -110,6 +110,8 @@ def _answered(call: Call, participant: Participant) -> None:
     transition(participant, P.CONNECTED, joined_at=now)
     if call.state == Call.State.CONNECTING:
         transition(call, Call.State.CONNECTED, connected_at=now)
+        if call.direction == Call.Direction.PEER_TO_PEER:
+            _call_started(call)
     connection = _connection(participant)
     if participant.role == R.REDIRECT:
         # The redirect target picked up: now connect the waiting caller to them.
@@ -132,6 +134,15 @@ def _answered(call: Call, participant: Participant) -> None:
             operation_context=connection.operation_context,
             result_information=events.OK,
         )
+    elif participant.role == R.ADDED and connection is None and participant.operation_callback_uri:
+        events.emit_for_call(
+            call,
+            "AddParticipantSucceeded",
+            callback_uri=participant.operation_callback_uri,
+            operation_context=participant.operation_context,
+            result_information=events.OK,
+            participant=participant.identifier.to_wire(),
+        )
     elif participant.role == R.ADDED and connection:
         events.emit(
             connection,
@@ -142,6 +153,18 @@ def _answered(call: Call, participant: Participant) -> None:
             callback_uri=participant.operation_callback_uri or None,
         )
     events.emit_participants_updated(call)
+
+
+def _call_started(call: Call) -> None:
+    """A peer-to-peer call is up: tell the tenant its serverCallId (Event Grid)."""
+    participants = Participant.unscoped.filter(call=call).order_by("pk")
+    data = {
+        "serverCallId": call.server_call_id,
+        "correlationId": str(call.correlation_id),
+        "participants": [p.identifier.to_wire() for p in participants],
+    }
+    grid.publish(call.tenant, "Microsoft.Communication.CallStarted",
+                 f"/serverCall/{call.server_call_id}", data, call=call)  # fmt: skip
 
 
 def _transfer_accepted(connection: CallConnection, target: Participant) -> None:
@@ -189,6 +212,15 @@ def _failed(call: Call, participant: Participant, kind: str) -> None:
         return
     connection = _connection(participant)
     if connection is None:
+        if participant.role == R.ADDED and participant.operation_callback_uri:
+            events.emit_for_call(
+                call,
+                "AddParticipantFailed",
+                callback_uri=participant.operation_callback_uri,
+                operation_context=participant.operation_context,
+                result_information=info,
+                participant=participant.identifier.to_wire(),
+            )
         return
     if participant.role == R.TRANSFER:
         if connection.state == K.TRANSFERRING:

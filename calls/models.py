@@ -41,6 +41,7 @@ class Call(models.Model):
     class Direction(models.TextChoices):
         OUTBOUND = "outbound"
         INBOUND = "inbound"
+        PEER_TO_PEER = "p2p"  # between two of the tenant's endpoints, no app in it
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")
     server_call_id = models.CharField(max_length=64, unique=True, default=new_server_call_id)
@@ -60,6 +61,10 @@ class Call(models.Model):
     end_message = models.CharField(max_length=256, blank=True)
     # The gateway carrying this call's legs; only it executes the call's commands.
     gateway_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Out-of-call operations (by serverCallId) report here; events without a connection
+    # are numbered by this counter.
+    out_of_call_callback_uri = models.URLField(max_length=2048, blank=True)
+    last_event_sequence = models.PositiveIntegerField(default=0)
     # When an incoming call was answered, redirected or rejected: each context acts once.
     handled_at = models.DateTimeField(null=True, blank=True)
 

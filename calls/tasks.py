@@ -23,6 +23,11 @@ def deliver_events(connection_id: int) -> int:
     return delivery.deliver_connection(connection_id)
 
 
+def deliver_one(delivery_id: int) -> bool:
+    """POST one event that belongs to no connection (out-of-call operations)."""
+    return delivery.deliver_one(delivery_id)
+
+
 def sweep_deliveries() -> dict[str, int]:
     """Every minute: re-enqueue deliveries whose task was lost and retries now due."""
     return delivery.sweep()

@@ -412,3 +412,11 @@ class HoldBody(TargetBody):
         source = attrs.get("playSourceInfo")
         attrs["music"] = None if source is None else parse_play_source(source, "playSourceInfo")
         return attrs
+
+
+class OutOfCallAddBody(AddParticipantBody):
+    callbackUri = CallbackUriField()
+
+
+class OutOfCallRemoveBody(RemoveParticipantBody):
+    callbackUri = CallbackUriField()

@@ -36,6 +36,12 @@ urlpatterns = [
     path("callConnections:connect", views.ConnectCallView.as_view()),
     path("callConnections/<ccid:call_connection_id>", views.CallConnectionView.as_view()),
     path("callConnections/<ccid:call_connection_id>:terminate", views.TerminateView.as_view()),
+    # Out-of-call operations: by serverCallId, for calls the app is not in.
+    path("serverCalls/<ccid:server_call_id>/participants:add", views.OutOfCallAddView.as_view()),
+    path(
+        "serverCalls/<ccid:server_call_id>/participants:remove",
+        views.OutOfCallRemoveView.as_view(),
+    ),
     path("callConnections/<ccid:call_connection_id>:play", views.PlayView.as_view()),
     path("callConnections/<ccid:call_connection_id>:recognize", views.RecognizeView.as_view()),
     path(

@@ -24,6 +24,8 @@ from calls.api.serializers import (
     CreateCallBody,
     HoldBody,
     MuteBody,
+    OutOfCallAddBody,
+    OutOfCallRemoveBody,
     PlayBody,
     RecognizeBody,
     RedirectBody,
@@ -342,6 +344,45 @@ class HoldView(CallApiView):
             **_context(data),
         )
         return Response(status=200)
+
+
+class OutOfCallAddView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, server_call_id: str) -> Response:
+        def act() -> Response:
+            data = parse(OutOfCallAddBody, request)
+            participant = services.add_participant_out_of_call(
+                self.tenant,
+                server_call_id,
+                target=data["participantToAdd"],
+                callback_uri=data["callbackUri"],
+                source_caller_id=data["sourceCallerIdNumber"],
+                invitation_timeout=data.get("invitationTimeoutInSeconds"),
+                operation_context=data.get("operationContext", ""),
+            )
+            body = {
+                "participant": render.participant(participant),
+                "invitationId": participant.invitation_id,
+                **_echo(data),
+            }
+            return Response(body, status=202)
+
+        return once(request, self.tenant, act)
+
+
+class OutOfCallRemoveView(CallApiView):
+    def post(self, request: Request, tenant_slug: str, server_call_id: str) -> Response:
+        def act() -> Response:
+            data = parse(OutOfCallRemoveBody, request)
+            services.remove_participant_out_of_call(
+                self.tenant,
+                server_call_id,
+                target=data["participantToRemove"],
+                callback_uri=data["callbackUri"],
+                operation_context=data.get("operationContext", ""),
+            )
+            return Response(_echo(data), status=202)
+
+        return once(request, self.tenant, act)
 
 
 class NotSupportedView(CallApiView):

@@ -151,3 +151,23 @@ class RingForm(forms.Form):
             return parse_raw_id(value if ":" in value else f"4:{value}", "caller")
         except APIException as exc:
             raise forms.ValidationError(str(exc.detail)) from None
+
+
+class PeerCallForm(forms.Form):
+    """Simulated carrier: two of the tenant's endpoints call each other (no app)."""
+
+    caller = forms.CharField(label="Caller", max_length=256, initial="8:acs:demo_customer")
+    callee = forms.CharField(label="Callee", max_length=256, initial="8:acs:demo_agent")
+
+    def _identifier(self, name: str) -> Identifier:
+        value = self.cleaned_data[name].strip()
+        try:
+            return parse_raw_id(value if ":" in value else f"4:{value}", name)
+        except APIException as exc:
+            raise forms.ValidationError(str(exc.detail)) from None
+
+    def clean_caller(self) -> Identifier:
+        return self._identifier("caller")
+
+    def clean_callee(self) -> Identifier:
+        return self._identifier("callee")

@@ -8,12 +8,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import APIException
 
 from calls import delivery as delivery_service
 from calls import services, signing
 from calls.callees import delete_callee, save_callee
-from calls.forms import EventSubscriptionForm, RingForm, SimulatedCalleeForm
-from calls.models import Delivery, DisabledEndpoint, EventSubscription, SimulatedCallee
+from calls.forms import EventSubscriptionForm, PeerCallForm, RingForm, SimulatedCalleeForm
+from calls.models import Call, Delivery, DisabledEndpoint, EventSubscription, SimulatedCallee
 from tenants.forms import form_error
 from tenants.models import PhoneNumber
 from tenants.portal.access import Role, tenant_page
@@ -112,7 +113,24 @@ def webhooks(request: HttpRequest) -> HttpResponse:
         signing.rotate_webhook_secret(tenant, actor=request.user)
         messages.success(request, "New signing secret; the old one also signs for 24 hours.")
         return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    if request.method == "POST" and "ring" in request.POST:
+    peer_form = PeerCallForm()
+    if request.method == "POST" and "peer" in request.POST:
+        peer_form = PeerCallForm(request.POST)
+        if peer_form.is_valid():
+            try:
+                call = services.simulate_p2p_call(
+                    tenant,
+                    caller=peer_form.cleaned_data["caller"],
+                    callee=peer_form.cleaned_data["callee"],
+                )
+            except APIException as exc:
+                peer_form.add_error(None, str(exc.detail))
+            else:
+                messages.success(
+                    request, f"Peer-to-peer call placed; serverCallId {call.server_call_id}."
+                )
+                return redirect("portal:webhooks", tenant_slug=tenant.slug)
+    elif request.method == "POST" and "ring" in request.POST:
         ring_form = RingForm(request.POST, numbers=numbers)
         if ring_form.is_valid():
             services.simulate_incoming_call(
@@ -140,6 +158,10 @@ def webhooks(request: HttpRequest) -> HttpResponse:
             "subscriptions": EventSubscription.objects.for_tenant(tenant).order_by("created_at"),
             "form": form,
             "ring_form": ring_form,
+            "peer_form": peer_form,
+            "peer_calls": Call.objects.for_tenant(tenant)
+            .filter(direction=Call.Direction.PEER_TO_PEER)
+            .order_by("-created_at")[:10],
             "can_change": request.membership.has_role(Role.ADMIN),
             "secrets": signing.webhook_secrets(tenant)
             if request.membership.has_role(Role.ADMIN)

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from calls import services, signing
-from calls.models import CarrierCommand, EventSubscription
+from calls.models import Call, CarrierCommand, EventSubscription
 from tenants import services as tenant_services
 from tenants.models import AuditEntry, Membership
 
@@ -114,3 +114,40 @@ def test_a_viewer_sees_no_signing_secret(client, tenant, member_client):
 
     assert secret not in client.get(url()).content.decode()
     assert client.post(url(), {"rotate_secret": "1"}).status_code == 403
+
+
+def test_an_admin_places_a_peer_to_peer_call_and_sees_its_server_call_id(
+    client, tenant, user, gateway
+):
+    client.force_login(user)
+
+    response = client.post(
+        url(), {"peer": "1", "caller": "8:acs:res_customer", "callee": "8:acs:res_agent"}
+    )
+    gateway.advance(2)
+
+    assert response.status_code == 302
+    call = Call.objects.for_tenant(tenant).get()
+    assert call.direction == Call.Direction.PEER_TO_PEER
+    assert call.state == Call.State.CONNECTED
+    assert call.server_call_id in client.get(url()).content.decode()
+
+
+def test_a_peer_call_needs_two_valid_endpoints(client, tenant, user):
+    client.force_login(user)
+
+    same = client.post(url(), {"peer": "1", "caller": "8:acs:res_a", "callee": "8:acs:res_a"})
+    bad = client.post(url(), {"peer": "1", "caller": "not-an-id", "callee": "8:acs:res_b"})
+
+    assert same.status_code == 200
+    assert bad.status_code == 200
+    assert not Call.objects.for_tenant(tenant).exists()
+
+
+def test_a_viewer_cannot_place_a_peer_call(client, tenant, member_client):
+    member_client(Role.VIEWER)
+
+    response = client.post(url(), {"peer": "1", "caller": "8:acs:res_a", "callee": "8:acs:res_b"})
+
+    assert response.status_code == 403
+    assert not Call.objects.for_tenant(tenant).exists()

@@ -234,6 +234,43 @@ def find_participant(connection: CallConnection, target: Identifier) -> Particip
     return participant
 
 
+def _invite(
+    tenant: Tenant,
+    call: Call,
+    target: Identifier,
+    *,
+    role: str,
+    requested_by: CallConnection | None,
+    source_caller_id: str | None,
+    invitation_timeout: int | None = None,
+    operation_context: str = "",
+    operation_callback_uri: str = "",
+) -> Participant:
+    """Dial `target` into `call`: refuses someone already in it or being invited, and a
+    caller ID the tenant does not own. What add, out-of-call add and transfer share."""
+    live = [P.INVITED, P.CONNECTED]
+    if Participant.unscoped.filter(call=call, raw_id=target.raw_id, state__in=live).exists():
+        raise BadRequest(
+            f"{target.raw_id} is already in the call or being invited.",
+            code="ParticipantAlreadyInCall",
+        )
+    caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
+    participant = Participant.unscoped.create(
+        tenant=tenant,
+        call=call,
+        requested_by=requested_by,
+        kind=target.kind,
+        raw_id=target.raw_id,
+        role=role,
+        source_caller_id=caller_id,
+        invitation_timeout=invitation_timeout or 60,
+        operation_context=operation_context,
+        operation_callback_uri=operation_callback_uri,
+    )
+    _dial(participant, caller_id)
+    return participant
+
+
 @transaction.atomic
 def add_participant(
     tenant: Tenant,
@@ -249,29 +286,17 @@ def add_participant(
     AddParticipantSucceeded or AddParticipantFailed; cancel with the invitation id."""
     connection = get_connection(tenant, call_connection_id, lock=True)
     _require_active(connection)
-    call = connection.call
-    if Participant.unscoped.filter(
-        call=call, raw_id=target.raw_id, state__in=[P.INVITED, P.CONNECTED]
-    ).exists():
-        raise BadRequest(
-            f"{target.raw_id} is already in the call or being invited.",
-            code="ParticipantAlreadyInCall",
-        )
-    caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
-    participant = Participant.unscoped.create(
-        tenant=tenant,
-        call=call,
-        requested_by=connection,
-        kind=target.kind,
-        raw_id=target.raw_id,
+    return _invite(
+        tenant,
+        connection.call,
+        target,
         role=Participant.Role.ADDED,
-        source_caller_id=caller_id,
-        invitation_timeout=invitation_timeout or 60,
+        requested_by=connection,
+        source_caller_id=source_caller_id,
+        invitation_timeout=invitation_timeout,
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
     )
-    _dial(participant, caller_id)
-    return participant
 
 
 @transaction.atomic
@@ -527,29 +552,17 @@ def transfer_to_participant(
         find_participant(connection, transferee)
     elif others.count() != 1:
         raise BadRequest("transferee is required when the call has more than one participant.")
-    if Participant.unscoped.filter(
-        call_id=connection.call_id, raw_id=target.raw_id, state__in=[P.INVITED, P.CONNECTED]
-    ).exists():
-        raise BadRequest(
-            f"{target.raw_id} is already in the call or being invited.",
-            code="ParticipantAlreadyInCall",
-        )
-    call = connection.call
-    caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
-    transition(connection, K.TRANSFERRING)
-    participant = Participant.unscoped.create(
-        tenant=tenant,
-        call=call,
-        requested_by=connection,
-        kind=target.kind,
-        raw_id=target.raw_id,
+    transition(connection, K.TRANSFERRING)  # rolled back if the invitation is refused
+    return _invite(
+        tenant,
+        connection.call,
+        target,
         role=Participant.Role.TRANSFER,
-        source_caller_id=caller_id,
+        requested_by=connection,
+        source_caller_id=source_caller_id,
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
     )
-    _dial(participant, caller_id)
-    return participant
 
 
 # --- Event subscriptions --------------------------------------------------------------
@@ -629,27 +642,18 @@ def add_participant_out_of_call(
     """Invite someone into a call the app is not in; results and roster changes go to
     `callback_uri` (AddParticipantSucceeded/Failed, ParticipantsUpdated)."""
     call = get_server_call(tenant, server_call_id)
-    live = [P.INVITED, P.CONNECTED]
-    if Participant.unscoped.filter(call=call, raw_id=target.raw_id, state__in=live).exists():
-        raise BadRequest(
-            f"{target.raw_id} is already in the call or being invited.",
-            code="ParticipantAlreadyInCall",
-        )
-    caller_id = _caller_id(tenant, source_caller_id or _own_number(call), [target])
     Call.unscoped.filter(pk=call.pk).update(out_of_call_callback_uri=callback_uri)
-    participant = Participant.unscoped.create(
-        tenant=tenant,
-        call=call,
-        kind=target.kind,
-        raw_id=target.raw_id,
+    return _invite(
+        tenant,
+        call,
+        target,
         role=Participant.Role.ADDED,
-        source_caller_id=caller_id,
-        invitation_timeout=invitation_timeout or 60,
+        requested_by=None,
+        source_caller_id=source_caller_id,
+        invitation_timeout=invitation_timeout,
         operation_context=operation_context,
         operation_callback_uri=callback_uri,
     )
-    _dial(participant, caller_id)
-    return participant
 
 
 @transaction.atomic

@@ -328,6 +328,15 @@ class CarrierCommand(models.Model):
         MEDIA_START = "media_start"  # payload: op (a MediaOperation's op_id)
         MEDIA_STOP = "media_stop"  # payload: op
         DTMF_LISTEN = "dtmf_listen"  # payload: on (continuous DTMF recognition)
+        # Recording (payload: recording id and options; see recordings.services).
+        RECORD_START = "record_start"
+        RECORD_PAUSE = "record_pause"
+        RECORD_RESUME = "record_resume"
+        RECORD_STOP = "record_stop"
+        # Softphone (simulated carrier): a person in the browser acts for a callee's leg.
+        PRESS = "press"  # payload: key
+        CALLEE_ANSWER = "callee_answer"
+        CALLEE_HANG_UP = "callee_hang_up"
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -379,6 +388,8 @@ class SimulatedCallee(models.Model):
         REJECT = "reject"
         VOICEMAIL = "voicemail"
         FAIL = "fail"
+        # Rings until a person answers it on the portal's softphone.
+        SOFTPHONE = "softphone"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="callees")
     raw_id = models.CharField(max_length=256)

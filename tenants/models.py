@@ -64,6 +64,10 @@ class Tenant(models.Model):
     max_concurrent_calls = models.PositiveIntegerField(default=10)
     calls_per_second = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     rate_plan = models.ForeignKey(RatePlan, on_delete=models.PROTECT, related_name="tenants")
+    # Recordings older than this are purged daily, unless under legal hold.
+    recording_retention_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -18,10 +18,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-# Debian packages the product needs, as command:package (espeak-ng speaks TextSource
-# prompts). Installed when missing and we are root with apt-get; otherwise we say what to
-# install and carry on, since only that feature breaks without them.
-SYSDEPS := espeak-ng:espeak-ng
+# Debian packages the product and its tests need, as command:package (espeak-ng speaks TextSource
+# prompts; chromium runs the browser tests). Installed when missing and we are root with
+# apt-get; otherwise we say what to install and carry on, since only that feature breaks.
+SYSDEPS := espeak-ng:espeak-ng chromium:chromium
 
 sysdeps:
 	@missing=""; for dep in $(SYSDEPS); do \

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "callauto",
     "tenants",
     "calls",
+    "recordings",
 ]
 
 MIDDLEWARE = [
@@ -147,7 +148,26 @@ STORAGES = {
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    # Recording files. The filesystem under var/ by default; any S3-compatible store
+    # through django-storages when RECORDINGS_S3_BUCKET is set (needs `pip install boto3`).
+    "recordings": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))},
+    },
 }
+if env.str("RECORDINGS_S3_BUCKET", default=""):
+    STORAGES["recordings"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("RECORDINGS_S3_BUCKET"),
+            "endpoint_url": env.str("RECORDINGS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("RECORDINGS_S3_REGION", default="") or None,
+            "access_key": env.str("RECORDINGS_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("RECORDINGS_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+        },
+    }
 
 # --- Security: strict outside DEBUG, so `check --deploy` is clean in production. ---
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

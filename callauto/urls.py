@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from callauto import views
 from calls.api import views as calls_views
+from recordings.api.urls import download_patterns as recording_downloads
 
 # Django-level errors on API paths answer in the ACS error shape (callauto.errors).
 handler400 = "callauto.errors.bad_request"
@@ -14,6 +15,7 @@ handler500 = "callauto.errors.server_error"
 
 calling_patterns = [
     path("", include("calls.api.urls")),
+    path("", include("recordings.api.urls")),
     path("<path:rest>", views.UnknownCallingRoute.as_view()),
 ]
 
@@ -34,4 +36,5 @@ urlpatterns = [
     # The ACS-compatible Call Automation API, one endpoint per tenant (see tenants.resolution).
     path("t/<slug:tenant_slug>/calling/", include(calling_patterns)),
     path("t/<slug:tenant_slug>/api/v1/", include("callauto.api")),
+    path("t/<slug:tenant_slug>/recordings/", include(recording_downloads)),
 ]

@@ -2,6 +2,8 @@
 
 from calls.models import CallEvent
 
+RECORDING_EVENTS = frozenset({"RecordingStateChanged", "StartRecordingFailed"})
+
 
 def _time(event: CallEvent) -> str:
     # ACS sends 7 fractional digits; azure-core's CloudEvent parser accepts up to 7.
@@ -9,7 +11,10 @@ def _time(event: CallEvent) -> str:
 
 
 def to_cloudevent(event: CallEvent) -> dict:
-    if event.connection is None:  # an out-of-call event, keyed by the server call
+    if "recordingId" in event.data and event.event_type in RECORDING_EVENTS:
+        recording = event.data["recordingId"]
+        subject = f"calling/recordings/{event.call.server_call_id}/recordingId/{recording}"
+    elif event.connection is None:  # an out-of-call event, keyed by the server call
         subject = f"calling/serverCalls/{event.call.server_call_id}"
     else:
         subject = f"calling/callConnections/{event.connection.call_connection_id}"

@@ -22,12 +22,20 @@ from calls.carrier import (
     MediaOutcome,
     Originate,
     Play,
+    Record,
     SendTones,
 )
 from calls.ingest import ingest
 from calls.media.audio import Audio
 from calls.media.dtmf import KEYS
-from calls.models import Call, CarrierCommand, MediaOperation, Participant, SimulatedCallee
+from calls.models import (
+    Call,
+    CallConnection,
+    CarrierCommand,
+    MediaOperation,
+    Participant,
+    SimulatedCallee,
+)
 from calls.play_sources import PlaySource, SourceError
 from calls.services import end_call
 from tenants.models import Tenant
@@ -86,6 +94,7 @@ class Gateway:
                     caller_id=command.payload.get("caller_id", ""),
                     timeout=float(command.payload.get("timeout", 60)),
                     script=self._script(participant.tenant, participant.raw_id),
+                    call=str(participant.call_id),
                 )
             )
         elif command.kind == CarrierCommand.Kind.HANG_UP:
@@ -114,6 +123,37 @@ class Gateway:
             self.carrier.listen_dtmf(leg, bool(command.payload.get("on")))
         elif command.kind == CarrierCommand.Kind.MUTE:
             self.carrier.set_muted(leg, bool(command.payload.get("muted")))
+        elif command.kind == CarrierCommand.Kind.RECORD_START:
+            self._start_recording(command)
+        elif command.kind == CarrierCommand.Kind.RECORD_PAUSE:
+            self.carrier.pause_recording(command.payload["recording"])
+        elif command.kind == CarrierCommand.Kind.RECORD_RESUME:
+            self.carrier.resume_recording(command.payload["recording"])
+        elif command.kind == CarrierCommand.Kind.RECORD_STOP:
+            self.carrier.stop_recording(command.payload["recording"])
+
+    def _start_recording(self, command: CarrierCommand) -> None:
+        payload = command.payload
+        legs = Participant.unscoped.filter(
+            call_id=command.call_id, state=Participant.State.CONNECTED
+        )
+        app_in_call = (
+            CallConnection.unscoped.filter(call_id=command.call_id)
+            .exclude(state=CallConnection.State.DISCONNECTED)
+            .exists()
+        )
+        self.carrier.start_recording(
+            Record(
+                recording_id=payload["recording"],
+                call=str(command.call_id),
+                legs=tuple((str(leg), raw) for leg, raw in legs.values_list("leg_id", "raw_id")),
+                channel_type=payload.get("channel_type", "mixed"),
+                format=payload.get("format", "wav"),
+                channel_order=tuple(payload.get("channel_order", ())),
+                paused=bool(payload.get("paused")),
+                conversation=not app_in_call,
+            )
+        )
 
     def _start_media(self, op_id: str) -> None:
         """Load the operation's audio (speech, files) and hand it to the carrier."""

@@ -6,6 +6,7 @@ the call (CreateCallFailed) or the invitation; a remote hang-up may end the call
 """
 
 import logging
+from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +22,15 @@ from calls.transitions import transition
 from tenants.models import PhoneNumber
 
 log = logging.getLogger(__name__)
+
+# Handlers other apps register for carrier event kinds the engine does not own (the
+# recordings app's recording events), so calls/ needs no import of them.
+_handlers: dict[str, Callable[[CarrierEvent], bool]] = {}
+
+
+def register_handler(kind: str, handler: Callable[[CarrierEvent], bool]) -> None:
+    _handlers[kind] = handler
+
 
 K = CallConnection.State
 P = Participant.State
@@ -39,6 +49,8 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
             CarrierEventReceipt.objects.create(event_id=event.event_id)
     except IntegrityError:
         return False
+    if event.kind in _handlers:
+        return _handlers[event.kind](event)
     if event.kind == LegOutcome.INCOMING:
         return _incoming(event, gateway_id)
     if "op" in event.detail:

@@ -38,6 +38,15 @@ class MediaOutcome:
     TONE = "tone"  # continuous DTMF: detail: key (no op)
 
 
+class RecordingOutcome:
+    """Kinds of CarrierEvent about a recording (leg_id empty; detail: recording)."""
+
+    # The recording stopped and its file is rendered. detail: data (bytes), content_type,
+    # duration, metadata, end_reason ("stopped" | "callEnded").
+    READY = "recording_ready"
+    FAILED = "recording_failed"  # detail: message
+
+
 # SIP-like reasons a leg ends with, as ACS puts them in resultInformation.
 SIP_REASONS: dict[str, tuple[int, str]] = {
     LegOutcome.BUSY: (486, "Busy here"),
@@ -117,6 +126,22 @@ class Dial:
     caller_id: str
     timeout: float
     script: CalleeScript | None = None
+    call: str = ""  # which call the leg joins (recordings hear a call's legs together)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Start recording a call: what its legs and the app's media carry, from now on."""
+
+    recording_id: str
+    call: str
+    legs: tuple[tuple[str, str], ...]  # (leg id, rawId) of the call's legs now
+    channel_type: str = "mixed"
+    format: str = "wav"
+    channel_order: tuple[str, ...] = ()  # rawIds, for unmixed channels
+    paused: bool = False  # pauseOnStart
+    # Simulation: the call's people talk in turns (a call no app is in, e.g. peer to peer).
+    conversation: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +178,17 @@ class Carrier(Protocol):
         ...
 
     def listen_dtmf(self, leg_id: str, on: bool) -> None: ...
+
+    def start_recording(self, command: Record) -> None: ...
+
+    def pause_recording(self, recording_id: str) -> None: ...
+
+    def resume_recording(self, recording_id: str) -> None: ...
+
+    def stop_recording(self, recording_id: str) -> None:
+        """Stop; a RecordingOutcome.READY event follows with the file. A recording also
+        stops by itself when its call's last leg ends."""
+        ...
 
     def poll(self) -> list[CarrierEvent]:
         """Events that have happened since the last poll, oldest first."""

@@ -21,8 +21,10 @@ from calls.carrier import (
     MediaOutcome,
     Originate,
     Play,
+    Record,
     SendTones,
 )
+from calls.carrier.taping import Taping
 
 DEFAULT_SCRIPT = CalleeScript()
 # How long failure signalling takes on the simulated network.
@@ -43,12 +45,20 @@ class SimulatedCarrier:
         self._collecting: dict[str, str] = {}  # leg -> op of the collection listening on it
         self._listening: set[str] = set()  # legs with continuous DTMF recognition
         self._out: list[CarrierEvent] = []
+        self.taping = Taping(
+            now=clock.now,
+            schedule=self._call,
+            emit=lambda event: self._out.append(event),
+            is_live=lambda leg: leg in self._legs,
+            is_muted=lambda leg: self._legs.get(leg, {}).get("muted", False),
+        )
 
     # --- call legs ---
     def dial(self, command: Dial) -> None:
         script = command.script or DEFAULT_SCRIPT
         now = self.clock.now()
         self._legs[command.leg_id] = {"to": command.to, "muted": False, "script": script}
+        self.taping.leg(command.leg_id, call=command.call, who=command.to)
         outcome, leg = script.outcome, command.leg_id
         if outcome in ("answer", "voicemail") and script.answer_after < command.timeout:
             self._answer_at(now + script.answer_after, leg, voicemail=outcome == "voicemail")
@@ -69,6 +79,7 @@ class SimulatedCarrier:
             "muted": False,
             "script": command.script or DEFAULT_SCRIPT,
         }
+        self.taping.leg(command.leg_id, who=command.caller)
         detail = {"from": command.caller, "to": command.to, "display_name": command.display_name}
         self._at(now, command.leg_id, LegOutcome.INCOMING, **detail)
         self._at(now + command.ring_timeout, command.leg_id, LegOutcome.NO_ANSWER)
@@ -90,6 +101,8 @@ class SimulatedCarrier:
         op = self._collecting.pop(leg_id, None)
         if op:
             self._ops.pop(op, None)
+            self.taping.sound_ended(op)
+        self.taping.leg_gone(leg_id)
 
     def set_muted(self, leg_id: str, muted: bool) -> None:
         if leg_id in self._legs:
@@ -110,6 +123,7 @@ class SimulatedCarrier:
         now = self.clock.now()
         op = command.op_id
         self._ops[op] = {"legs": command.legs}
+        self.taping.sound_started(op, command.legs, command.audios, command.loop)
         self._at(now, command.legs[0], MediaOutcome.PLAY_STARTED, op=op)
         if not command.loop:  # a looping play lasts until it is stopped
             total = sum(audio.duration for audio in command.audios)
@@ -120,6 +134,7 @@ class SimulatedCarrier:
         op, leg = command.op_id, command.leg
         self._ops[op] = {"legs": (leg,), "command": command, "tones": [], "phase": "prompt"}
         self._collecting[leg] = op
+        self.taping.sound_started(op, (leg,), command.prompts, False)
         if leg in self._legs:  # keys the callee presses "n seconds into the prompt"
             for press in self._legs[leg].pop("prompt_keys", []):
                 self._call(now + press.at, lambda p=press: self.press(leg, p.key))
@@ -130,11 +145,13 @@ class SimulatedCarrier:
         count = len(command.keys)
         seconds = count * TONE_SECONDS + max(count - 1, 0) * GAP_SECONDS
         self._ops[command.op_id] = {"legs": (command.leg,)}
+        self.taping.tones_sent(command.leg, command.keys, TONE_SECONDS, GAP_SECONDS)
         finish = lambda: self._finish(command.op_id, MediaOutcome.TONES_SENT)  # noqa: E731
         self._call(self.clock.now() + seconds, finish)
 
     def stop_media(self, op_id: str) -> None:
         state = self._ops.pop(op_id, None)
+        self.taping.sound_ended(op_id)
         if state and "command" in state:
             self._collecting.pop(state["command"].leg, None)
 
@@ -148,6 +165,7 @@ class SimulatedCarrier:
         """The callee on `leg` presses `key` now (scripts, or a softphone)."""
         if leg not in self._legs:
             return
+        self.taping.key(leg, key)
         if leg in self._listening:
             self._at(self.clock.now(), leg, MediaOutcome.TONE, key=key)
         op = self._collecting.get(leg)
@@ -159,6 +177,7 @@ class SimulatedCarrier:
             if not command.interrupt_prompt:
                 return  # without barge-in, keys pressed over the prompt are not collected
             state["phase"] = "listening"  # barge-in: the prompt stops here
+            self.taping.sound_ended(op)
         if key in command.stop_tones:
             self._recognized(op, "stop_tone")
             return
@@ -173,6 +192,7 @@ class SimulatedCarrier:
         if state is None or state["phase"] != "prompt":
             return
         state["phase"] = "listening"
+        self.taping.sound_ended(op)
         command: Collect = state["command"]
         self._arm(op, command.initial_silence, lambda: self._silence(op))
 
@@ -197,11 +217,25 @@ class SimulatedCarrier:
 
     def _finish(self, op: str, kind: str, **detail: object) -> None:
         state = self._ops.pop(op, None)
+        self.taping.sound_ended(op)
         if state is None:
             return  # stopped meanwhile
         if "command" in state:
             self._collecting.pop(state["command"].leg, None)
         self._at(self.clock.now(), state["legs"][0], kind, op=op, **detail)
+
+    # --- recording ---
+    def start_recording(self, command: Record) -> None:
+        self.taping.start(command)
+
+    def pause_recording(self, recording_id: str) -> None:
+        self.taping.pause(recording_id)
+
+    def resume_recording(self, recording_id: str) -> None:
+        self.taping.resume(recording_id)
+
+    def stop_recording(self, recording_id: str) -> None:
+        self.taping.stop(recording_id)
 
     # --- the timeline ---
     def poll(self) -> list[CarrierEvent]:
@@ -211,9 +245,12 @@ class SimulatedCarrier:
             if callable(action):
                 action()
                 continue
+            self._out.append(action)
             if action.kind in LegOutcome.ENDS:
                 self._legs.pop(action.leg_id, None)
-            self._out.append(action)
+                self.taping.leg_gone(action.leg_id)  # may stop recordings: after the event
+            elif action.kind == LegOutcome.ANSWERED and action.leg_id in self._legs:
+                self.taping.answered(action.leg_id)
         due, self._out = self._out, []
         return due
 

@@ -4,20 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('calls', '0008_out_of_call'),
+        ("calls", "0008_out_of_call"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='carriercommand',
-            name='kind',
-            field=models.CharField(choices=[('dial', 'Dial'), ('hang_up', 'Hang Up'), ('mute', 'Mute'), ('answer', 'Answer'), ('reject', 'Reject'), ('originate', 'Originate'), ('media_start', 'Media Start'), ('media_stop', 'Media Stop'), ('dtmf_listen', 'Dtmf Listen'), ('record_start', 'Record Start'), ('record_pause', 'Record Pause'), ('record_resume', 'Record Resume'), ('record_stop', 'Record Stop'), ('press', 'Press'), ('callee_answer', 'Callee Answer'), ('callee_hang_up', 'Callee Hang Up')], max_length=16),
+            model_name="carriercommand",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("dial", "Dial"),
+                    ("hang_up", "Hang Up"),
+                    ("mute", "Mute"),
+                    ("answer", "Answer"),
+                    ("reject", "Reject"),
+                    ("originate", "Originate"),
+                    ("media_start", "Media Start"),
+                    ("media_stop", "Media Stop"),
+                    ("dtmf_listen", "Dtmf Listen"),
+                    ("record_start", "Record Start"),
+                    ("record_pause", "Record Pause"),
+                    ("record_resume", "Record Resume"),
+                    ("record_stop", "Record Stop"),
+                    ("press", "Press"),
+                    ("callee_answer", "Callee Answer"),
+                    ("callee_hang_up", "Callee Hang Up"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='simulatedcallee',
-            name='outcome',
-            field=models.CharField(choices=[('answer', 'Answer'), ('busy', 'Busy'), ('no_answer', 'No Answer'), ('reject', 'Reject'), ('voicemail', 'Voicemail'), ('fail', 'Fail'), ('softphone', 'Softphone')], default='answer', max_length=16),
+            model_name="simulatedcallee",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("answer", "Answer"),
+                    ("busy", "Busy"),
+                    ("no_answer", "No Answer"),
+                    ("reject", "Reject"),
+                    ("voicemail", "Voicemail"),
+                    ("fail", "Fail"),
+                    ("softphone", "Softphone"),
+                ],
+                default="answer",
+                max_length=16,
+            ),
         ),
     ]

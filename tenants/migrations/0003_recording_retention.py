@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0002_standard_rate_plan'),
+        ("tenants", "0002_standard_rate_plan"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='recording_retention_days',
-            field=models.PositiveIntegerField(default=90, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="tenant",
+            name="recording_retention_days",
+            field=models.PositiveIntegerField(
+                default=90, validators=[django.core.validators.MinValueValidator(1)]
+            ),
         ),
     ]

@@ -25,6 +25,7 @@ def test_an_operator_creates_a_tenant_with_both_access_keys(client, operator):
             "time_zone": "UTC",
             "max_concurrent_calls": 5,
             "calls_per_second": 1,
+            "recording_retention_days": 90,
             "rate_plan": RatePlan.default().pk,
             "memberships-TOTAL_FORMS": 0,
             "memberships-INITIAL_FORMS": 0,

@@ -1,0 +1,21 @@
+"""The carrier's recording events, as the engine hands them over (calls.ingest)."""
+
+from calls.carrier import CarrierEvent
+from recordings import services
+
+
+def recording_ready(event: CarrierEvent) -> bool:
+    detail = event.detail
+    chunk = services.store_file(
+        detail["recording"],
+        data=detail["data"],
+        content_type=detail["content_type"],
+        duration=float(detail["duration"]),
+        metadata=detail["metadata"],
+        end_reason=detail.get("end_reason", "stopped"),
+    )
+    return chunk is not None
+
+
+def recording_failed(event: CarrierEvent) -> bool:
+    return services.fail_recording(event.detail["recording"], message=event.detail["message"])

@@ -4,9 +4,11 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from calls.api.deliveries import DeliveryViewSet
+from recordings.api.rest import RecordingViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("deliveries", DeliveryViewSet, basename="deliveries")
+router.register("recordings", RecordingViewSet, basename="recordings")
 
 urlpatterns = [
     path("", include("tenants.api.urls")),

@@ -152,7 +152,10 @@ STORAGES = {
     # through django-storages when RECORDINGS_S3_BUCKET is set (needs `pip install boto3`).
     "recordings": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))},
+        # An empty value (as in .env.example) means the default too.
+        "OPTIONS": {
+            "location": env.str("RECORDINGS_DIR", default="") or str(VAR_DIR / "recordings")
+        },
     },
 }
 if env.str("RECORDINGS_S3_BUCKET", default=""):

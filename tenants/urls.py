@@ -1,6 +1,7 @@
 from django.urls import path
 
 from calls import views as calls_views
+from recordings import views as recordings_views
 from tenants import views
 
 app_name = "portal"
@@ -20,4 +21,10 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
+    path("t/<slug:tenant_slug>/recordings/", recordings_views.recordings, name="recordings"),
+    path(
+        "t/<slug:tenant_slug>/recordings/<str:document_id>/file",
+        recordings_views.chunk_file,
+        name="recording_file",
+    ),
 ]

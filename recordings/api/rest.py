@@ -1,0 +1,77 @@
+"""Tenant API for recordings (`/t/<slug>/api/v1/recordings`): list, inspect, delete, and
+set or lift a legal hold. Starting and stopping is the ACS route (`/calling/recordings`)."""
+
+from typing import Any
+
+from rest_framework import mixins, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from callauto.errors import BadRequest
+from calls.api.serializers import StrictBooleanField
+from recordings import locations, services
+from recordings.models import Recording
+from tenants.api.base import TenantViewSet
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    recordingId = serializers.CharField(source="recording_id")  # noqa: N815
+    serverCallId = serializers.CharField(source="call.server_call_id")  # noqa: N815
+    channelType = serializers.CharField(source="channel_type")  # noqa: N815
+    channelOrder = serializers.JSONField(source="channel_order")  # noqa: N815
+    startedBy = serializers.CharField(source="started_by")  # noqa: N815
+    startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
+    stoppedAt = serializers.DateTimeField(source="stopped_at")  # noqa: N815
+    endReason = serializers.CharField(source="end_reason")  # noqa: N815
+    recordedSeconds = serializers.FloatField(source="recorded_seconds")  # noqa: N815
+    legalHold = serializers.BooleanField(source="legal_hold")  # noqa: N815
+    chunks = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recording
+        fields = [
+            "recordingId", "serverCallId", "state", "format", "channelType", "channelOrder",
+            "startedBy", "startedAt", "stoppedAt", "endReason", "recordedSeconds", "legalHold",
+            "chunks",
+        ]  # fmt: skip
+
+    def get_chunks(self, recording: Recording) -> list[dict[str, Any]]:
+        return [
+            {**locations.chunk_wire(chunk), "contentType": chunk.content_type,
+             "durationSeconds": chunk.duration, "size": chunk.size, "sha256": chunk.sha256}
+            for chunk in recording.chunks.all()
+        ]  # fmt: skip
+
+
+class LegalHoldBody(serializers.Serializer):
+    legalHold = StrictBooleanField()  # noqa: N815
+
+
+class RecordingViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
+):
+    model = Recording
+    serializer_class = RecordingSerializer
+    lookup_field = "recording_id"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> Any:
+        rows = super().get_queryset().select_related("call", "tenant").prefetch_related("chunks")
+        if "serverCallId" in self.request.query_params:
+            rows = rows.filter(call__server_call_id=self.request.query_params["serverCallId"])
+        return rows.order_by("-started_at")
+
+    def perform_destroy(self, instance: Recording) -> None:
+        services.delete_recording(self.tenant, instance, actor=self.request.user)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """PATCH {"legalHold": true|false}."""
+        recording = self.get_object()
+        body = LegalHoldBody(data=request.data)
+        if not isinstance(request.data, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        body.is_valid(raise_exception=True)
+        services.set_legal_hold(
+            self.tenant, recording, held=body.validated_data["legalHold"], actor=request.user
+        )
+        return Response(self.get_serializer(recording).data)

@@ -114,6 +114,12 @@ class Gateway:
             self.carrier.listen_dtmf(leg, bool(command.payload.get("on")))
         elif command.kind == CarrierCommand.Kind.MUTE:
             self.carrier.set_muted(leg, bool(command.payload.get("muted")))
+        elif command.kind == CarrierCommand.Kind.PRESS:
+            self.carrier.press(leg, str(command.payload["key"]))
+        elif command.kind == CarrierCommand.Kind.CALLEE_ANSWER:
+            self.carrier.callee_answer(leg)
+        elif command.kind == CarrierCommand.Kind.CALLEE_HANG_UP:
+            self.carrier.callee_hang_up(leg)
 
     def _start_media(self, op_id: str) -> None:
         """Load the operation's audio (speech, files) and hand it to the carrier."""

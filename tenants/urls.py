@@ -1,5 +1,6 @@
 from django.urls import path
 
+from calls import softphone_views
 from calls import views as calls_views
 from tenants import views
 
@@ -20,4 +21,20 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
+    path("t/<slug:tenant_slug>/softphone/", softphone_views.softphone_page, name="softphone"),
+    path(
+        "t/<slug:tenant_slug>/softphone/state/",
+        softphone_views.softphone_state,
+        name="softphone_state",
+    ),
+    path(
+        "t/<slug:tenant_slug>/softphone/legs/<uuid:leg_id>/",
+        softphone_views.softphone_leg,
+        name="softphone_leg",
+    ),
+    path(
+        "t/<slug:tenant_slug>/softphone/audio/<uuid:op_id>.wav",
+        softphone_views.softphone_audio,
+        name="softphone_audio",
+    ),
 ]

@@ -7,6 +7,8 @@ nudges it, as for every command). What follows on the network comes back as ordi
 carrier events, so the app sees the same CallEvents a scripted callee would cause.
 """
 
+import hashlib
+import json
 import uuid
 from pathlib import Path
 
@@ -170,10 +172,12 @@ def operation_audio(op: MediaOperation) -> Audio:
 
 
 def operation_wav(op: MediaOperation) -> bytes:
-    """operation_audio as a WAV file, rendered once per operation (an operation's
-    sources never change, and speech takes a moment to render)."""
+    """operation_audio as a WAV file, rendered once per distinct content: an IVR plays
+    the same prompts on every call, and speech takes a moment to render."""
+    content = json.dumps([op.kind, op.payload.get("prompts"), op.payload.get("sources"),
+                          op.payload.get("tones")], sort_keys=True)  # fmt: skip
     directory = Path(settings.MEDIA_CACHE_DIR)
-    path = directory / f"softphone-{op.op_id}.wav"
+    path = directory / f"softphone-{hashlib.sha256(content.encode()).hexdigest()}.wav"
     if path.exists():
         return path.read_bytes()
     wav = operation_audio(op).to_wav()

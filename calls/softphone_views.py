@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from callauto.errors import AcsError, error_body
+from callauto.errors import AcsError, BadRequest, error_body
 from calls import softphone
 from calls.models import MediaOperation, Participant, SimulatedCallee
 from calls.play_sources import SourceError
@@ -51,7 +51,7 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"You can now be {identity.raw_id} on the softphone.")
             return _back(request, identity)
-    elif request.method == "POST" and identity is not None:
+    elif request.method == "POST" and "call" in request.POST and identity is not None:
         try:
             softphone.call_number(
                 tenant, identity, to_number=request.POST.get("to_number", ""), actor=request.user
@@ -61,8 +61,10 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Calling {request.POST['to_number']}.")
             return _back(request, identity)
-    elif request.method == "POST":
+    elif request.method == "POST" and "call" in request.POST:
         error = "Choose who you are first."
+    elif request.method == "POST":
+        error = "Nothing to do: add an identity or call a number."
     return render(
         request,
         "portal/calls/softphone.html",
@@ -138,9 +140,9 @@ def softphone_leg(request: HttpRequest, leg_id: str) -> JsonResponse:
             softphone.press_key(tenant, str(leg_id), request.POST.get("key", ""), actor=actor)
         else:
             return _field_error("action", f"Use one of {', '.join(ACTIONS)}.")
+    except BadRequest as exc:  # only a key can be malformed
+        return _field_error("key", str(exc.detail))
     except AcsError as exc:
-        if exc.status_code == 400:
-            return _field_error("key", str(exc.detail))
         return JsonResponse(
             error_body(str(exc.detail.code), str(exc.detail)), status=exc.status_code
         )

@@ -133,6 +133,17 @@ def test_calling_a_number_the_tenant_does_not_own_is_refused(client, member_clie
     assert not CarrierCommand.unscoped.filter(kind=CarrierCommand.Kind.ORIGINATE).exists()
 
 
+def test_a_viewer_cannot_call_a_number(client, member_client, identity):
+    member_client(Role.VIEWER)
+
+    response = client.post(
+        url("softphone"), {"call": "1", "as": str(identity.pk), "to_number": NUMBER}
+    )
+
+    assert response.status_code == 403
+    assert not CarrierCommand.unscoped.filter(kind=CarrierCommand.Kind.ORIGINATE).exists()
+
+
 def test_another_tenants_softphone_page_is_not_found(client, member_client, other_tenant):
     member_client(Role.OWNER)
 

@@ -2,9 +2,11 @@
 tenant's numbers, through the real gateway and simulated carrier on a virtual clock."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from callauto.errors import BadRequest, Conflict, NotFound
 from calls import incoming, media_services, services, softphone
+from calls.callees import save_callee
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CarrierCommand, MediaOperation, Participant
 from calls.play_sources import PlaySource
@@ -44,6 +46,21 @@ def ringing(tenant, identity, callbacks, gateway) -> Participant:
 def state_of(participant: Participant) -> str:
     participant.refresh_from_db()
     return participant.state
+
+
+def test_an_acs_user_can_be_a_softphone_identity(tenant):
+    callee = softphone.add_identity(tenant, " 8:acs:resource_person ", actor=None)
+
+    assert (callee.raw_id, callee.outcome) == ("8:acs:resource_person", "softphone")
+    assert list(softphone.identities(tenant)) == [callee]
+
+
+def test_a_number_with_another_script_cannot_become_a_softphone_identity(tenant):
+    save_callee(tenant, actor=None, raw_id=f"4:{PERSON}", outcome="busy")
+
+    with pytest.raises(ValidationError, match="already has a script"):
+        softphone.add_identity(tenant, PERSON, actor=None)
+    assert list(softphone.identities(tenant)) == []
 
 
 def test_a_call_to_a_softphone_identity_rings_until_the_person_answers(

@@ -16,6 +16,8 @@
   var activeLeg = null; // the connected leg the keypad and audio belong to
   var playing = null; // op_id of the media operation the audio element holds
   var busy = false;
+  var notice = ""; // why the server refused the last action, shown for a few seconds
+  var noticeUntil = 0;
 
   // DTMF row and column frequencies (ITU-T Q.23), as calls/media/dtmf.py has them.
   var ROWS = [697, 770, 852, 941];
@@ -59,10 +61,16 @@
     }).then(function (response) {
       if (response.ok) return poll();
       return response.json().then(
-        function (data) { status.textContent = data.error ? data.error.message : "Refused."; },
-        function () { status.textContent = "Refused (" + response.status + ")."; }
+        function (data) { tell(data.error ? data.error.message : "Refused."); },
+        function () { tell("Refused (" + response.status + ")."); }
       );
     });
+  }
+
+  function tell(message) {
+    notice = message;
+    noticeUntil = Date.now() + 4000;
+    status.textContent = message;
   }
 
   function button(label, className, legId, action) {
@@ -104,7 +112,8 @@
       if (leg.state === "connected" && activeLeg === null) activeLeg = leg;
       list.appendChild(item);
     });
-    status.textContent = legs.length ? "" : "No calls right now.";
+    if (Date.now() < noticeUntil) status.textContent = notice;
+    else status.textContent = legs.length ? "" : "No calls right now.";
     keys.forEach(function (key) { key.disabled = !canAct || activeLeg === null; });
     listen(activeLeg && activeLeg.media);
   }

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from callauto.errors import BadRequest, Conflict, NotFound
 from calls import services
@@ -63,12 +63,12 @@ def live_legs(tenant: Tenant, identity: SimulatedCallee) -> list[Participant]:
 
 def playing_to(participant: Participant) -> MediaOperation | None:
     """The media operation the carrier is playing to this leg now, if any."""
-    return (
-        MediaOperation.unscoped.filter(call_id=participant.call_id, state="running")
-        .filter(Q(targets=[]) | Q(targets__contains=[participant.raw_id]))
-        .order_by("started_at")
-        .first()
-    )
+    running = MediaOperation.unscoped.filter(
+        call_id=participant.call_id, state=MediaOperation.State.RUNNING
+    ).order_by("started_at", "pk")
+    # A call runs a handful of operations at most; JSON `contains` is PostgreSQL-only
+    # (`make run` uses SQLite), so targets are matched here.
+    return next((op for op in running if not op.targets or participant.raw_id in op.targets), None)
 
 
 def _softphone_leg(tenant: Tenant, leg_id: str) -> Participant:

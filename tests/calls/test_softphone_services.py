@@ -226,3 +226,29 @@ def test_what_plays_to_the_leg_is_the_running_operation(tenant, ringing, gateway
     gateway.advance(10)
     assert softphone.playing_to(ringing) is None
     assert MediaOperation.unscoped.get(pk=op.pk).state == MediaOperation.State.COMPLETED
+
+
+def test_a_play_to_someone_else_is_not_playing_to_the_person(tenant, identity, callbacks, gateway):
+    other = "+14255550123"  # unscripted: answers after 1 s
+    connection = services.create_call(
+        tenant,
+        targets=[Identifier.phone(PERSON), Identifier.phone(other)],
+        callback_uri=callbacks.url,
+        source_caller_id=NUMBER,
+    )
+    gateway.advance(1)
+    [leg] = softphone.live_legs(tenant, identity)
+    softphone.answer_leg(tenant, str(leg.leg_id), actor=None)
+    gateway.advance(0)
+
+    media_services.play(
+        tenant,
+        connection.call_connection_id,
+        sources=[PlaySource(kind="text", text="Only for you.")],
+        play_to=[Identifier.phone(other)],
+        loop=True,
+    )
+    gateway.advance(0)
+
+    assert MediaOperation.unscoped.get().state == MediaOperation.State.RUNNING
+    assert softphone.playing_to(leg) is None

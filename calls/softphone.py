@@ -44,7 +44,7 @@ def identities(tenant: Tenant) -> QuerySet[SimulatedCallee]:
 
 
 def add_identity(tenant: Tenant, text: str, *, actor: Actor) -> SimulatedCallee:
-    """Make `text` (+1555..., 4:+1555..., 8:acs:...) a softphone callee of the tenant.
+    """Make `text` (+14255550199, 4:+1..., 8:acs:...) a softphone callee of the tenant.
 
     Raises ValidationError for a malformed id or one that already has another script.
     """

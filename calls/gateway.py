@@ -131,6 +131,12 @@ class Gateway:
             self.carrier.resume_recording(command.payload["recording"])
         elif command.kind == CarrierCommand.Kind.RECORD_STOP:
             self.carrier.stop_recording(command.payload["recording"])
+        elif command.kind == CarrierCommand.Kind.PRESS:
+            self.carrier.press(leg, str(command.payload["key"]))
+        elif command.kind == CarrierCommand.Kind.CALLEE_ANSWER:
+            self.carrier.callee_answer(leg)
+        elif command.kind == CarrierCommand.Kind.CALLEE_HANG_UP:
+            self.carrier.callee_hang_up(leg)
 
     def _start_recording(self, command: CarrierCommand) -> None:
         payload = command.payload

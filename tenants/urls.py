@@ -1,5 +1,6 @@
 from django.urls import path
 
+from calls import softphone_views
 from calls import views as calls_views
 from recordings import views as recordings_views
 from tenants import views
@@ -26,5 +27,21 @@ urlpatterns = [
         "t/<slug:tenant_slug>/recordings/<str:document_id>/file",
         recordings_views.chunk_file,
         name="recording_file",
+    ),
+    path("t/<slug:tenant_slug>/softphone/", softphone_views.softphone_page, name="softphone"),
+    path(
+        "t/<slug:tenant_slug>/softphone/state/",
+        softphone_views.softphone_state,
+        name="softphone_state",
+    ),
+    path(
+        "t/<slug:tenant_slug>/softphone/legs/<uuid:leg_id>/",
+        softphone_views.softphone_leg,
+        name="softphone_leg",
+    ),
+    path(
+        "t/<slug:tenant_slug>/softphone/audio/<uuid:op_id>.wav",
+        softphone_views.softphone_audio,
+        name="softphone_audio",
     ),
 ]

@@ -68,6 +68,10 @@ class SimulatedCarrier:
             self._at(now + min(QUICK, command.timeout), leg, LegOutcome.BUSY)
         elif outcome == "reject":
             self._at(now + min(script.answer_after, command.timeout), leg, LegOutcome.REJECTED)
+        elif outcome == "softphone":
+            # A person answers or declines from the portal (callee_answer/callee_hang_up).
+            self._legs[leg]["ringing"] = True
+            self._at(now + command.timeout, leg, LegOutcome.NO_ANSWER)
         else:
             self._at(now + QUICK, leg, LegOutcome.FAILED)
 
@@ -236,6 +240,34 @@ class SimulatedCarrier:
 
     def stop_recording(self, recording_id: str) -> None:
         self.taping.stop(recording_id)
+
+    # --- the softphone: a person in the browser acts for a leg ---
+    def callee_answer(self, leg_id: str) -> None:
+        """The person picks up a softphone leg that is ringing them (ignored otherwise)."""
+        state = self._legs.get(leg_id)
+        if state is None or not state.pop("ringing", False):
+            return
+        self._forget(leg_id)
+        self._answer_at(self.clock.now(), leg_id)
+
+    def callee_hang_up(self, leg_id: str) -> None:
+        """The person hangs up: declines a leg still ringing, else leaves the call."""
+        state = self._legs.get(leg_id)
+        if state is None or state.get("hanging_up"):
+            return
+        state["hanging_up"] = True
+        # A caller still ringing our number has a pending give-up (NO_ANSWER) too.
+        if state.pop("ringing", False) or self._pending(leg_id, LegOutcome.NO_ANSWER):
+            self._forget(leg_id)
+            self._at(self.clock.now(), leg_id, LegOutcome.REJECTED)
+        else:
+            self._at(self.clock.now(), leg_id, LegOutcome.HUNG_UP)
+
+    def _pending(self, leg_id: str, kind: str) -> bool:
+        return any(
+            not callable(item[2]) and item[2].leg_id == leg_id and item[2].kind == kind
+            for item in self._timeline
+        )
 
     # --- the timeline ---
     def poll(self) -> list[CarrierEvent]:

@@ -1,0 +1,155 @@
+// The portal softphone: polls the identity's calls every second, answers, declines,
+// hangs up, plays what the carrier plays to the call, and sends keypad presses.
+(function () {
+  "use strict";
+  var root = document.getElementById("softphone");
+  if (!root) return;
+
+  var stateUrl = root.dataset.stateUrl;
+  var legUrl = root.dataset.legUrl;
+  var canAct = root.dataset.canAct === "1";
+  var csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var list = document.getElementById("softphone-legs");
+  var status = document.getElementById("softphone-status");
+  var audio = document.getElementById("softphone-audio");
+  var keys = root.querySelectorAll(".keypad button");
+  var activeLeg = null; // the connected leg the keypad and audio belong to
+  var playing = null; // op_id of the media operation the audio element holds
+  var busy = false;
+  var notice = ""; // why the server refused the last action, shown for a few seconds
+  var noticeUntil = 0;
+
+  // DTMF row and column frequencies (ITU-T Q.23), as calls/media/dtmf.py has them.
+  var ROWS = [697, 770, 852, 941];
+  var COLUMNS = [1209, 1336, 1477, 1633];
+  var KEYPAD = ["123A", "456B", "789C", "*0#D"];
+  var tones = null;
+
+  function frequencies(key) {
+    for (var row = 0; row < KEYPAD.length; row++) {
+      var column = KEYPAD[row].indexOf(key);
+      if (column >= 0) return [ROWS[row], COLUMNS[column]];
+    }
+    return null;
+  }
+
+  function beep(key) {
+    var pair = frequencies(key);
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!pair || !Context) return;
+    tones = tones || new Context();
+    var gain = tones.createGain();
+    gain.gain.value = 0.15;
+    gain.connect(tones.destination);
+    var end = tones.currentTime + 0.15;
+    pair.forEach(function (hz) {
+      var oscillator = tones.createOscillator();
+      oscillator.frequency.value = hz;
+      oscillator.connect(gain);
+      oscillator.start();
+      oscillator.stop(end);
+    });
+  }
+
+  function post(legId, fields) {
+    var body = new URLSearchParams(fields);
+    return fetch(legUrl.replace("00000000-0000-0000-0000-000000000000", legId), {
+      method: "POST",
+      headers: { "X-CSRFToken": csrf },
+      credentials: "same-origin",
+      body: body,
+    }).then(function (response) {
+      if (response.ok) return poll();
+      return response.json().then(
+        function (data) { tell(data.error ? data.error.message : "Refused."); },
+        function () { tell("Refused (" + response.status + ")."); }
+      );
+    });
+  }
+
+  function tell(message) {
+    notice = message;
+    noticeUntil = Date.now() + 4000;
+    status.textContent = message;
+  }
+
+  function button(label, className, legId, action) {
+    var element = document.createElement("button");
+    element.type = "button";
+    element.className = className;
+    element.textContent = label;
+    element.disabled = !canAct;
+    element.addEventListener("click", function () { post(legId, { action: action }); });
+    return element;
+  }
+
+  function text(tag, className, value) {
+    var element = document.createElement(tag);
+    if (className) element.className = className;
+    element.textContent = value;
+    return element;
+  }
+
+  var LABELS = { ringing: "Ringing", calling: "Calling", connected: "Connected" };
+
+  function render(legs) {
+    list.replaceChildren();
+    activeLeg = null;
+    legs.forEach(function (leg) {
+      var item = document.createElement("li");
+      item.className = leg.state;
+      item.dataset.legId = leg.leg_id;
+      item.appendChild(text("span", "state", LABELS[leg.state] || leg.state));
+      var other = leg.other || "your app";
+      item.appendChild(text("span", "", leg.direction === "incoming" ? "from " + other : "to " + other));
+      item.appendChild(text("small", "hint", "call " + leg.call_id + " · serverCallId " + leg.server_call_id));
+      if (leg.state === "ringing") {
+        item.appendChild(button("Answer", "answer", leg.leg_id, "answer"));
+        item.appendChild(button("Decline", "hang-up", leg.leg_id, "hang_up"));
+      } else {
+        item.appendChild(button("Hang up", "hang-up", leg.leg_id, "hang_up"));
+      }
+      if (leg.state === "connected" && activeLeg === null) activeLeg = leg;
+      list.appendChild(item);
+    });
+    if (Date.now() < noticeUntil) status.textContent = notice;
+    else status.textContent = legs.length ? "" : "No calls right now.";
+    keys.forEach(function (key) { key.disabled = !canAct || activeLeg === null; });
+    listen(activeLeg && activeLeg.media);
+  }
+
+  function listen(media) {
+    if (!media) {
+      if (playing !== null) audio.pause();
+      playing = null;
+      return;
+    }
+    if (media.op_id === playing) return;
+    playing = media.op_id;
+    audio.loop = media.loop;
+    audio.src = media.audio_url;
+    audio.dataset.opId = media.op_id;
+    audio.play().catch(function () { /* autoplay refused: the controls still work */ });
+  }
+
+  function poll() {
+    if (busy) return Promise.resolve();
+    busy = true;
+    return fetch(stateUrl, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) { if (data) render(data.legs); })
+      .catch(function () { status.textContent = "Cannot reach the server; retrying."; })
+      .finally(function () { busy = false; });
+  }
+
+  keys.forEach(function (key) {
+    key.addEventListener("click", function () {
+      if (!activeLeg) return;
+      beep(key.dataset.key);
+      post(activeLeg.leg_id, { action: "press", key: key.dataset.key });
+    });
+  });
+
+  poll();
+  window.setInterval(poll, 1000);
+})();

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from calls import portal_views as calls_portal
 from calls import views as calls_views
 from tenants import views
 
@@ -20,4 +21,11 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
+    path("t/<slug:tenant_slug>/calls/", calls_portal.calls, name="calls"),
+    path("t/<slug:tenant_slug>/calls/<int:call_id>/", calls_portal.call_detail, name="call_detail"),
+    path(
+        "t/<slug:tenant_slug>/calls/<int:call_id>/timeline/",
+        calls_portal.call_timeline,
+        name="call_timeline",
+    ),
 ]

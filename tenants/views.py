@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from calls.dashboard import figures as dashboard_figures
 from tenants import forms, services
 from tenants.models import AccessKey, Membership, PhoneNumber
 from tenants.portal.access import Role, tenant_page
@@ -27,7 +28,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @tenant_page()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html")
+    """The tenant at a glance: its settings and today's calls and callbacks."""
+    return render(request, "portal/dashboard.html", dashboard_figures(request.tenant))
 
 
 @tenant_page(write_role=Role.OWNER)

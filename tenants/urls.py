@@ -3,6 +3,7 @@ from django.urls import path
 from calls import portal_views as calls_portal
 from calls import views as calls_views
 from tenants import views
+from tenants.portal import audit_log
 
 app_name = "portal"
 
@@ -28,4 +29,6 @@ urlpatterns = [
         calls_portal.call_timeline,
         name="call_timeline",
     ),
+    path("t/<slug:tenant_slug>/audit/", audit_log.audit_log, name="audit_log"),
+    path("t/<slug:tenant_slug>/audit/export.csv", audit_log.audit_log_csv, name="audit_log_csv"),
 ]

@@ -31,4 +31,5 @@ urlpatterns = [
     ),
     path("t/<slug:tenant_slug>/audit/", audit_log.audit_log, name="audit_log"),
     path("t/<slug:tenant_slug>/audit/export.csv", audit_log.audit_log_csv, name="audit_log_csv"),
+    path("t/<slug:tenant_slug>/settings/retention/", views.retention, name="retention"),
 ]

@@ -138,3 +138,24 @@ def rate_plan(request: HttpRequest) -> HttpResponse:
         # Rates are set by the platform's operators in /admin/, never by tenants.
         raise PermissionDenied("The rate plan is read-only.")
     return render(request, "portal/tenants/rate_plan.html", {"plan": request.tenant.rate_plan})
+
+
+@tenant_page(write_role=Role.ADMIN)
+def retention(request: HttpRequest) -> HttpResponse:
+    """How long recordings are kept; admins change it."""
+    tenant = request.tenant
+    form = forms.RetentionForm(
+        initial={"recording_retention_days": tenant.recording_retention_days}
+    )
+    if request.method == "POST":
+        form = forms.RetentionForm(request.POST)
+        if form.is_valid():
+            days = form.cleaned_data["recording_retention_days"]
+            services.set_recording_retention(tenant, days, actor=request.user)
+            messages.success(request, f"Recordings are now kept {days} days.")
+            return redirect("portal:retention", tenant_slug=tenant.slug)
+    return render(
+        request,
+        "portal/tenants/retention.html",
+        {"form": form, "can_change": request.membership.has_role(Role.ADMIN)},
+    )

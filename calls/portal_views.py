@@ -4,7 +4,7 @@ import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -21,7 +21,18 @@ def calls(request: HttpRequest) -> HttpResponse:
     """The tenant's calls, newest first, filtered by the query string."""
     tenant = request.tenant
     form = CallFilterForm(request.GET or None)
-    rows = Call.objects.for_tenant(tenant).order_by("-created_at", "-pk")
+    # Outbound calls keep whom they dialled as participants, not on the call row.
+    first_target = (
+        Participant.objects.for_tenant(tenant)
+        .filter(call=OuterRef("pk"), role=Participant.Role.TARGET)
+        .order_by("pk")
+        .values("raw_id")[:1]
+    )
+    rows = (
+        Call.objects.for_tenant(tenant)
+        .annotate(target=Subquery(first_target))
+        .order_by("-created_at", "-pk")
+    )
     if form.is_bound and form.is_valid():
         rows = form.apply(rows, tenant)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -36,7 +47,8 @@ def _call(request: HttpRequest, call_id: int) -> Call:
 
 
 def _live_context(request: HttpRequest, call: Call) -> dict:
-    """What changes while a call runs: its state, legs and events."""
+    """What changes while a call runs: its state, connections, legs, events, media
+    operations and callbacks."""
     tenant = request.tenant
     events = list(
         CallEvent.objects.for_tenant(tenant)
@@ -46,12 +58,23 @@ def _live_context(request: HttpRequest, call: Call) -> dict:
     )
     for event in events:
         event.pretty = json.dumps(event.data, indent=2)
+    attempts = DeliveryAttempt.objects.for_tenant(tenant).order_by("number")
     return {
         "call": call,
+        "connections": call.connections.order_by("created_at"),
         "participants": Participant.objects.for_tenant(tenant)
         .filter(call=call)
         .order_by("invited_at", "pk"),
         "events": events,
+        "media_operations": MediaOperation.objects.for_tenant(tenant)
+        .filter(call=call)
+        .order_by("created_at", "pk"),
+        "deliveries": Delivery.objects.for_tenant(tenant)
+        .filter(event__call=call)
+        .select_related("event")
+        .prefetch_related(Prefetch("attempt_log", queryset=attempts))
+        .order_by("event__created_at", "pk"),
+        "can_redeliver": request.membership.has_role(Role.OPERATOR),
     }
 
 
@@ -67,27 +90,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
             raise Http404("No such delivery.") from None
         messages.success(request, "Queued for delivery again.")
         return redirect("portal:call_detail", tenant_slug=tenant.slug, call_id=call.pk)
-    attempts = DeliveryAttempt.objects.for_tenant(tenant).order_by("number")
-    deliveries = (
-        Delivery.objects.for_tenant(tenant)
-        .filter(event__call=call)
-        .select_related("event")
-        .prefetch_related(Prefetch("attempt_log", queryset=attempts))
-        .order_by("event__created_at", "pk")
-    )
-    return render(
-        request,
-        "portal/calls/call_detail.html",
-        {
-            **_live_context(request, call),
-            "connections": call.connections.order_by("created_at"),
-            "media_operations": MediaOperation.objects.for_tenant(tenant)
-            .filter(call=call)
-            .order_by("created_at", "pk"),
-            "deliveries": deliveries,
-            "can_redeliver": request.membership.has_role(Role.OPERATOR),
-        },
-    )
+    return render(request, "portal/calls/call_detail.html", _live_context(request, call))
 
 
 @tenant_page()

@@ -1,6 +1,7 @@
 """The audit log page and its CSV export: who did what to which object, filtered."""
 
 import csv
+import json
 from collections.abc import Iterator
 
 from django import forms
@@ -70,6 +71,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    for entry in page:
+        entry.before_json = json.dumps(entry.before)
+        entry.after_json = json.dumps(entry.after)
     return render(request, "portal/tenants/audit_log.html", {"form": form, "page": page})
 
 
@@ -92,8 +96,8 @@ def _rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
                 e.created_at.isoformat(),
                 *map(_cell, [e.actor_label, e.action, e.target_type, e.target_id]),
                 _cell(e.target_repr),
-                _cell(e.before if e.before is not None else ""),
-                _cell(e.after if e.after is not None else ""),
+                _cell(json.dumps(e.before) if e.before is not None else ""),
+                _cell(json.dumps(e.after) if e.after is not None else ""),
             ]
         )
 

@@ -133,6 +133,7 @@ def test_the_timeline_fragment_follows_the_call_and_stops_refreshing_when_it_end
     after = client.get(fragment).content.decode()
 
     assert "CallDisconnected" in after
+    assert "Redeliver" in after  # the callbacks and their attempts are live too
     assert 'data-state="disconnected"' in after
     assert "data-refresh-url" not in after
 
@@ -195,3 +196,12 @@ def test_redelivering_another_tenants_delivery_from_my_call_is_404(
     assert response.status_code == 404
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.DEAD
+
+
+def test_the_list_shows_whom_an_outbound_call_dialled(client, connected, user):
+    client.force_login(user)
+
+    row = client.get(url("calls")).context["page"][0]
+
+    assert (row.source_caller_id, row.target) == ("+14255550100", "4:+14255550123")
+    assert "<td>+14255550123</td>" in client.get(url("calls")).content.decode()

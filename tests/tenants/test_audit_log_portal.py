@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 from django.urls import reverse
@@ -89,6 +90,7 @@ def test_the_csv_export_has_the_same_filtered_entries_oldest_first(client, tenan
     ]
     assert set(rows[0]) == {"time", "actor", "action", "target_type", "target_id", "target",
                             "before", "after"}  # fmt: skip
+    assert json.loads(rows[0]["after"]) == {"e164": "+14255550100"}
 
 
 def test_the_csv_export_defuses_cells_a_spreadsheet_would_run(client, tenant, user):

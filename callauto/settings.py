@@ -248,6 +248,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "callauto.client_ip.client_ip"
+# Failed logins are still logged; this only drops the banner printed by every manage.py run.
+AXES_VERBOSE = False
 
 # --- Content Security Policy (django-csp): only our own scripts, styles and media; no
 # inline script. Recordings and the softphone play audio from blob: URLs.

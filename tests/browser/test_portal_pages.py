@@ -19,6 +19,11 @@ from tenants.models import Membership
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CALLER, CALLEE = "+14255550100", "+14255550123"
+# Elements sticking out past the right edge of the screen (the page would pan sideways).
+WIDER_THAN_SCREEN = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter(e => !e.parentElement.closest('table, nav.tabs'))  // those scroll inside
+  .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
 
 @pytest.fixture
@@ -129,3 +134,26 @@ def test_the_call_detail_offers_redelivery_of_a_dead_callback(acme, callbacks, g
     expect(page.locator("table.deliveries tbody tr", has_text="CallDisconnected")).to_contain_text(
         "Delivered"
     )
+
+
+@pytest.mark.parametrize("path", ["", "calls/", "calls/{call}/", "deliveries/", "audit/"])
+def test_portal_pages_fit_a_phone_screen_and_break_no_content_policy(
+    acme, callbacks, gateway, log_in, path
+):
+    connection = services.create_call(
+        acme,
+        targets=[Identifier.phone(CALLEE)],
+        callback_uri=callbacks.url,
+        source_caller_id=CALLER,
+    )
+    gateway.advance(2)
+    page = log_in("owner")
+    violations = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else 0)
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    page.goto(f"/portal/t/acme/{path.format(call=connection.call_id)}")
+
+    assert page.evaluate(WIDER_THAN_SCREEN) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert violations == []

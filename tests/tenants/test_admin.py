@@ -26,6 +26,7 @@ def test_an_operator_creates_a_tenant_with_both_access_keys(client, operator):
             "max_concurrent_calls": 5,
             "calls_per_second": 1,
             "rate_plan": RatePlan.default().pk,
+            "recording_retention_days": 90,
             "memberships-TOTAL_FORMS": 0,
             "memberships-INITIAL_FORMS": 0,
             "phone_numbers-TOTAL_FORMS": 0,

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
 
 from calls import delivery as delivery_service
 from calls.models import Call, CallEvent, Delivery, DeliveryAttempt, MediaOperation, Participant
@@ -16,7 +17,8 @@ from tenants.portal.access import Role, tenant_page
 PAGE_SIZE = 50
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page()
+@require_safe
 def calls(request: HttpRequest) -> HttpResponse:
     """The tenant's calls, newest first, filtered by the query string."""
     tenant = request.tenant
@@ -94,6 +96,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
 
 
 @tenant_page()
+@require_safe
 def call_timeline(request: HttpRequest, call_id: int) -> HttpResponse:
     """The live part of the call detail page, fetched again by call_detail.js."""
     call = _call(request, call_id)

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from tenants.models import AuditEntry, Tenant
 from tenants.portal.access import tenant_page
@@ -66,6 +67,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEntr
 
 
 @tenant_page()
+@require_safe
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
     page = Paginator(entries.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
@@ -103,6 +105,7 @@ def _rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
 
 
 @tenant_page()
+@require_safe
 def audit_log_csv(request: HttpRequest) -> HttpResponse:
     """The same entries as the page with the same filters, all of them, oldest first."""
     _, entries = _filtered(request)

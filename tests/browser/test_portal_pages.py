@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from calls import delivery, services
 from calls.identifiers import Identifier
-from calls.models import Delivery
+from calls.models import Call, Delivery
 from tenants import services as tenant_services
 from tenants.models import Membership
 
@@ -75,6 +75,32 @@ def test_a_call_placed_with_the_sdk_appears_and_its_timeline_fills_live(
     page.goto("/portal/t/acme/")
     expect(page.locator("#active-calls")).to_have_text("1")
     screenshot(page, "dashboard")
+
+
+def test_the_live_timeline_shows_the_hang_up_and_then_stops_refreshing(
+    acme, sdk_client, callbacks, gateway, log_in
+):
+    client = sdk_client()
+    placed = client.create_call(
+        PhoneNumberIdentifier(CALLEE),
+        callbacks.url,
+        source_caller_id_number=PhoneNumberIdentifier(CALLER),
+    )
+    gateway.advance(2)
+    page = log_in("owner")
+    page.goto(f"/portal/t/acme/calls/{Call.unscoped.get().pk}/")
+    expect(page.locator("#call-live")).to_have_attribute("data-state", "connected")
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/timeline/" in r.url else None)
+
+    client.get_call_connection(placed.call_connection_id).hang_up(is_for_everyone=True)
+    gateway.advance(1)
+
+    expect(page.locator("ol.timeline")).to_contain_text("CallDisconnected", timeout=6000)
+    expect(page.locator("#call-live")).to_have_attribute("data-state", "disconnected")
+    settled = len(fetched)
+    page.wait_for_timeout(2500)  # one more interval: no further fetch
+    assert len(fetched) == settled
 
 
 def dead_callback(tenant, callbacks, gateway) -> Delivery:

@@ -154,3 +154,10 @@ def test_another_tenants_object_is_404_from_my_tenants_pages(
     theirs["delivery"].refresh_from_db()
     assert theirs["delivery"].state == Delivery.State.DEAD
     assert PhoneNumber.unscoped.filter(pk=theirs["number"].pk).exists()
+
+
+@pytest.mark.parametrize("page", ["calls", "audit_log", "audit_log_csv"])
+def test_read_only_pages_refuse_a_post_even_from_the_owner(client, tenant, user, page):
+    client.force_login(user)
+
+    assert client.post(reverse(f"portal:{page}", args=["acme"])).status_code == 405

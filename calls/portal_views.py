@@ -87,9 +87,13 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
     call = _call(request, call_id)
     if request.method == "POST":
         try:
-            delivery_service.redeliver(tenant, int(request.POST["redeliver"]), actor=request.user)
+            # Only this call's callbacks: the form was on this call's page.
+            delivery = Delivery.objects.for_tenant(tenant).get(
+                event__call=call, pk=int(request.POST["redeliver"])
+            )
         except (KeyError, ValueError, Delivery.DoesNotExist):
             raise Http404("No such delivery.") from None
+        delivery_service.redeliver(tenant, delivery.pk, actor=request.user)
         messages.success(request, "Queued for delivery again.")
         return redirect("portal:call_detail", tenant_slug=tenant.slug, call_id=call.pk)
     return render(request, "portal/calls/call_detail.html", _live_context(request, call))

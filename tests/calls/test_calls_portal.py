@@ -10,7 +10,7 @@ from calls.delivery import enable_endpoint
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CallEvent, Delivery, DisabledEndpoint
 from tenants import services as tenant_services
-from tenants.models import Membership
+from tenants.models import AuditEntry, Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -205,3 +205,14 @@ def test_the_list_shows_whom_an_outbound_call_dialled(client, connected, user):
 
     assert (row.source_caller_id, row.target) == ("+14255550100", "4:+14255550123")
     assert "<td>+14255550123</td>" in client.get(url("calls")).content.decode()
+
+
+def test_a_call_page_redelivers_only_its_own_callbacks(client, connected, tenant, user):
+    other_call = make_call(tenant)
+    client.force_login(user)
+    delivery = Delivery.unscoped.filter(event__call_id=connected.call_id).first()
+
+    response = client.post(url("call_detail", call_id=other_call.pk), {"redeliver": delivery.pk})
+
+    assert response.status_code == 404
+    assert not AuditEntry.objects.for_tenant(tenant).filter(action="delivery.redeliver").exists()

@@ -4,6 +4,7 @@ import zoneinfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -186,7 +187,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
         request,
         "portal/calls/deliveries.html",
         {
-            "deliveries": rows[:200],
+            "deliveries": Paginator(rows, 50).get_page(request.GET.get("page")),
             "form": form,
             "endpoint": form.cleaned_data.get("url", "") if form.is_valid() else "",
             "endpoints": everything.values_list("url", flat=True).distinct().order_by("url")[:50],

@@ -71,3 +71,15 @@ def test_another_tenants_deliveries_are_never_listed(client, tenant, user, other
 
     assert shown(client) == set()
     assert shown(client, state="dead", url=APP) == set()
+
+
+def test_deliveries_are_paginated_keeping_the_filters(client, tenant, user, deliveries):
+    for _ in range(51):
+        deliveries(APP, "dead")
+    client.force_login(user)
+
+    first = client.get(PAGE, {"state": "dead"})
+
+    assert len(first.context["deliveries"]) == 50
+    assert "?state=dead&amp;page=2" in first.content.decode()
+    assert len(shown(client, state="dead", page="2")) == 1

@@ -4,6 +4,7 @@ import zoneinfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,6 +16,7 @@ from calls import services, signing
 from calls.callees import delete_callee, save_callee
 from calls.forms import EventSubscriptionForm, PeerCallForm, RingForm, SimulatedCalleeForm
 from calls.models import Call, Delivery, DisabledEndpoint, EventSubscription, SimulatedCallee
+from calls.portal_forms import DeliveryFilterForm
 from tenants.forms import form_error
 from tenants.models import PhoneNumber
 from tenants.portal.access import Role, tenant_page
@@ -172,26 +174,23 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 
 @tenant_page(write_role=Role.OPERATOR)
 def deliveries(request: HttpRequest) -> HttpResponse:
-    """Dead and retrying callbacks, disabled endpoints; operators redeliver."""
+    """Dead and retrying callbacks (or any state asked for), disabled endpoints; operators
+    redeliver one, or every dead one since a time."""
     tenant = request.tenant
     if request.method == "POST":
         return _delivery_action(request)
-    rows = (
-        Delivery.objects.for_tenant(tenant)
-        .filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
-        .select_related("event", "event__connection")
-        .order_by("-created_at")
-    )
-    endpoint = request.GET.get("url", "")
-    if endpoint:
-        rows = rows.filter(url=endpoint)
+    everything = Delivery.objects.for_tenant(tenant)
+    form = DeliveryFilterForm(request.GET)
+    rows = form.apply(everything) if form.is_valid() else everything.none()
+    rows = rows.select_related("event", "event__connection").order_by("-created_at")
     return render(
         request,
         "portal/calls/deliveries.html",
         {
-            "deliveries": rows[:200],
-            "endpoint": endpoint,
-            "endpoints": rows.values_list("url", flat=True).distinct().order_by("url")[:50],
+            "deliveries": Paginator(rows, 50).get_page(request.GET.get("page")),
+            "form": form,
+            "endpoint": form.cleaned_data.get("url", "") if form.is_valid() else "",
+            "endpoints": everything.values_list("url", flat=True).distinct().order_by("url")[:50],
             "disabled": DisabledEndpoint.objects.for_tenant(tenant).order_by("url"),
             "can_change": request.membership.has_role(Role.OPERATOR),
         },

@@ -30,3 +30,9 @@ def form_error(form: forms.Form, exc: ValidationError) -> None:
     """Attach a service-raised ValidationError to the form for re-rendering."""
     for message in exc.messages:
         form.add_error(None, message)
+
+
+class RetentionForm(forms.Form):
+    recording_retention_days = forms.IntegerField(
+        label="Keep recordings for (days)", min_value=1, max_value=3650
+    )

@@ -171,3 +171,24 @@ def remove_member(tenant: Tenant, membership_id: int, *, actor: Actor) -> None:
         before={"role": membership.role},
     )
     membership.delete()
+
+
+@transaction.atomic
+def set_recording_retention(tenant: Tenant, days: int, *, actor: Actor) -> Tenant:
+    """Keep the tenant's recordings `days` days (legal holds aside). Raises ValidationError
+    below one day."""
+    if days < 1:
+        raise ValidationError("Keep recordings at least one day.")
+    before = Tenant.objects.select_for_update().get(pk=tenant.pk).recording_retention_days
+    Tenant.objects.filter(pk=tenant.pk).update(recording_retention_days=days)
+    tenant.recording_retention_days = days
+    if before != days:
+        audit.record(
+            tenant,
+            actor=actor,
+            action="tenant.retention",
+            target=tenant,
+            before={"recording_retention_days": before},
+            after={"recording_retention_days": days},
+        )
+    return tenant

@@ -1,9 +1,11 @@
 from django.urls import path
 
+from calls import portal_views as calls_portal
 from calls import softphone_views
 from calls import views as calls_views
 from recordings import views as recordings_views
 from tenants import views
+from tenants.portal import audit_log
 
 app_name = "portal"
 
@@ -44,4 +46,14 @@ urlpatterns = [
         softphone_views.softphone_audio,
         name="softphone_audio",
     ),
+    path("t/<slug:tenant_slug>/calls/", calls_portal.calls, name="calls"),
+    path("t/<slug:tenant_slug>/calls/<int:call_id>/", calls_portal.call_detail, name="call_detail"),
+    path(
+        "t/<slug:tenant_slug>/calls/<int:call_id>/timeline/",
+        calls_portal.call_timeline,
+        name="call_timeline",
+    ),
+    path("t/<slug:tenant_slug>/audit/", audit_log.audit_log, name="audit_log"),
+    path("t/<slug:tenant_slug>/audit/export.csv", audit_log.audit_log_csv, name="audit_log_csv"),
+    path("t/<slug:tenant_slug>/settings/retention/", views.retention, name="retention"),
 ]

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from calls.dashboard import figures as dashboard_figures
 from tenants import forms, services
 from tenants.models import AccessKey, Membership, PhoneNumber
 from tenants.portal.access import Role, tenant_page
@@ -27,7 +28,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @tenant_page()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html")
+    """The tenant at a glance: its settings and today's calls and callbacks."""
+    return render(request, "portal/dashboard.html", dashboard_figures(request.tenant))
 
 
 @tenant_page(write_role=Role.OWNER)
@@ -136,3 +138,24 @@ def rate_plan(request: HttpRequest) -> HttpResponse:
         # Rates are set by the platform's operators in /admin/, never by tenants.
         raise PermissionDenied("The rate plan is read-only.")
     return render(request, "portal/tenants/rate_plan.html", {"plan": request.tenant.rate_plan})
+
+
+@tenant_page(write_role=Role.ADMIN)
+def retention(request: HttpRequest) -> HttpResponse:
+    """How long recordings are kept; admins change it."""
+    tenant = request.tenant
+    form = forms.RetentionForm(
+        initial={"recording_retention_days": tenant.recording_retention_days}
+    )
+    if request.method == "POST":
+        form = forms.RetentionForm(request.POST)
+        if form.is_valid():
+            days = form.cleaned_data["recording_retention_days"]
+            services.set_recording_retention(tenant, days, actor=request.user)
+            messages.success(request, f"Recordings are now kept {days} days.")
+            return redirect("portal:retention", tenant_slug=tenant.slug)
+    return render(
+        request,
+        "portal/tenants/retention.html",
+        {"form": form, "can_change": request.membership.has_role(Role.ADMIN)},
+    )

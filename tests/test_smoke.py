@@ -51,7 +51,7 @@ def wait_for(url: str, verify: str | bool, seconds: float = 30) -> None:
         try:
             if requests.get(url, verify=verify, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
             pass
         if time.monotonic() > deadline:
             raise TimeoutError(url)

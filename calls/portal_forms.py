@@ -1,0 +1,70 @@
+"""Filters of the calls portal pages: query text in, a narrowed queryset out."""
+
+import re
+
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from calls.models import Call, Delivery, Participant
+from tenants.models import Tenant
+from tenants.portal.dates import DateRangeForm
+
+
+def _any(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", "any"), *choices]
+
+
+class CallFilterForm(DateRangeForm):
+    state = forms.ChoiceField(choices=_any(Call.State.choices), required=False)
+    direction = forms.ChoiceField(choices=_any(Call.Direction.choices), required=False)
+    number = forms.CharField(
+        required=False, max_length=64, help_text="Part of a number or an ACS user id"
+    )
+
+    field_order = ["state", "direction", "number", "since", "until"]
+
+    def clean_number(self) -> str:
+        # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164.
+        return re.sub(r"[\s()\-.]", "", self.cleaned_data["number"])
+
+    def apply(self, calls: QuerySet[Call], tenant: Tenant) -> QuerySet[Call]:
+        """Narrow `calls` by the valid filters; call after is_valid()."""
+        data = self.cleaned_data
+        if data.get("state"):
+            calls = calls.filter(state=data["state"])
+        if data.get("direction"):
+            calls = calls.filter(direction=data["direction"])
+        if number := data.get("number"):
+            legs = Participant.objects.for_tenant(tenant).filter(
+                call=OuterRef("pk"), raw_id__icontains=number
+            )
+            calls = calls.filter(
+                Q(source_caller_id__icontains=number)
+                | Q(to_number__icontains=number)
+                | Q(Exists(legs))
+            )
+        start, end = self.bounds(tenant)
+        if start:
+            calls = calls.filter(created_at__gte=start)
+        if end:
+            calls = calls.filter(created_at__lt=end)
+        return calls
+
+
+class DeliveryFilterForm(forms.Form):
+    """The deliveries page shows what needs attention unless another state is asked for."""
+
+    url = forms.CharField(required=False, max_length=2048)
+    state = forms.ChoiceField(
+        choices=[("", "dead or retrying"), *Delivery.State.choices], required=False
+    )
+
+    def apply(self, rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        data = self.cleaned_data
+        if data.get("state"):
+            rows = rows.filter(state=data["state"])
+        else:
+            rows = rows.filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
+        if data.get("url"):
+            rows = rows.filter(url=data["url"])
+        return rows

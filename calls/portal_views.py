@@ -1,0 +1,107 @@
+"""Portal pages for calls: the filtered list, one call's detail and its live timeline."""
+
+import json
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_safe
+
+from calls import delivery as delivery_service
+from calls.models import Call, CallEvent, Delivery, DeliveryAttempt, MediaOperation, Participant
+from calls.portal_forms import CallFilterForm
+from tenants.portal.access import Role, tenant_page
+
+PAGE_SIZE = 50
+
+
+@tenant_page()
+@require_safe
+def calls(request: HttpRequest) -> HttpResponse:
+    """The tenant's calls, newest first, filtered by the query string."""
+    tenant = request.tenant
+    form = CallFilterForm(request.GET or None)
+    # Outbound calls keep whom they dialled as participants, not on the call row.
+    first_target = (
+        Participant.objects.for_tenant(tenant)
+        .filter(call=OuterRef("pk"), role=Participant.Role.TARGET)
+        .order_by("pk")
+        .values("raw_id")[:1]
+    )
+    rows = (
+        Call.objects.for_tenant(tenant)
+        .annotate(target=Subquery(first_target))
+        .order_by("-created_at", "-pk")
+    )
+    if form.is_bound and form.is_valid():
+        rows = form.apply(rows, tenant)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "portal/calls/calls.html", {"form": form, "page": page})
+
+
+def _call(request: HttpRequest, call_id: int) -> Call:
+    try:
+        return Call.objects.for_tenant(request.tenant).get(pk=call_id)
+    except Call.DoesNotExist:
+        raise Http404("No such call.") from None
+
+
+def _live_context(request: HttpRequest, call: Call) -> dict:
+    """What changes while a call runs: its state, connections, legs, events, media
+    operations and callbacks."""
+    tenant = request.tenant
+    events = list(
+        CallEvent.objects.for_tenant(tenant)
+        .filter(call=call)
+        .select_related("connection")
+        .order_by("created_at", "pk")
+    )
+    for event in events:
+        event.pretty = json.dumps(event.data, indent=2)
+    attempts = DeliveryAttempt.objects.for_tenant(tenant).order_by("number")
+    return {
+        "call": call,
+        "connections": call.connections.order_by("created_at"),
+        "participants": Participant.objects.for_tenant(tenant)
+        .filter(call=call)
+        .order_by("invited_at", "pk"),
+        "events": events,
+        "media_operations": MediaOperation.objects.for_tenant(tenant)
+        .filter(call=call)
+        .order_by("created_at", "pk"),
+        "deliveries": Delivery.objects.for_tenant(tenant)
+        .filter(event__call=call)
+        .select_related("event")
+        .prefetch_related(Prefetch("attempt_log", queryset=attempts))
+        .order_by("event__created_at", "pk"),
+        "can_redeliver": request.membership.has_role(Role.OPERATOR),
+    }
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
+    """Everything about one call; operators redeliver its callbacks from here."""
+    tenant = request.tenant
+    call = _call(request, call_id)
+    if request.method == "POST":
+        try:
+            # Only this call's callbacks: the form was on this call's page.
+            delivery = Delivery.objects.for_tenant(tenant).get(
+                event__call=call, pk=int(request.POST["redeliver"])
+            )
+        except (KeyError, ValueError, Delivery.DoesNotExist):
+            raise Http404("No such delivery.") from None
+        delivery_service.redeliver(tenant, delivery.pk, actor=request.user)
+        messages.success(request, "Queued for delivery again.")
+        return redirect("portal:call_detail", tenant_slug=tenant.slug, call_id=call.pk)
+    return render(request, "portal/calls/call_detail.html", _live_context(request, call))
+
+
+@tenant_page()
+@require_safe
+def call_timeline(request: HttpRequest, call_id: int) -> HttpResponse:
+    """The live part of the call detail page, fetched again by call_detail.js."""
+    call = _call(request, call_id)
+    return render(request, "portal/calls/_call_live.html", _live_context(request, call))

@@ -1,0 +1,85 @@
+"""The deliveries page's filters: by endpoint and by state."""
+
+import pytest
+from django.urls import reverse
+
+from calls.models import Call, CallEvent, Delivery
+
+pytestmark = pytest.mark.django_db
+
+PAGE = reverse("portal:deliveries", kwargs={"tenant_slug": "acme"})
+APP, OTHER = "https://app.example.com/cb", "https://other.example.com/cb"
+
+
+@pytest.fixture
+def deliveries(tenant):
+    call = Call.unscoped.create(tenant=tenant, direction=Call.Direction.OUTBOUND)
+
+    def make(url: str, state: str) -> Delivery:
+        event = CallEvent.unscoped.create(
+            tenant=tenant, call=call, sequence_number=CallEvent.unscoped.count() + 1,
+            event_type="CallConnected", data={}, callback_uri=url,
+        )  # fmt: skip
+        return Delivery.unscoped.create(tenant=tenant, event=event, url=url, state=state)
+
+    return make
+
+
+def shown(client, **query: str) -> set[int]:
+    response = client.get(PAGE, query)
+    assert response.status_code == 200
+    return {d.pk for d in response.context["deliveries"]}
+
+
+def test_by_default_only_dead_and_retrying_deliveries_are_shown(client, user, deliveries):
+    dead, retrying = deliveries(APP, "dead"), deliveries(APP, "retrying")
+    deliveries(APP, "delivered")
+    client.force_login(user)
+
+    assert shown(client) == {dead.pk, retrying.pk}
+
+
+def test_deliveries_filter_by_state_and_endpoint(client, user, deliveries):
+    delivered = deliveries(APP, "delivered")
+    deliveries(OTHER, "delivered")
+    dead_other = deliveries(OTHER, "dead")
+    client.force_login(user)
+
+    assert shown(client, state="delivered", url=APP) == {delivered.pk}
+    assert shown(client, url=OTHER) == {dead_other.pk}
+
+
+def test_an_unknown_state_shows_nothing_and_an_error_rather_than_failing(client, user, deliveries):
+    deliveries(APP, "dead")
+    client.force_login(user)
+
+    response = client.get(PAGE, {"state": "exploded"})
+
+    assert response.status_code == 200
+    assert list(response.context["deliveries"]) == []
+    assert "state" in response.context["form"].errors
+
+
+def test_another_tenants_deliveries_are_never_listed(client, tenant, user, other_tenant):
+    call = Call.unscoped.create(tenant=other_tenant, direction=Call.Direction.OUTBOUND)
+    event = CallEvent.unscoped.create(
+        tenant=other_tenant, call=call, sequence_number=1, event_type="CallConnected", data={},
+        callback_uri=APP,
+    )  # fmt: skip
+    Delivery.unscoped.create(tenant=other_tenant, event=event, url=APP, state="dead")
+    client.force_login(user)
+
+    assert shown(client) == set()
+    assert shown(client, state="dead", url=APP) == set()
+
+
+def test_deliveries_are_paginated_keeping_the_filters(client, tenant, user, deliveries):
+    for _ in range(51):
+        deliveries(APP, "dead")
+    client.force_login(user)
+
+    first = client.get(PAGE, {"state": "dead"})
+
+    assert len(first.context["deliveries"]) == 50
+    assert "?state=dead&amp;page=2" in first.content.decode()
+    assert len(shown(client, state="dead", page="2")) == 1

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "callauto",
     "tenants",
     "calls",
+    "usage",
 ]
 
 MIDDLEWARE = [

@@ -2,6 +2,7 @@ from django.urls import path
 
 from calls import views as calls_views
 from tenants import views
+from usage import views as usage_views
 
 app_name = "portal"
 
@@ -20,4 +21,7 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
+    path("t/<slug:tenant_slug>/usage/", usage_views.usage, name="usage"),
+    path("t/<slug:tenant_slug>/usage.csv", usage_views.usage_csv, name="usage_csv"),
+    path("usage/all/", usage_views.platform_usage, name="platform_usage"),
 ]

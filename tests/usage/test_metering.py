@@ -7,9 +7,9 @@ import pytest
 import time_machine
 from django.db.models import Count, Sum
 
-from calls import media_services, services
+from calls import incoming, media_services, services
 from calls.identifiers import Identifier
-from calls.models import Participant
+from calls.models import Call, Participant
 from calls.play_sources import PlaySource
 from tenants import services as tenant_services
 from tenants.models import RatePlan
@@ -92,24 +92,27 @@ def test_a_voip_leg_is_billed_as_voip(acme, callbacks, gateway):
 
 
 def test_an_answered_incoming_call_is_billed_as_pstn_inbound(acme, callbacks, gateway):
-    with time_machine.travel(START, tick=False):
+    with time_machine.travel(START, tick=False) as traveller:
         services.simulate_incoming_call(
             acme, to_number=CALLER, caller=Identifier.phone("+14255550999")
         )
         gateway.advance(0)
-        caller = Participant.objects.for_tenant(acme).get(role=Participant.Role.CALLER)
-        # The leg is up from the moment the app answers; skip the Event Grid round trip.
-        Participant.unscoped.filter(pk=caller.pk).update(
-            state=Participant.State.DISCONNECTED,
-            joined_at=START,
-            left_at=START + timedelta(seconds=10),
+        ringing = Call.objects.for_tenant(acme).get()
+        connection = services.answer_call(
+            acme, incoming_call_context=incoming.make_context(ringing), callback_uri=callbacks.url
         )
+        gateway.advance(1)
+        traveller.shift(10)
+        services.hang_up(acme, connection.call_connection_id)
+        gateway.advance(1)
 
         meter_usage()
 
     record = UsageRecord.objects.for_tenant(acme).get()
     assert record.category == Category.PSTN_INBOUND
+    assert record.seconds == 10
     assert record.billable_seconds == 60
+    assert record.cost == Decimal("0.0085")
 
 
 def test_a_leg_that_never_connected_is_not_billed(acme, callbacks, gateway):
@@ -244,3 +247,18 @@ def test_the_mark_skips_old_metered_legs_but_never_a_live_one(acme, callbacks, g
         meter_usage()
 
     assert UsageRecord.objects.for_tenant(acme).count() == 2
+
+
+def test_a_recording_on_a_metered_day_joins_that_days_roll_up(acme, callbacks, gateway):
+    with time_machine.travel(START, tick=False) as traveller:
+        talk(acme, callbacks, gateway, traveller, 30)
+        meter_usage()
+
+        usage_services.meter_recording(acme, source_id="rec-2", started_at=START, seconds=30)
+        meter_usage()
+
+    days = DailyUsage.objects.for_tenant(acme).order_by("category")
+    assert [(d.category, d.count, d.billable_seconds) for d in days] == [
+        (Category.PSTN_OUTBOUND, 1, 60),
+        (Category.RECORDING, 1, 60),
+    ]

@@ -148,3 +148,12 @@ def test_the_platform_report_needs_a_login(client):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_an_unknown_span_of_days_falls_back_to_thirty(client, superuser):
+    client.force_login(superuser)
+
+    response = client.get(reverse("portal:platform_usage"), {"days": "x"})
+
+    assert response.status_code == 200
+    assert response.context["days"] == 30

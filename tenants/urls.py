@@ -24,4 +24,10 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/usage/", usage_views.usage, name="usage"),
     path("t/<slug:tenant_slug>/usage.csv", usage_views.usage_csv, name="usage_csv"),
     path("usage/all/", usage_views.platform_usage, name="platform_usage"),
+    path("usage/all/<slug:slug>/", usage_views.platform_tenant_usage, name="platform_tenant_usage"),
+    path(
+        "usage/all/<slug:slug>.csv",
+        usage_views.platform_tenant_usage_csv,
+        name="platform_tenant_usage_csv",
+    ),
 ]

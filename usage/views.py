@@ -2,13 +2,18 @@
 operators' report across every tenant."""
 
 import csv
+from collections.abc import Callable
 from datetime import date
+from functools import wraps
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
+from tenants.models import Tenant
 from tenants.portal.access import tenant_page
 from usage import charts, reports
 from usage.api.serializers import UsageQuerySerializer
@@ -17,10 +22,9 @@ from usage.models import Category
 PLATFORM_DAYS = [7, 30, 90]
 
 
-def _tenant_report(request: HttpRequest) -> reports.TenantReport:
+def _tenant_report(request: HttpRequest, tenant: Tenant) -> reports.TenantReport:
     """The report the query asks for; bad input is said on the page, and the default
     period shown instead."""
-    tenant = request.tenant
     query = UsageQuerySerializer(data=request.GET, context={"tenant": tenant})
     if not query.is_valid():
         for field, errors in query.errors.items():
@@ -42,7 +46,12 @@ def _period_label(group: str):
 
 @tenant_page()
 def usage(request: HttpRequest) -> HttpResponse:
-    report = _tenant_report(request)
+    tenant = request.tenant
+    csv_url = reverse("portal:usage_csv", kwargs={"tenant_slug": tenant.slug})
+    return _report_page(request, _tenant_report(request, tenant), csv_url)
+
+
+def _report_page(request: HttpRequest, report: reports.TenantReport, csv_url: str) -> HttpResponse:
     chart = charts.stacked_bars(
         report.by_period(),
         lambda f: f.cost,
@@ -56,7 +65,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "legend": charts.legend(),
         "groups": reports.GROUPS,
         "categories": Category,
-        "query": request.GET.urlencode(),
+        "csv_url": csv_url,
     }
     return render(request, "portal/usage/usage.html", context)
 
@@ -75,8 +84,11 @@ CSV_COLUMNS = [
 
 @tenant_page()
 def usage_csv(request: HttpRequest) -> HttpResponse:
+    return _csv_response(_tenant_report(request, request.tenant))
+
+
+def _csv_response(report: reports.TenantReport) -> HttpResponse:
     """The report as CSV, one row per period and category, then a totals row."""
-    report = _tenant_report(request)
     name = f"usage-{report.tenant.slug}-{report.start}-{report.end}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -103,12 +115,23 @@ def _csv_row(
     ]
 
 
-@login_required
+def platform_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Platform operators (superusers) only; anyone else gets 404, as for a page that
+    does not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@platform_page
 def platform_usage(request: HttpRequest) -> HttpResponse:
-    """Every tenant's usage over the last 7, 30 or 90 days; platform operators only
-    (anyone else gets 404, as for a page that does not exist)."""
-    if not request.user.is_superuser:
-        raise Http404("No such page.")
+    """Every tenant's usage over the last 7, 30 or 90 days."""
     try:
         days = int(request.GET.get("days", 30))
     except ValueError:
@@ -133,3 +156,17 @@ def platform_usage(request: HttpRequest) -> HttpResponse:
         "categories": Category,
     }
     return render(request, "portal/usage/platform.html", context)
+
+
+@platform_page
+def platform_tenant_usage(request: HttpRequest, slug: str) -> HttpResponse:
+    """One tenant's report, for an operator who need not be a member of it."""
+    tenant = get_object_or_404(Tenant.objects.select_related("rate_plan"), slug=slug)
+    csv_url = reverse("portal:platform_tenant_usage_csv", kwargs={"slug": slug})
+    return _report_page(request, _tenant_report(request, tenant), csv_url)
+
+
+@platform_page
+def platform_tenant_usage_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_object_or_404(Tenant.objects.select_related("rate_plan"), slug=slug)
+    return _csv_response(_tenant_report(request, tenant))

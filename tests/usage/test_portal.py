@@ -157,3 +157,29 @@ def test_an_unknown_span_of_days_falls_back_to_thirty(client, superuser):
 
     assert response.status_code == 200
     assert response.context["days"] == 30
+
+
+def test_a_superuser_opens_any_tenants_report_without_being_a_member(
+    client, superuser, other_tenant
+):
+    meter(other_tenant, (NOV, Category.VOIP, 600))
+    client.force_login(superuser)
+
+    page = client.get(reverse("portal:platform_tenant_usage", args=["globex"]), NOVEMBER)
+    csv_file = client.get(reverse("portal:platform_tenant_usage_csv", args=["globex"]), NOVEMBER)
+
+    assert page.status_code == 200
+    assert page.context["report"].total.cost == Decimal("0.04")
+    *_, total = csv.DictReader(io.StringIO(csv_file.content.decode()))
+    assert total["cost"] == "0.040000"
+
+
+def test_a_tenant_owner_cannot_open_another_tenants_report_through_the_platform_pages(
+    client, user, tenant, other_tenant
+):
+    client.force_login(user)
+
+    page = client.get(reverse("portal:platform_tenant_usage", args=["globex"]))
+    csv_file = client.get(reverse("portal:platform_tenant_usage_csv", args=["globex"]))
+
+    assert (page.status_code, csv_file.status_code) == (404, 404)

@@ -4,6 +4,7 @@ Colours and sizes are presentation attributes rather than `style`, so the page n
 no inline-style exception in its Content Security Policy.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ WIDTH = 720
 HEIGHT = 240
 LEFT = 56  # room for the axis labels
 BOTTOM = 24
-TOP = 10
+TOP = 22  # room for the unit above the axis
 
 
 def stacked_bars(
@@ -37,7 +38,7 @@ def stacked_bars(
     """One bar per period, stacked by category. `value` reads a category's figures;
     `label` names a period on the x axis (every few bars when there are many)."""
     totals = [sum(float(value(f)) for f in cats.values()) for _, cats in periods]
-    top = max(totals, default=0.0) or 1.0
+    top = nice_ceiling(max(totals, default=0.0))
     plot_w = WIDTH - LEFT - 8
     plot_h = HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(periods), 1)
@@ -130,6 +131,15 @@ def _axis(top: float, unit: str, plot_h: float) -> SafeString:
     return mark_safe("".join(str(line) for line in lines))
 
 
+def nice_ceiling(amount: float) -> float:
+    """The smallest of 1, 2, 4, 5, 8 times a power of ten that is at least `amount`: its
+    quarters (the grid lines) are round numbers too."""
+    if amount <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(amount))
+    return next(step * power for step in (1, 2, 4, 5, 8, 10) if step * power >= amount * 0.999999)
+
+
 def _f(number: float) -> str:
     return f"{number:.1f}"
 
@@ -137,4 +147,4 @@ def _f(number: float) -> str:
 def _number(amount: float) -> str:
     if amount >= 100:
         return f"{amount:,.0f}"
-    return f"{amount:,.2f}".rstrip("0").rstrip(".") or "0"
+    return f"{amount:,.4f}".rstrip("0").rstrip(".") or "0"

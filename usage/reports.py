@@ -84,11 +84,26 @@ class TenantReport:
         return self.tenant.rate_plan.currency
 
     def by_period(self) -> list[tuple[date, dict[str, Figures]]]:
-        """Periods in order, each with its figures per category (for charts)."""
-        periods: dict[date, dict[str, Figures]] = {}
+        """Every period from start to end, in order, each with its figures per category;
+        a period without usage is there, empty, so a chart's time axis has no holes."""
+        periods: dict[date, dict[str, Figures]] = {
+            period: {} for period in periods_between(self.start, self.end, self.group)
+        }
         for line in self.lines:
             periods.setdefault(line.period, {})[line.category] = line.figures
         return list(periods.items())
+
+
+def periods_between(start: date, end: date, group: str) -> list[date]:
+    """The first day of each day or month from `start` to `end`."""
+    if group == MONTH:
+        months = []
+        current = start.replace(day=1)
+        while current <= end:
+            months.append(current)
+            current = (current + timedelta(days=32)).replace(day=1)
+        return months
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def today_for(tenant: Tenant) -> date:
@@ -167,7 +182,7 @@ def platform_usage(*, start: date, end: date) -> PlatformReport:
         cost_by_currency[entry.currency] = (
             cost_by_currency.get(entry.currency, Decimal(0)) + entry.total.cost
         )
-    days: dict[date, dict[str, Figures]] = {}
+    days: dict[date, dict[str, Figures]] = {day: {} for day in periods_between(start, end, DAY)}
     for row in rows.values("day", "category").annotate(**SUMS).order_by("day", "category"):
         days.setdefault(row["day"], {})[row["category"]] = Figures.of(row)
     ordered = sorted(table.values(), key=lambda r: (-r.total.billable_seconds, r.tenant.name))

@@ -7,12 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from tenants.models import Tenant
-from usage.models import Category, DailyUsage
+from usage.models import Category, DailyUsage, UsageRecord
 
 DAY = "day"
 MONTH = "month"
@@ -195,3 +195,18 @@ def last_days(days: int) -> tuple[date, date]:
     """The last `days` UTC days, today included (the platform's own calendar)."""
     today = timezone.now().date()
     return today - timedelta(days=days - 1), today
+
+
+def call_usage(tenant: Tenant, call_id: int) -> Figures:
+    """What one call cost so far: its metered legs and text to speech (for a call's page;
+    legs still in the call are not metered yet)."""
+    rows = UsageRecord.objects.for_tenant(tenant).filter(call_id=call_id)
+    return Figures.of(
+        rows.aggregate(
+            count=Count("pk"),
+            seconds=Sum("seconds"),
+            billable_seconds=Sum("billable_seconds"),
+            quantity=Sum("quantity"),
+            cost=Sum("cost"),
+        )
+    )

@@ -13,6 +13,7 @@ from calls.models import Call, Participant
 from calls.play_sources import PlaySource
 from tenants import services as tenant_services
 from tenants.models import RatePlan
+from usage import reports
 from usage import services as usage_services
 from usage.models import Category, DailyUsage, MeteringMark, UsageRecord
 from usage.tasks import meter_usage
@@ -262,3 +263,23 @@ def test_a_recording_on_a_metered_day_joins_that_days_roll_up(acme, callbacks, g
         (Category.PSTN_OUTBOUND, 1, 60),
         (Category.RECORDING, 1, 60),
     ]
+
+
+def test_a_calls_cost_adds_up_its_legs(acme, callbacks, gateway):
+    with time_machine.travel(START, tick=False) as traveller:
+        call = talk(
+            acme,
+            callbacks,
+            gateway,
+            traveller,
+            30,
+            Identifier.phone(CALLEE),
+            Identifier.user("8:acs:u1"),
+        )
+        talk(acme, callbacks, gateway, traveller, 30)  # another call, not counted
+        meter_usage()
+
+    figures = reports.call_usage(acme, call.pk)
+
+    assert figures.count == 2
+    assert figures.cost == Decimal("0.013") + Decimal("0.004")

@@ -27,7 +27,7 @@ from usage.models import Category, DailyUsage, MeteringMark, UsageRecord
 
 BATCH = 500
 # A row this young may belong to a transaction that has not committed yet, behind rows
-# with higher ids that have: the mark never passes it (see _advance_mark).
+# with higher ids that have: the mark never passes it (see _next_mark).
 RECENT = timedelta(hours=1)
 # One metering writer at a time (pg_advisory_xact_lock key; "usage" in ASCII).
 LOCK_KEY = 0x7573616765
@@ -125,6 +125,9 @@ def meter_recording(
 def _drain(source: str, model: type, meter_batch, batch: int) -> int:
     """Meter `model` rows from the source's mark upward, one transaction per batch."""
     mark = MeteringMark.objects.get_or_create(source=source)[0].position
+    # Decided before draining: a row that ends while we drain may lie below a mark
+    # computed afterwards, unmetered. Rows closed before this point are all drained now.
+    next_mark = _next_mark(model, mark)
     after = mark - 1
     written = 0
     while True:
@@ -134,7 +137,8 @@ def _drain(source: str, model: type, meter_batch, batch: int) -> int:
         written += count
         if after is None:
             break
-    _advance_mark(source, model, mark)
+    if next_mark > mark:
+        MeteringMark.objects.filter(source=source, position=mark).update(position=next_mark)
     return written
 
 
@@ -218,8 +222,9 @@ def _save(records: list[UsageRecord], scanned: list, batch: int) -> tuple[int | 
     return (None if done else scanned[-1].pk), len(records)
 
 
-def _advance_mark(source: str, model: type, mark: int) -> None:
-    """Move the mark up to the first row that is still live or too young to trust."""
+def _next_mark(model: type, mark: int) -> int:
+    """The first row at or above `mark` that is still live or too young to trust; past
+    the last row when there is none."""
     rows = model.unscoped.filter(pk__gte=mark)
     live = [Participant.State.INVITED, Participant.State.CONNECTED]
     if model is MediaOperation:
@@ -228,11 +233,10 @@ def _advance_mark(source: str, model: type, mark: int) -> None:
     else:
         young = Q(invited_at__gte=timezone.now() - RECENT)
     first_open = rows.filter(Q(state__in=live) | young).aggregate(first=Min("pk"))["first"]
-    if first_open is None:
-        last = rows.aggregate(last=Max("pk"))["last"]
-        first_open = mark if last is None else last + 1
-    if first_open > mark:
-        MeteringMark.objects.filter(source=source, position=mark).update(position=first_open)
+    if first_open is not None:
+        return first_open
+    last = rows.aggregate(last=Max("pk"))["last"]
+    return mark if last is None else last + 1
 
 
 def _lock() -> None:

@@ -248,6 +248,7 @@ def test_the_mark_skips_old_metered_legs_but_never_a_live_one(acme, callbacks, g
         meter_usage()
 
     assert UsageRecord.objects.for_tenant(acme).count() == 2
+    assert MeteringMark.objects.get(source="participants").position == live_leg.pk + 1
 
 
 def test_a_recording_on_a_metered_day_joins_that_days_roll_up(acme, callbacks, gateway):

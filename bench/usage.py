@@ -7,7 +7,8 @@ then times, one request at a time after a warm-up:
 - the platform operators' 30-day report across all tenants (`/portal/usage/all/`, a
   superuser's session: it is a portal page, HMAC keys belong to tenants), target 250 ms;
 - one tenant's month at the API (`/t/<slug>/api/v1/usage`, HMAC-signed as the SDK signs),
-  rotating over ten tenants, target 100 ms.
+  rotating over ten tenants, target 100 ms;
+- for comparison, the same month as the portal page with its chart (no target).
 Prints p50 / p95 / max per request and whether the targets are met (exit status 1 if not).
 """
 
@@ -30,7 +31,8 @@ from tests.acs_signing import sign_headers
 
 WARMUP = 10
 SAMPLES = 200
-TARGETS_MS = {"platform": 250.0, "api": 100.0}
+# The issue's targets; the tenant's month as a portal page is shown for comparison.
+TARGETS_MS = {"platform": 250.0, "api": 100.0, "page": None}
 
 
 def seed(env: dict[str, str]) -> dict:
@@ -101,14 +103,21 @@ def main() -> int:
             date = formatdate(usegmt=True)
             return target, sign_headers("GET", target, b"", seeded["keys"][slug], host, date)
 
+        def page(i: int) -> tuple[str, dict[str, str]]:
+            slug = slugs[i % len(slugs)]
+            query = urlencode({"from": start, "to": end, "group": "day"})
+            return f"/portal/usage/all/{slug}/?{query}", {"Cookie": cookie}
+
         argv = [GUNICORN, "callauto.wsgi", "--worker-class", "sync", "--workers", "2"]
         argv += ["--bind", f"127.0.0.1:{port}", "--no-control-socket"]
         results = {}
         with Service("gunicorn", argv, env, var_dir) as web:
             wait_http_ok(port, "/healthz", web)
-            # Both answers must carry data: the page names a bench tenant, the API a category.
-            for name, request in (("platform", platform), ("api", api)):
-                expect = b"bench-usage-000" if name == "platform" else b'"pstn_outbound"'
+            # Every answer must carry data (a bench tenant's name, a category), so an empty
+            # report cannot pass for a fast one.
+            expected = {"platform": b"bench-usage-000", "api": b'"pstn_outbound"'}
+            for name, request in (("platform", platform), ("api", api), ("page", page)):
+                expect = expected.get(name, b"PSTN outbound")
                 timed(port, request, WARMUP, expect)
                 results[name] = timed(port, request, SAMPLES, expect)
                 web.check_alive()
@@ -123,12 +132,14 @@ def print_results(results: dict[str, list[float]], start: str, end: str) -> int:
     names = {
         "platform": "GET /portal/usage/all/?days=30 (all tenants, 30 days)",
         "api": f"GET /t/<slug>/api/v1/usage {start}..{end} by day",
+        "page": "GET /portal/usage/all/<slug>/ same month (page + chart)",
     }
     rows = []
     met = True
     for key, latencies in results.items():
         p95 = percentile_ms(latencies, 95)
-        ok = p95 <= TARGETS_MS[key]
+        target = TARGETS_MS[key]
+        ok = target is None or p95 <= target
         met &= ok
         rows.append(
             (
@@ -137,8 +148,8 @@ def print_results(results: dict[str, list[float]], start: str, end: str) -> int:
                 report.fmt(percentile_ms(latencies, 50)),
                 report.fmt(p95),
                 report.fmt(max(latencies) * 1000),
-                f"{TARGETS_MS[key]:.0f}",
-                "met" if ok else "NOT met",
+                "-" if target is None else f"{target:.0f}",
+                "-" if target is None else "met" if ok else "NOT met",
             )
         )
     print(
@@ -147,8 +158,8 @@ def print_results(results: dict[str, list[float]], start: str, end: str) -> int:
     headers = ["request", "n", "p50 ms", "p95 ms", "max ms", "target ms", "p95 vs target"]
     print(report.table(headers, rows))
     print(
-        f"Requests one at a time after {WARMUP} warm-up requests each; the API rotates over"
-        " ten tenants. Both read the daily roll-ups, never the 1,000,000 raw legs."
+        f"Requests one at a time after {WARMUP} warm-up requests each; per-tenant requests"
+        " rotate over ten tenants. All read the daily roll-ups, never the 1,000,000 raw legs."
     )
     return 0 if met else 1
 

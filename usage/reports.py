@@ -140,7 +140,6 @@ def tenant_usage(tenant: Tenant, *, start: date, end: date, group: str = DAY) ->
 @dataclass
 class TenantRow:
     tenant: Tenant
-    by_category: dict[str, Figures]
     total: Figures
 
     @property
@@ -160,22 +159,20 @@ class PlatformReport:
 
 
 def platform_usage(*, start: date, end: date) -> PlatformReport:
-    """Every tenant's usage from `start` to `end`: per tenant and category, and per day
+    """Every tenant's usage from `start` to `end`: per tenant, and per day and category
     for the chart. For platform operators only (the caller checks)."""
     rows = DailyUsage.unscoped.filter(day__gte=start, day__lte=end)
-    per_tenant = rows.values("tenant_id", "category").annotate(**SUMS).order_by()
-    tenants = Tenant.objects.select_related("rate_plan").in_bulk(
-        {row["tenant_id"] for row in per_tenant}
+    per_tenant = list(rows.values("tenant_id").annotate(**SUMS).order_by())
+    tenants = (
+        Tenant.objects.select_related("rate_plan")
+        .only("name", "slug", "rate_plan__currency")
+        .in_bulk([row["tenant_id"] for row in per_tenant])
     )
     table: dict[int, TenantRow] = {}
     total = Figures()
     for row in per_tenant:
         figures = Figures.of(row)
-        entry = table.setdefault(
-            row["tenant_id"], TenantRow(tenants[row["tenant_id"]], {}, Figures())
-        )
-        entry.by_category[row["category"]] = figures
-        entry.total.add(figures)
+        table[row["tenant_id"]] = TenantRow(tenants[row["tenant_id"]], figures)
         total.add(figures)
     cost_by_currency: dict[str, Decimal] = {}
     for entry in table.values():

@@ -13,4 +13,5 @@ router.register("recordings", RecordingViewSet, basename="recordings")
 urlpatterns = [
     path("", include("tenants.api.urls")),
     path("", include(router.urls)),
+    path("", include("usage.api.urls")),
 ]

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "recordings",
     "axes",
     "csp",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,8 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # HSTS preload is a commitment to browsers' preload lists that an operator opts into.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# usage.DailyUsage's covering index is a plain index on the embedded SQLite default; enough there.
+SILENCED_SYSTEM_CHECKS += ["models.W040"]
 # Callback bearer tokens: the `iss` claim; our OpenID configuration is published under it.
 CALLBACK_JWT_ISSUER = env.str("CALLBACK_JWT_ISSUER", default=PUBLIC_BASE_URL)
 

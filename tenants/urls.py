@@ -6,6 +6,7 @@ from calls import views as calls_views
 from recordings import views as recordings_views
 from tenants import views
 from tenants.portal import audit_log
+from usage import views as usage_views
 
 app_name = "portal"
 
@@ -56,4 +57,13 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/audit/", audit_log.audit_log, name="audit_log"),
     path("t/<slug:tenant_slug>/audit/export.csv", audit_log.audit_log_csv, name="audit_log_csv"),
     path("t/<slug:tenant_slug>/settings/retention/", views.retention, name="retention"),
+    path("t/<slug:tenant_slug>/usage/", usage_views.usage, name="usage"),
+    path("t/<slug:tenant_slug>/usage.csv", usage_views.usage_csv, name="usage_csv"),
+    path("usage/all/", usage_views.platform_usage, name="platform_usage"),
+    path("usage/all/<slug:slug>/", usage_views.platform_tenant_usage, name="platform_tenant_usage"),
+    path(
+        "usage/all/<slug:slug>.csv",
+        usage_views.platform_tenant_usage_csv,
+        name="platform_tenant_usage_csv",
+    ),
 ]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from calls import grid
 from recordings import locations, services
 from recordings.models import RecordingChunk
+from usage.services import meter_recording
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ def finalize_chunk(chunk_id: int) -> bool:
         }
         subject = f"/recording/call/{call.correlation_id}/serverCallId/{call.server_call_id}"
         grid.publish(chunk.tenant, FILE_STATUS_EVENT, subject, data, call=call)
+    # Recording minutes are billed per file, once (idempotent on the document id).
+    meter_recording(
+        chunk.tenant,
+        source_id=chunk.document_id,
+        started_at=recording.started_at,
+        seconds=chunk.duration,
+    )
     return True
 
 

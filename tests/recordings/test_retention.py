@@ -90,3 +90,17 @@ def test_finalizing_twice_announces_the_file_once(tenant, record, grid_receiver)
     assert tasks.finalize_chunk(chunk.pk) is False
 
     assert len([e for e in grid_receiver.events if "FileStatus" in e["eventType"]]) == 1
+
+
+def test_recording_minutes_are_metered_once_at_the_plans_rate(tenant, record):
+    from usage.models import UsageRecord
+
+    recording = record()
+    chunk = recording.chunks.get()
+    tasks.finalize_chunk(chunk.pk)  # a re-run bills nothing more
+
+    [usage] = UsageRecord.objects.for_tenant(tenant).filter(category="recording")
+    assert usage.seconds == pytest.approx(1.0)
+    increment = tenant.rate_plan.billing_increment_seconds
+    assert usage.billable_seconds == max(increment, 1)
+    assert usage.source_id == chunk.document_id

@@ -284,3 +284,15 @@ def test_a_calls_cost_adds_up_its_legs(acme, callbacks, gateway):
 
     assert figures.count == 2
     assert figures.cost == Decimal("0.013") + Decimal("0.004")
+
+
+def test_a_calls_page_shows_what_the_call_cost(acme, callbacks, gateway, client, user):
+    with time_machine.travel(START, tick=False) as traveller:
+        call = talk(acme, callbacks, gateway, traveller, 61)
+        meter_usage()
+    client.force_login(user)
+
+    page = client.get(f"/portal/t/{acme.slug}/calls/{call.pk}/").content.decode()
+
+    assert "0.0260 USD" in page
+    assert "120 billable s" in page

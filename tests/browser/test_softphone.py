@@ -13,6 +13,7 @@ from azure.communication.callautomation import (
 from playwright.sync_api import Page
 
 from calls import services, softphone
+from calls.models import Call
 from tenants import services as tenant_services
 from tests.receiver import CallbackReceiver
 
@@ -84,6 +85,11 @@ def test_a_person_answers_on_the_softphone_hears_the_prompt_and_presses_one(
     assert page.locator("#softphone-legs li.connected").count() == 1
     assert errors == []  # the keypad's WebAudio tone included
     screenshot(page, "softphone")
+
+    # The call's page shows the result in its event timeline.
+    call = Call.unscoped.get(connections__call_connection_id=placed.call_connection_id)
+    page.goto(f"/portal/t/acme/calls/{call.pk}/")
+    assert page.locator("ol.timeline").get_by_text("RecognizeCompleted").count() == 1
 
 
 @pytest.fixture

@@ -437,7 +437,7 @@ def _claim_incoming(tenant: Tenant, context: str) -> tuple[Call, Participant]:
     return call, caller
 
 
-def _leg_command(participant: Participant, kind: str, **payload: object) -> None:
+def leg_command(participant: Participant, kind: str, **payload: object) -> None:
     CarrierCommand.unscoped.create(
         tenant_id=participant.tenant_id,
         call_id=participant.call_id,
@@ -457,7 +457,7 @@ def answer_call(
         tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
     )
     Participant.unscoped.filter(pk=caller.pk).update(requested_by=connection)
-    _leg_command(caller, CarrierCommand.Kind.ANSWER)
+    leg_command(caller, CarrierCommand.Kind.ANSWER)
     return connection
 
 
@@ -487,7 +487,7 @@ def reject_call(tenant: Tenant, *, incoming_call_context: str, reason: str = "no
     call, caller = _claim_incoming(tenant, incoming_call_context)
     code = REJECT_SIP[reason]
     transition(caller, P.FAILED, left_at=timezone.now(), end_code=code, end_message=reason)
-    _leg_command(caller, CarrierCommand.Kind.REJECT, sip_code=code)
+    leg_command(caller, CarrierCommand.Kind.REJECT, sip_code=code)
     transition(
         call,
         Call.State.DISCONNECTED,

@@ -85,16 +85,6 @@ def _softphone_leg(tenant: Tenant, leg_id: str) -> Participant:
     return participant
 
 
-def _command(participant: Participant, kind: str, **payload: object) -> None:
-    CarrierCommand.unscoped.create(
-        tenant_id=participant.tenant_id,
-        call_id=participant.call_id,
-        participant=participant,
-        kind=kind,
-        payload=payload,
-    )
-
-
 @transaction.atomic
 def answer_leg(tenant: Tenant, leg_id: str, *, actor: Actor) -> Participant:
     """The person picks up a call ringing them. Raises NotFound for a leg that is not
@@ -102,7 +92,7 @@ def answer_leg(tenant: Tenant, leg_id: str, *, actor: Actor) -> Participant:
     participant = _softphone_leg(tenant, leg_id)
     if participant.state != P.INVITED or participant.role == Participant.Role.CALLER:
         raise Conflict("This call is not ringing you.")
-    _command(participant, CarrierCommand.Kind.CALLEE_ANSWER)
+    services.leg_command(participant, CarrierCommand.Kind.CALLEE_ANSWER)
     return participant
 
 
@@ -113,7 +103,7 @@ def hang_up_leg(tenant: Tenant, leg_id: str, *, actor: Actor) -> Participant:
     participant = _softphone_leg(tenant, leg_id)
     if not participant.is_live:
         raise Conflict("This call has already ended.")
-    _command(participant, CarrierCommand.Kind.CALLEE_HANG_UP)
+    services.leg_command(participant, CarrierCommand.Kind.CALLEE_HANG_UP)
     return participant
 
 
@@ -134,7 +124,7 @@ def press_key(tenant: Tenant, leg_id: str, key: str, *, actor: Actor) -> str:
     participant = _softphone_leg(tenant, leg_id)
     if participant.state != P.CONNECTED:
         raise Conflict("Keys can be pressed only on a connected call.")
-    _command(participant, CarrierCommand.Kind.PRESS, key=pressed)
+    services.leg_command(participant, CarrierCommand.Kind.PRESS, key=pressed)
     return pressed
 
 

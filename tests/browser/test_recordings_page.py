@@ -2,22 +2,16 @@ import pytest
 
 from calls import services
 from calls.identifiers import Identifier
-from recordings.models import RecordingChunk
 from tests.calls.api_support import signed
+from tests.recordings.storage import temporary_recordings_storage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def recordings_dir(tmp_path, settings):
-    storage = RecordingChunk._meta.get_field("content").storage
-    saved = dict(storage.__dict__)
-    storage._location = str(tmp_path / "recordings")
-    for cached in ("base_location", "location"):
-        storage.__dict__.pop(cached, None)
-    yield
-    storage.__dict__.clear()
-    storage.__dict__.update(saved)
+def recordings_dir(tmp_path):
+    with temporary_recordings_storage(tmp_path / "recordings") as directory:
+        yield directory
 
 
 def test_a_recording_plays_in_the_browser(client, tenant, gateway, log_in, screenshot):

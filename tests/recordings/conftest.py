@@ -6,10 +6,10 @@ import pytest
 from calls import services
 from calls.identifiers import Identifier
 from calls.models import Call
-from recordings.models import RecordingChunk
 from tenants import services as tenant_services
 from tests.calls.conftest import _tasks_run_inline, callbacks, gateway  # noqa: F401
 from tests.receiver import CallbackReceiver
+from tests.recordings.storage import temporary_recordings_storage
 
 OUR_NUMBER = "+14255550100"
 CUSTOMER = "8:acs:resource_customer"
@@ -20,16 +20,10 @@ EXPERT = "+14255550177"
 @pytest.fixture(autouse=True)
 def recordings_dir(tmp_path, settings, live_server):
     """Files go to a fresh directory; *Location URLs point at the live server."""
-    storage = RecordingChunk._meta.get_field("content").storage
-    saved = dict(storage.__dict__)
-    storage._location = str(tmp_path / "recordings")
-    for cached in ("base_location", "location"):
-        storage.__dict__.pop(cached, None)
     settings.PUBLIC_BASE_URL = live_server.url
     settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-    yield tmp_path / "recordings"
-    storage.__dict__.clear()
-    storage.__dict__.update(saved)
+    with temporary_recordings_storage(tmp_path / "recordings") as directory:
+        yield directory
 
 
 @pytest.fixture

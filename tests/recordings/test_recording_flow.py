@@ -15,6 +15,7 @@ from azure.communication.callautomation import (
 )
 from azure.core.rest import HttpRequest
 
+from calls import services
 from calls.media import dtmf
 from calls.media.audio import Audio
 from calls.models import SimulatedCallee
@@ -116,24 +117,33 @@ def test_the_support_call_is_recorded_with_an_expert_brought_in_out_of_call(
     assert metadata["sampleRate"] == 8000
 
 
-def test_a_key_the_callee_presses_is_in_the_recording_where_it_was_pressed(
-    tenant, sdk_client, callbacks, gateway, grid_receiver
-):
-    from calls import services
-
+@pytest.fixture
+def app_call(tenant, sdk_client, callbacks, gateway, grid_receiver):
+    """Place a 1:1 app call to CALLEE with the SDK (event webhook subscribed); returns the
+    client, the call's properties and its connection, once connected."""
     services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
     tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
+
+    def place():
+        sdk = sdk_client()
+        props = sdk.create_call(
+            PhoneNumberIdentifier(CALLEE),
+            callbacks.url,
+            source_caller_id_number=PhoneNumberIdentifier(OUR_NUMBER),
+        )
+        gateway.advance(2)
+        return sdk, props, sdk.get_call_connection(props.call_connection_id)
+
+    return place
+
+
+def test_a_key_the_callee_presses_is_in_the_recording_where_it_was_pressed(
+    tenant, app_call, callbacks, gateway, grid_receiver
+):
     SimulatedCallee.unscoped.create(
         tenant=tenant, raw_id=f"4:{CALLEE}", keys=[[2.0, "1", "prompt"]]
     )
-    sdk = sdk_client()
-    props = sdk.create_call(
-        PhoneNumberIdentifier(CALLEE),
-        callbacks.url,
-        source_caller_id_number=PhoneNumberIdentifier(OUR_NUMBER),
-    )
-    gateway.advance(2)
-    connection = sdk.get_call_connection(props.call_connection_id)
+    sdk, props, connection = app_call()
 
     recording = sdk.start_recording(call_connection_id=props.call_connection_id)
     connection.start_recognizing_media(
@@ -166,20 +176,9 @@ def test_a_key_the_callee_presses_is_in_the_recording_where_it_was_pressed(
 
 
 def test_an_mp3_recording_decodes_to_the_recorded_duration(
-    tenant, sdk_client, callbacks, gateway, grid_receiver
+    app_call, callbacks, gateway, grid_receiver
 ):
-    from calls import services
-
-    services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
-    tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
-    sdk = sdk_client()
-    props = sdk.create_call(
-        PhoneNumberIdentifier(CALLEE),
-        callbacks.url,
-        source_caller_id_number=PhoneNumberIdentifier(OUR_NUMBER),
-    )
-    gateway.advance(2)
-    connection = sdk.get_call_connection(props.call_connection_id)
+    sdk, props, connection = app_call()
     recording = sdk.start_recording(
         call_connection_id=props.call_connection_id,
         recording_format_type="mp3",

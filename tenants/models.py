@@ -30,6 +30,10 @@ class RatePlan(models.Model):
     pstn_inbound_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
     voip_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
     recording_per_minute = models.DecimalField(max_digits=10, decimal_places=5)
+    # Text to speech is billed by characters spoken (0 = free).
+    tts_per_million_characters = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0")
+    )
     # Legs are billed in whole increments, rounded up (60 = per minute, 1 = per second).
     billing_increment_seconds = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(1)]

@@ -61,7 +61,7 @@ def billable_seconds(seconds: float, increment: int) -> int:
 
 def cost_of(plan: RatePlan, category: str, billable: int, quantity: int = 0) -> Decimal:
     if category == Category.TTS:
-        per_million = getattr(plan, TTS_RATE, None) or Decimal(0)
+        per_million = getattr(plan, TTS_RATE)
         amount = Decimal(per_million) * quantity / 1_000_000
     else:
         amount = getattr(plan, PER_MINUTE_RATE[category]) * billable / 60

@@ -30,10 +30,16 @@ def test_cost_is_the_per_minute_rate_times_billable_minutes():
     assert cost_of(plan, Category.RECORDING, 60) == Decimal("0.002000")
 
 
-def test_text_to_speech_costs_nothing_while_plans_have_no_tts_price():
+def test_text_to_speech_costs_nothing_on_a_plan_without_a_tts_price():
     plan = RatePlan(voip_per_minute=Decimal("0.004"))
 
     assert cost_of(plan, Category.TTS, 0, 1000) == Decimal(0)
+
+
+def test_text_to_speech_is_billed_by_the_characters_spoken():
+    plan = RatePlan(tts_per_million_characters=Decimal("16"))
+
+    assert cost_of(plan, Category.TTS, 0, 250_000) == Decimal("4")
 
 
 @pytest.mark.django_db

@@ -11,4 +11,5 @@ router.register("deliveries", DeliveryViewSet, basename="deliveries")
 urlpatterns = [
     path("", include("tenants.api.urls")),
     path("", include(router.urls)),
+    path("", include("reminders.api.urls")),
 ]

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "calls",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "reminders",
 ]
 
@@ -211,6 +212,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's JavaScript and CSS are served by us (no CDN).
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Where the reminders app tells the platform to POST its calls' events (our own endpoint).

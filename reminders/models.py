@@ -311,6 +311,8 @@ class ImportJob(models.Model):
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    # The uploaded file, kept until the import finishes (no local disk: any worker runs it).
+    content = models.TextField(blank=True)
     # [{"row": 3, "field": "phone", "message": "..."}]
     errors = models.JSONField(default=list, blank=True)
     created_by = models.CharField(max_length=200, blank=True)

@@ -62,7 +62,12 @@ def contact_zone(contact: Contact) -> ZoneInfo:
 
 @transaction.atomic
 def save_contact(
-    tenant: Tenant, *, actor: Actor, contact: Contact | None = None, **fields: Any
+    tenant: Tenant,
+    *,
+    actor: Actor,
+    contact: Contact | None = None,
+    audit_it: bool = True,
+    **fields: Any,
 ) -> Contact:
     """Create or change a contact. The phone is normalized to E.164; an empty zone is
     filled from the number (default_zone). Raises ValidationError."""
@@ -75,13 +80,14 @@ def save_contact(
         contact.time_zone = default_zone(contact.phone, tenant)
     contact.full_clean(exclude=["tenant"], validate_unique=False)
     contact.save()
-    audit.record(
-        tenant,
-        actor=actor,
-        action="contact.create" if creating else "contact.update",
-        target=contact,
-        after={"phone": contact.phone},
-    )
+    if audit_it:
+        audit.record(
+            tenant,
+            actor=actor,
+            action="contact.create" if creating else "contact.update",
+            target=contact,
+            after={"phone": contact.phone},
+        )
     return contact
 
 

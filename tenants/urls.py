@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from calls import views as calls_views
 from tenants import views
@@ -20,4 +20,5 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
+    path("", include("reminders.urls")),
 ]

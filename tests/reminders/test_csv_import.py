@@ -8,7 +8,7 @@ from reminders.models import Appointment, Contact, ImportJob
 from tests.calls.api_support import assert_error
 from tests.reminders.test_api import api, targets
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock", "_tasks_run_inline")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 GOOD = """external_id,name,phone,starts_at,time_zone,provider
 A-1,Ann Lee,+14255550123,2026-03-10T14:30:00-04:00,America/New_York,Dr. Smith

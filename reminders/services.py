@@ -328,7 +328,7 @@ def finish_attempt(attempt: Attempt, disposition: str, now: datetime, detail: st
     attempt.ended_at = attempt.ended_at or now
     attempt.save()
     appointment = (
-        Appointment.unscoped.select_for_update()
+        Appointment.unscoped.select_for_update(of=("self",))
         .select_related("contact", "plan")
         .get(pk=attempt.appointment_id)
     )
@@ -386,7 +386,9 @@ def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Attempt:
     """
     attempt = (
         Attempt.objects.for_tenant(tenant)
-        .select_for_update()
+        # Only the attempt's row: locking the joined plan or number would make every call
+        # of a campaign wait for the others' events.
+        .select_for_update(of=("self",))
         .select_related(
             "appointment",
             "appointment__contact",

@@ -172,3 +172,30 @@ def test_an_appointment_cancelled_before_the_answer_is_not_read_out(acme, plan, 
     assert not [t for t in event_types(attempt) if t.startswith(("Recognize", "Play"))]
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CANCELLED
+
+
+def test_star_repeats_the_menu_and_a_key_then_confirms(acme, plan, gateway):
+    callee(acme, keys=[(1, "*", "prompt"), (20, "1")])  # "1" falls in the repeated menu
+    book(acme, plan)
+
+    attempt = remind(acme, gateway)
+
+    assert (attempt.tones, attempt.replays, attempt.disposition) == (
+        ["asterisk", "one"],
+        1,
+        "confirmed",
+    )
+
+
+def test_an_office_that_does_not_answer_gets_an_apology_and_a_retry(acme, plan, gateway):
+    callee(acme, keys=[(1, "3", "prompt")])
+    callee(acme, OFFICE, outcome="no_answer")
+    appointment = book(acme, plan)
+
+    attempt = remind(acme, gateway, seconds=180)
+
+    assert attempt.disposition == "failed"
+    assert "AddParticipantFailed" in event_types(attempt)
+    assert "PlayCompleted" in event_types(attempt)
+    appointment.refresh_from_db()
+    assert appointment.next_attempt_number == 2

@@ -246,7 +246,12 @@ def save_appointment(
         "status": appointment.status,
     }
     if created or before != after:
-        plan_next(appointment, timezone.now(), from_index=appointment.next_reminder_index)
+        # A new start time is a new appointment to remind of: plan from the first reminder
+        # (those whose time has passed collapse into the next, see plan_next).
+        moved = before["starts_at"] != after["starts_at"]
+        plan_next(
+            appointment, timezone.now(), from_index=0 if moved else appointment.next_reminder_index
+        )
     appointment.save()
     if audit_it and (created or before != after):
         audit.record(

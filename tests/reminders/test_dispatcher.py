@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -154,3 +154,24 @@ def test_a_run_stops_when_nothing_is_due(acme, plan):
 
     assert placed == 3
     assert len(sleeps) == 1  # one pass placed all, the next found nothing due
+
+
+def test_a_moved_appointment_is_reminded_again_for_its_new_time(acme, plan):
+    appointment = book(acme, plan)
+    assert dispatcher.tick(acme) == 1
+    attempt = appointment.attempts.get()
+    with transaction.atomic():
+        services.finish_attempt(attempt, "voicemail", timezone.now())
+    appointment.refresh_from_db()
+    assert appointment.next_attempt_at is None
+
+    services.save_appointment(
+        acme,
+        actor=None,
+        external_id=appointment.external_id,
+        starts_at=appointment.starts_at + timedelta(days=3),
+    )
+    appointment.refresh_from_db()
+
+    assert appointment.next_reminder_index == 0
+    assert appointment.next_attempt_at is not None

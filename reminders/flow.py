@@ -85,7 +85,7 @@ def decide(facts: Facts, event_type: str, data: dict) -> Decision | None:
     if step == "menu" and event_type == "RecognizeCompleted":
         return _menu_choice(facts, _key(data))
     if step == "menu" and event_type == "RecognizeFailed":
-        if _sip_code(data) == 8511 or (data.get("resultInformation") or {}).get("subCode") == 8511:
+        if (data.get("resultInformation") or {}).get("subCode") == 8511:  # prompt unplayable
             return Decision(
                 "ending",
                 [(HANG_UP,)],

@@ -2,6 +2,7 @@
 the report."""
 
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -23,7 +24,7 @@ from tenants.portal.access import Role, tenant_page
 D = Disposition
 
 
-def _get(model: type, request: HttpRequest, pk: int):
+def _get(model: type, request: HttpRequest, pk: int) -> Any:
     try:
         return model.objects.for_tenant(request.tenant).get(pk=pk)
     except model.DoesNotExist:

@@ -92,6 +92,19 @@ def save_contact(
 
 
 @transaction.atomic
+def delete_contact(tenant: Tenant, contact: Contact, *, actor: Actor) -> None:
+    """Delete a contact with their appointments and call history."""
+    audit.record(
+        tenant,
+        actor=actor,
+        action="contact.delete",
+        target=contact,
+        before={"phone": contact.phone},
+    )
+    contact.delete()
+
+
+@transaction.atomic
 def save_plan(
     tenant: Tenant, *, actor: Actor, plan: ReminderPlan | None = None, **fields: Any
 ) -> ReminderPlan:
@@ -230,6 +243,9 @@ def save_appointment(
     created = appointment is None
     if created:
         appointment = Appointment(tenant=tenant, external_id=external_id)
+        missing = [name for name in ("contact", "plan", "starts_at") if fields.get(name) is None]
+        if missing:
+            raise ValidationError(dict.fromkeys(missing, "Required for a new appointment."))
     before = {
         "starts_at": appointment.starts_at,
         "plan": appointment.plan_id,

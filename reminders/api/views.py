@@ -125,6 +125,9 @@ class ContactViewSet(
     def perform_update(self, serializer: serializers.Serializer) -> None:
         self._save(serializer, serializer.instance)
 
+    def perform_destroy(self, instance: Contact) -> None:
+        services.delete_contact(self.tenant, instance, actor=self.actor)
+
     def _save(self, serializer: serializers.Serializer, contact: Contact | None) -> None:
         try:
             serializer.instance = services.save_contact(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from calls import signing
 from reminders import services
 from reminders.models import Appointment, Attempt, Contact, ImportJob, Suppression
-from tenants.models import Membership, PhoneNumber
+from tenants.models import AuditEntry, Membership, PhoneNumber
 from tests.acs_signing import sign_headers
 from tests.calls.api_support import assert_error
 from tests.conftest import key_of
@@ -71,6 +71,16 @@ def test_a_second_contact_with_the_same_number_is_refused(client, acme):
     response = api(client, acme, "POST", "contacts", {"name": "Al", "phone": "+14255550123"})
 
     assert targets(assert_error(response, 400)) == {"phone"}
+
+
+def test_deleting_a_contact_removes_their_appointments_and_is_audited(client, acme, plan):
+    appointment = book(acme, plan)
+
+    response = api(client, acme, "DELETE", f"contacts/{appointment.contact_id}")
+
+    assert response.status_code == 204
+    assert not Appointment.objects.for_tenant(acme).exists()
+    assert AuditEntry.objects.for_tenant(acme).filter(action="contact.delete").exists()
 
 
 # --- plans ---
@@ -142,6 +152,12 @@ def test_a_plan_with_a_bad_retry_policy_is_refused(client, acme):
     )
 
     assert targets(assert_error(response, 400)) == {"retryPolicy"}
+
+
+def test_a_plan_in_use_cannot_be_deleted(client, acme, plan):
+    book(acme, plan)
+
+    assert_error(api(client, acme, "DELETE", f"plans/{plan.pk}"), 409)
 
 
 # --- appointments ---

@@ -216,6 +216,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["tenants.api.schema.tenant_api_only"],
+    # Tenant models' `objects` refuse unscoped queries; the schema only reads their shape.
+    "DEFAULT_QUERY_MANAGER": "unscoped",
+    "ENUM_NAME_OVERRIDES": {
+        "AttemptStateEnum": "reminders.models.Attempt.State",
+        "ImportStateEnum": "reminders.models.ImportJob.State",
+        "DeliveryStateEnum": "calls.models.Delivery.State",
+    },
 }
 
 # Where the reminders app tells the platform to POST its calls' events (our own endpoint).

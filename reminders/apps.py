@@ -29,3 +29,4 @@ class RemindersConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        import tenants.api.schema  # noqa: F401  (registers the API's OpenAPI auth schemes)

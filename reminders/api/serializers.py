@@ -8,6 +8,7 @@ import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from reminders.models import (
@@ -132,6 +133,7 @@ class PlanSerializer(TenantScoped, serializers.ModelSerializer):
         return e164(value) if value else value
 
 
+@extend_schema_serializer(component_name="ReminderAttempt")
 class AttemptSerializer(serializers.ModelSerializer):
     reminderIndex = serializers.IntegerField(source="reminder_index")
     attemptNumber = serializers.IntegerField(source="attempt_number")

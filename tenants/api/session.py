@@ -20,6 +20,11 @@ TENANT_API = re.compile(r"^/t/[^/]+/api/")
 
 
 class MemberSessionAuthentication(authentication.SessionAuthentication):
+    def authenticate_header(self, request: Request) -> str:
+        # DRF asks the first class for the 401 challenge; the API's challenge is HMAC's
+        # (without one DRF would turn every failed HMAC request into a 403).
+        return "HMAC-SHA256"
+
     def authenticate(self, request: Request) -> tuple | None:
         django_request = request._request
         if "Authorization" in request.headers or not TENANT_API.match(django_request.path):

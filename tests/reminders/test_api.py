@@ -475,3 +475,31 @@ def test_another_tenants_ids_answer_404(client, acme, plan, other_tenant, method
 
     assert_error(response, 404)
     assert Appointment.objects.for_tenant(acme).get().status == "scheduled"
+
+
+def test_a_redelivered_event_is_kept_and_acted_on_once(client, acme, plan):
+    appointment = book(acme, plan)
+    attempt = Attempt.unscoped.create(
+        tenant=acme,
+        appointment=appointment,
+        reminder_index=appointment.next_reminder_index,
+        attempt_number=1,
+        due_at=timezone.now(),
+    )
+    event = {
+        "id": "e-1",
+        "type": "Microsoft.Communication.CreateCallFailed",
+        "sequence": "1",
+        "data": {"resultInformation": {"code": 486, "subCode": 0, "sipDetails": {"code": 486}}},
+    }
+    token = signing.bearer_token(acme)
+
+    first = callback(client, acme, attempt.callback_token, token, [event])
+    again = callback(client, acme, attempt.callback_token, token, [event])
+
+    assert (first.status_code, again.status_code) == (204, 204)
+    attempt.refresh_from_db()
+    assert [e["id"] for e in attempt.events] == ["e-1"]
+    assert attempt.disposition == "busy"
+    appointment.refresh_from_db()
+    assert appointment.next_attempt_number == 2

@@ -175,3 +175,14 @@ def test_a_moved_appointment_is_reminded_again_for_its_new_time(acme, plan):
 
     assert appointment.next_reminder_index == 0
     assert appointment.next_attempt_at is not None
+
+
+def test_an_attempt_never_heard_of_again_stops_counting_as_in_flight(acme, plan):
+    appointment = book(acme, plan)
+    assert dispatcher.tick(acme) == 1
+
+    released = dispatcher.release_stale(timezone.now() + timedelta(hours=3))
+
+    assert released == 1
+    attempt = appointment.attempts.get()
+    assert (attempt.state, attempt.disposition) == ("ended", "failed")

@@ -186,3 +186,16 @@ def test_an_attempt_never_heard_of_again_stops_counting_as_in_flight(acme, plan)
     assert released == 1
     attempt = appointment.attempts.get()
     assert (attempt.state, attempt.disposition) == ("ended", "failed")
+
+
+def test_a_retry_that_would_fall_after_the_next_reminder_gives_way_to_it(acme, plan):
+    appointment = book(acme, plan, starts_in=timedelta(hours=2, minutes=5))
+    assert appointment.next_reminder_index == 0  # 24 h is late: now; 2 h is in 5 minutes
+    assert dispatcher.tick(acme) == 1
+
+    with transaction.atomic():
+        services.finish_attempt(appointment.attempts.get(), "busy", timezone.now())
+
+    appointment.refresh_from_db()
+    assert (appointment.next_reminder_index, appointment.next_attempt_number) == (1, 1)
+    assert appointment.next_attempt_at - timezone.now() <= timedelta(minutes=5)

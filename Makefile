@@ -82,3 +82,11 @@ clean:
 bench-usage: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.usage
+
+# Reminder campaigns: 10,000 appointments due in one minute, CPS 20, 200 concurrent, on the
+# simulated carrier and virtual time (bench/reminders.py). N=... for a shorter run.
+bench-reminders: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.reminders --appointments $(or $(N),10000)
+
+.PHONY: bench-reminders

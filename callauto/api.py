@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("tenants.api.urls")),
     path("", include(router.urls)),
     path("", include("usage.api.urls")),
+    path("", include("reminders.api.urls")),
 ]

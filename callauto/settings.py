@@ -78,6 +78,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "usage",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "reminders",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +232,41 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "callauto.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Portal sessions on the tenant API (members of the URL's tenant; CSRF enforced).
+# First, so a request without a session falls through to HMAC (which answers the 401).
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].insert(
+    0, "tenants.api.session.MemberSessionAuthentication"
+)
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["django_filters.rest_framework.DjangoFilterBackend"]
+SPECTACULAR_SETTINGS = {
+    "TITLE": "callauto tenant API",
+    "DESCRIPTION": "Reminder campaigns and deliveries, under /t/<tenant-slug>/api/v1/.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's JavaScript and CSS are served by us (no CDN).
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["tenants.api.schema.tenant_api_only"],
+    # Tenant models' `objects` refuse unscoped queries; the schema only reads their shape.
+    "DEFAULT_QUERY_MANAGER": "unscoped",
+    "ENUM_NAME_OVERRIDES": {
+        "AttemptStateEnum": "reminders.models.Attempt.State",
+        "ImportStateEnum": "reminders.models.ImportJob.State",
+        "DeliveryStateEnum": "calls.models.Delivery.State",
+    },
+}
+
+# Where the reminders app tells the platform to POST its calls' events (our own endpoint).
+# Under DEBUG the plain-HTTP port `make run` binds, so the worker needs no local CA.
+REMINDERS_CALLBACK_BASE_URL = env.str(
+    "REMINDERS_CALLBACK_BASE_URL",
+    default=f"http://127.0.0.1:{env.str('HTTP_PORT', default='8000')}"
+    if DEBUG
+    else PUBLIC_BASE_URL,
+)
 
 # --- django-q2: ORM broker by default (the database is the source of truth anyway);
 # Redis when REDIS_URL is set. catch_up off so downtime never dials a backlog at once.

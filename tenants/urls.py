@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from calls import portal_views as calls_portal
 from calls import softphone_views
@@ -66,4 +66,5 @@ urlpatterns = [
         usage_views.platform_tenant_usage_csv,
         name="platform_tenant_usage_csv",
     ),
+    path("", include("reminders.urls")),
 ]

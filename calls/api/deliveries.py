@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -98,6 +99,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
         again = delivery_service.redeliver(self.tenant, found.pk, actor=request.user)
         return Response(DeliverySerializer(again).data, status=202)
 
+    @extend_schema(operation_id="deliveries_redeliver_dead_since")
     @action(detail=False, methods=["post"], url_path="redeliver")
     def redeliver_dead(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = request.data if isinstance(request.data, dict) else {}

@@ -1,5 +1,7 @@
 """The tenant REST API (`/t/<slug>/api/v1/`): HMAC access keys, like /calling/."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +10,7 @@ from rest_framework.views import APIView
 class TenantView(APIView):
     """Who am I: the tenant an access key belongs to (also the benchmark's baseline)."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, tenant_slug: str) -> Response:
         tenant = request.tenant
         return Response(

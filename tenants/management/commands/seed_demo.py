@@ -49,6 +49,9 @@ class Command(BaseCommand):
             for number, label in DEMO_NUMBERS:
                 if not PhoneNumber.unscoped.filter(e164=number).exists():
                     services.add_phone_number(tenant, number, label=label, actor=None)
+        from reminders.demo import seed_reminders  # reminders builds on tenants, not the reverse
+
+        reminders = seed_reminders(tenant)
         primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
         ca = settings.VAR_DIR / "tls" / "ca.pem"
         http_port = os.environ.get("HTTP_PORT", "8000")  # as the Procfile binds it
@@ -62,6 +65,7 @@ class Command(BaseCommand):
                     f"  Login:             {DEMO_USER} / {password}",
                     f"  Connection string: {tenant.connection_string(primary)}",
                     f"  Trust the TLS CA:  export REQUESTS_CA_BUNDLE={ca}",
+                    f"  Reminders:         {reminders}",
                     "",
                 ]
             )

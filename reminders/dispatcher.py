@@ -1,0 +1,219 @@
+"""The dispatcher: places the reminder calls that are due, paced to the tenant's limits.
+
+One `tick` places at most what this second allows: calls-per-second minus the calls
+dialled in the last second, and max-concurrent minus our calls in flight. The tenant row
+lock serializes ticks of one tenant across dispatchers, so the counts are exact; due rows
+are taken with SKIP LOCKED, and the unique (appointment, reminder index, attempt number)
+constraint makes a slot dial once even if two dispatchers or a re-issued task reach it.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from callauto.errors import AcsError
+from calls import services as calls_services
+from calls.identifiers import Identifier
+from reminders import windows
+from reminders.models import Appointment, Attempt, Disposition, Suppression
+from reminders.services import callback_url, finish_attempt
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+A = Attempt.State
+IN_FLIGHT = [A.DIALING, A.CONNECTED]
+# An attempt we never heard the end of (its events were lost for good) stops counting
+# against the concurrency limit after this long.
+STALE_AFTER = timedelta(hours=2)
+
+
+class _LimitReached(Exception):
+    pass
+
+
+def due_tenants(now: datetime) -> list[Tenant]:
+    ids = (
+        Appointment.unscoped.filter(next_attempt_at__lte=now, tenant__status=Tenant.Status.ACTIVE)
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+    return list(Tenant.objects.filter(pk__in=list(ids)).order_by("pk"))
+
+
+def tick(tenant: Tenant, now: datetime | None = None) -> int:
+    """Place this second's share of the tenant's due calls; return how many were placed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        mine = Attempt.objects.for_tenant(tenant)
+        in_flight = mine.filter(state__in=IN_FLIGHT).count()
+        last_second = mine.filter(dialed_at__gt=now - timedelta(seconds=1)).count()
+        budget = min(tenant.calls_per_second - last_second, tenant.max_concurrent_calls - in_flight)
+        if budget <= 0:
+            return 0
+        due = list(
+            Appointment.objects.for_tenant(tenant)
+            .filter(next_attempt_at__lte=now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact", "plan", "plan__caller_id")
+            .order_by("next_attempt_at", "pk")[: budget * 2]
+        )
+        phones = {a.contact.phone for a in due}
+        suppressed = set(
+            Suppression.objects.for_tenant(tenant)
+            .filter(phone__in=phones)
+            .values_list("phone", flat=True)
+        )
+        placed = 0
+        for appointment in due:
+            if placed >= budget:
+                break
+            try:
+                placed += _dispatch(tenant, appointment, now, suppressed)
+            except _LimitReached:
+                break
+        return placed
+
+
+def _dispatch(tenant: Tenant, appointment: Appointment, now: datetime, suppressed: set) -> int:
+    """Dial the appointment's due slot, or record why not. Returns 1 if a call was placed."""
+    contact, plan = appointment.contact, appointment.plan
+    if appointment.status != Appointment.Status.SCHEDULED or not plan.active:
+        appointment.next_attempt_at = None
+        appointment.save(update_fields=["next_attempt_at", "updated_at"])
+        return 0
+    if contact.phone in suppressed or not contact.consent:
+        reason = "On the do-not-call list." if contact.phone in suppressed else "No consent."
+        _record_skip(tenant, appointment, now, Disposition.SUPPRESSED, reason, stop=True)
+        return 0
+    zone = ZoneInfo(contact.time_zone)
+    if not windows.in_window(now, zone, plan):
+        # Late (a backlog, a dispatcher that was down): the next allowed time, if any.
+        later = windows.allowed_from(now, appointment.starts_at, zone, plan)
+        if later is not None:
+            appointment.next_attempt_at = later
+            appointment.save(update_fields=["next_attempt_at", "updated_at"])
+        else:
+            _record_skip(
+                tenant,
+                appointment,
+                now,
+                Disposition.OUTSIDE_WINDOW,
+                "No allowed calling time was left before the appointment.",
+            )
+        return 0
+    try:
+        with transaction.atomic():
+            attempt = _claim(tenant, appointment, now)
+            connection = calls_services.create_call(
+                tenant,
+                targets=[Identifier.phone(contact.phone)],
+                callback_uri=callback_url(tenant, attempt),
+                source_caller_id=plan.caller_id.e164,
+                operation_context=f"reminder:{attempt.pk}",
+            )
+    except IntegrityError:
+        log.info("reminder slot of appointment %s already dispatched", appointment.pk)
+        return 0
+    except calls_services.TooManyCalls as exc:
+        raise _LimitReached from exc
+    except AcsError as exc:
+        attempt = _claim(tenant, appointment, now)
+        finish_attempt(attempt, Disposition.FAILED, now, detail=str(exc.detail))
+        return 0
+    attempt.call_connection_id = connection.call_connection_id
+    attempt.server_call_id = connection.call.server_call_id
+    attempt.save(update_fields=["call_connection_id", "server_call_id"])
+    appointment.next_attempt_at = None  # nothing more is due until this call ends
+    appointment.save(update_fields=["next_attempt_at", "updated_at"])
+    return 1
+
+
+def _claim(tenant: Tenant, appointment: Appointment, now: datetime) -> Attempt:
+    """The slot's Attempt row: the insert fails (IntegrityError) if it was taken."""
+    return Attempt.unscoped.create(
+        tenant=tenant,
+        appointment=appointment,
+        reminder_index=appointment.next_reminder_index,
+        attempt_number=appointment.next_attempt_number,
+        due_at=appointment.next_attempt_at or now,
+        dialed_at=now,
+    )
+
+
+def _record_skip(
+    tenant: Tenant,
+    appointment: Appointment,
+    now: datetime,
+    disposition: str,
+    detail: str,
+    *,
+    stop: bool = False,
+) -> None:
+    try:
+        with transaction.atomic():
+            attempt = Attempt.unscoped.create(
+                tenant=tenant,
+                appointment=appointment,
+                reminder_index=appointment.next_reminder_index,
+                attempt_number=appointment.next_attempt_number,
+                due_at=appointment.next_attempt_at or now,
+                state=A.ENDED,
+                disposition=disposition,
+                detail=detail,
+                ended_at=now,
+                step="ended",
+            )
+    except IntegrityError:
+        return
+    if stop:
+        appointment.next_attempt_at = None
+        appointment.save(update_fields=["next_attempt_at", "updated_at"])
+    else:
+        finish_attempt(attempt, disposition, now)
+
+
+def release_stale(now: datetime) -> int:
+    """End attempts whose call we never heard the end of (delivery gave up on us)."""
+    stale = Attempt.unscoped.filter(state__in=IN_FLIGHT, dialed_at__lt=now - STALE_AFTER)
+    count = 0
+    for attempt_id in list(stale.values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            attempt = Attempt.unscoped.select_for_update().get(pk=attempt_id)
+            if attempt.state in IN_FLIGHT:
+                finish_attempt(attempt, Disposition.FAILED, now, "No events arrived for the call.")
+                count += 1
+    return count
+
+
+def run(
+    *,
+    seconds: float = 50.0,
+    tenant_id: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Dispatch for up to `seconds`, one tick per tenant per second, while work is due.
+    `seconds=0` is one pass (on-demand runs)."""
+    release_stale(timezone.now())
+    deadline = clock() + seconds
+    placed = 0
+    while True:
+        started = clock()
+        now = timezone.now()
+        tenants = due_tenants(now)
+        if tenant_id is not None:
+            tenants = [t for t in tenants if t.pk == tenant_id]
+        if not tenants:
+            break
+        for tenant in tenants:
+            placed += tick(tenant, now)
+        if clock() + 1 > deadline:
+            break
+        sleep(max(0.0, 1.0 - (clock() - started)))
+    return placed

@@ -1,0 +1,106 @@
+"""Portal forms of the reminders app: text in, the values reminders.services stores out."""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from reminders.models import Disposition, ReminderPlan
+from tenants.models import PhoneNumber, Tenant
+
+WEEKDAYS = list(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]))
+# The dispositions whose retries the form edits (others stop the reminder).
+RETRIED = [Disposition.NO_ANSWER, Disposition.BUSY, Disposition.FAILED, Disposition.NO_INPUT]
+
+
+def _field(disposition: str, part: str) -> str:
+    return f"retry_{disposition.replace('-', '_')}_{part}"
+
+
+class PlanForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    offsets = forms.CharField(
+        label="Reminders (minutes before)", help_text="e.g. 1440, 120 for 24 h and 2 h"
+    )
+    window_start = forms.TimeField(label="Calls from", help_text="contact's local time, ≥ 08:00")
+    window_end = forms.TimeField(label="Calls until", help_text="≤ 21:00")
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    caller_id = forms.ModelChoiceField(label="Caller ID", queryset=PhoneNumber.unscoped.none())
+    prompt_template = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Placeholders: {name}, {when}, {provider}, {location}",
+    )
+    voice = forms.ChoiceField(choices=[("female", "female"), ("male", "male")])
+    language = forms.CharField(max_length=16)
+    max_attempts = forms.IntegerField(min_value=1, max_value=10, label="Attempts per reminder")
+    office_number = forms.CharField(
+        required=False, label="Office number (press 3)", help_text="E.164; empty: no press 3"
+    )
+    active = forms.BooleanField(required=False)
+
+    def __init__(
+        self, *args: Any, tenant: Tenant, plan: ReminderPlan | None = None, **kwargs: Any
+    ) -> None:
+        plan = plan or ReminderPlan(tenant=tenant)
+        initial = {
+            "name": plan.name,
+            "offsets": ", ".join(str(m) for m in plan.offsets_minutes),
+            "window_start": plan.window_start,
+            "window_end": plan.window_end,
+            "weekdays": plan.weekdays,
+            "caller_id": plan.caller_id_id,
+            "prompt_template": plan.prompt_template,
+            "voice": plan.voice,
+            "language": plan.language,
+            "max_attempts": plan.max_attempts,
+            "office_number": plan.office_number,
+            "active": plan.active,
+        }
+        for disposition in RETRIED:
+            rule = (plan.retry_policy or {}).get(disposition) or {}
+            initial[_field(disposition, "delay")] = rule.get("delay_minutes", 0)
+            initial[_field(disposition, "max")] = rule.get("max_retries", 0)
+        super().__init__(*args, initial=initial, **kwargs)
+        self.fields["caller_id"].queryset = PhoneNumber.objects.for_tenant(tenant)
+        for disposition in RETRIED:
+            self.fields[_field(disposition, "delay")] = forms.IntegerField(
+                min_value=0, label=f"{disposition}: retry after (min)"
+            )
+            self.fields[_field(disposition, "max")] = forms.IntegerField(
+                min_value=0, max_value=9, label=f"{disposition}: at most (retries)"
+            )
+
+    def clean_offsets(self) -> list[int]:
+        try:
+            return [int(part) for part in self.cleaned_data["offsets"].split(",") if part.strip()]
+        except ValueError:
+            raise ValidationError("Whole minutes, separated by commas.") from None
+
+    def plan_fields(self) -> dict[str, Any]:
+        """The cleaned values as ReminderPlan fields (for services.save_plan)."""
+        data = dict(self.cleaned_data)
+        policy = {}
+        for disposition in RETRIED:
+            delay, most = (
+                data.pop(_field(disposition, "delay")),
+                data.pop(_field(disposition, "max")),
+            )
+            if most:
+                policy[disposition] = {"delay_minutes": delay, "max_retries": most}
+        data["offsets_minutes"] = data.pop("offsets")
+        data["retry_policy"] = policy
+        return data
+
+
+class ImportForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=ReminderPlan.unscoped.none())
+    file = forms.FileField(help_text="CSV, UTF-8, with a header row")
+    skip_bad_rows = forms.BooleanField(
+        required=False, help_text="Import the good rows even if some are bad"
+    )
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = ReminderPlan.objects.for_tenant(tenant)

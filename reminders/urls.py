@@ -1,0 +1,22 @@
+"""Portal pages of the reminders app, included under /portal/ by tenants/urls.py."""
+
+from django.urls import path
+
+from reminders import views
+
+T = "t/<slug:tenant_slug>/reminders"
+
+urlpatterns = [
+    path(f"{T}/plans/", views.plans, name="reminder_plans"),
+    path(f"{T}/plans/new/", views.edit_plan, name="reminder_plan_new"),
+    path(f"{T}/plans/<int:plan_id>/", views.edit_plan, name="reminder_plan"),
+    path(f"{T}/appointments/", views.appointments, name="reminder_appointments"),
+    path(
+        f"{T}/appointments/<int:appointment_id>/",
+        views.appointment,
+        name="reminder_appointment",
+    ),
+    path(f"{T}/imports/", views.imports, name="reminder_imports"),
+    path(f"{T}/imports/<int:job_id>/", views.import_job, name="reminder_import"),
+    path(f"{T}/report/", views.report, name="reminder_report"),
+]

@@ -1,0 +1,186 @@
+"""Portal pages of the reminders app: plans, appointments and their calls, CSV import,
+the report."""
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from reminders import csv_import, services
+from reminders.forms import ImportForm, PlanForm
+from reminders.models import Appointment, Attempt, Disposition, ImportJob, ReminderPlan
+from tenants.forms import form_error
+from tenants.portal.access import Role, tenant_page
+
+D = Disposition
+
+
+def _get(model: type, request: HttpRequest, pk: int) -> Any:
+    try:
+        return model.objects.for_tenant(request.tenant).get(pk=pk)
+    except model.DoesNotExist:
+        raise Http404("Not found.") from None
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def plans(request: HttpRequest) -> HttpResponse:
+    rows = ReminderPlan.objects.for_tenant(request.tenant).annotate(
+        appointment_count=Count("appointments")
+    )
+    return render(
+        request,
+        "portal/reminders/plans.html",
+        {
+            "plans": rows,
+            "can_change": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def edit_plan(request: HttpRequest, plan_id: int | None = None) -> HttpResponse:
+    """Create (no id) or change a reminder plan."""
+    tenant = request.tenant
+    plan = _get(ReminderPlan, request, plan_id) if plan_id else None
+    form = PlanForm(request.POST or None, tenant=tenant, plan=plan)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.save_plan(tenant, actor=request.user, plan=plan, **form.plan_fields())
+        except ValidationError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, f"Plan “{saved.name}” saved.")
+            return redirect("portal:reminder_plans", tenant_slug=tenant.slug)
+    return render(
+        request,
+        "portal/reminders/edit_plan.html",
+        {
+            "form": form,
+            "plan": plan,
+            "can_change": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def appointments(request: HttpRequest) -> HttpResponse:
+    rows = Appointment.objects.for_tenant(request.tenant).select_related("contact", "plan")
+    status = request.GET.get("status", "")
+    if status in Appointment.Status.values:
+        rows = rows.filter(status=status)
+    rows = rows.annotate(calls=Count("attempts")).order_by("-starts_at", "-pk")
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/reminders/appointments.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": Appointment.Status.choices,
+        },
+    )
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """One appointment with every call made for it and what each call heard."""
+    found = _get(Appointment, request, appointment_id)
+    if request.method == "POST" and "cancel" in request.POST:
+        services.cancel_appointment(request.tenant, found.pk, actor=request.user)
+        messages.success(request, "Appointment cancelled; no more reminders.")
+        return redirect("portal:reminder_appointment", request.tenant.slug, found.pk)
+    return render(
+        request,
+        "portal/reminders/appointment.html",
+        {
+            "appointment": found,
+            "attempts": found.attempts.order_by("reminder_index", "attempt_number"),
+            "can_change": request.membership.has_role(Role.OPERATOR),
+        },
+    )
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def imports(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV of contacts and appointments; the import runs in the background."""
+    tenant = request.tenant
+    form = ImportForm(request.POST or None, request.FILES or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            content = form.cleaned_data["file"].read().decode("utf-8-sig")
+            with transaction.atomic():
+                job = csv_import.start_import(
+                    tenant,
+                    actor=request.user,
+                    plan=form.cleaned_data["plan"],
+                    content=content,
+                    skip_bad_rows=form.cleaned_data["skip_bad_rows"],
+                )
+        except UnicodeDecodeError:
+            form.add_error("file", "The file is not UTF-8 text.")
+        except ValidationError as exc:
+            form_error(form, exc)
+        else:
+            return redirect("portal:reminder_import", tenant_slug=tenant.slug, job_id=job.pk)
+    jobs = ImportJob.objects.for_tenant(tenant).defer("content")[:20]
+    return render(request, "portal/reminders/imports.html", {"form": form, "jobs": jobs})
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    """An import's progress (the page refreshes itself while it runs) and row errors."""
+    job = _get(ImportJob, request, job_id)
+    running = job.state in (ImportJob.State.VALIDATING, ImportJob.State.IMPORTING)
+    return render(request, "portal/reminders/import_job.html", {"job": job, "running": running})
+
+
+def _rates(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        total = row["total"] or 1
+        for name in ("confirmed", "cancelled", "no_answer"):
+            row[f"{name}_rate"] = round(100 * row[name] / total)
+    return rows
+
+
+@tenant_page(write_role=Role.OPERATOR)
+def report(request: HttpRequest) -> HttpResponse:
+    """Confirm, cancel and no-answer rates of the finished calls, by plan and by day
+    (days in the tenant's zone), over the last 30 days."""
+    tenant = request.tenant
+    since = timezone.now() - timedelta(days=30)
+    calls = (
+        Attempt.objects.for_tenant(tenant)
+        .filter(state=Attempt.State.ENDED, ended_at__gte=since)
+        .exclude(disposition__in=[D.SUPPRESSED, D.OUTSIDE_WINDOW])
+    )
+    counts = {
+        "total": Count("pk"),
+        "confirmed": Count("pk", filter=Q(disposition=D.CONFIRMED)),
+        "cancelled": Count("pk", filter=Q(disposition=D.CANCELLED)),
+        "no_answer": Count("pk", filter=Q(disposition=D.NO_ANSWER)),
+    }
+    by_plan = (
+        calls.values("appointment__plan__name")
+        .annotate(**counts)
+        .order_by("appointment__plan__name")
+    )
+    day = TruncDate("ended_at", tzinfo=ZoneInfo(tenant.time_zone))
+    by_day = calls.annotate(day=day).values("day").annotate(**counts).order_by("-day")
+    return render(
+        request,
+        "portal/reminders/report.html",
+        {
+            "by_plan": _rates(list(by_plan)),
+            "by_day": _rates(list(by_day)),
+            "since": since,
+        },
+    )

@@ -1,5 +1,7 @@
 """`/t/<slug>/api/v1/usage`: the tenant's usage and cost, HMAC-authenticated."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +17,7 @@ class UsageView(APIView):
     this month so far) and `group` (`day` or `month`). Bad input answers 400 with details.
     """
 
+    @extend_schema(parameters=[UsageQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, tenant_slug: str) -> Response:
         query = UsageQuerySerializer(data=request.query_params, context={"tenant": request.tenant})
         query.is_valid(raise_exception=True)

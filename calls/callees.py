@@ -40,20 +40,22 @@ def normalize_raw_id(text: str) -> str:
 
 
 def check_keys(keys: Any) -> list[list[float | str]]:
-    """Return `keys` as stored ([[seconds, key], ...] sorted by time).
+    """Return `keys` as stored: [seconds, key] (after answer) or [seconds, key, "prompt"]
+    (into the next prompt played to the callee), after-answer presses first, each group
+    sorted by time.
 
-    Raises ValidationError unless it is at most MAX_PRESSES pairs of a finite, non-negative
-    number of seconds and one of 0-9, *, #, A-D.
+    Raises ValidationError unless it is at most MAX_PRESSES presses of a finite, non-negative
+    number of seconds and one of 0-9, *, #, A-D, with "prompt" as the only anchor.
     """
     if not isinstance(keys, list | tuple):
         raise ValidationError("Key presses must be a list of [seconds, key] pairs.")
     if len(keys) > MAX_PRESSES:
         raise ValidationError(f"At most {MAX_PRESSES} key presses, not {len(keys)}.")
-    pairs: list[list[float | str]] = []
-    for pair in keys:
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ValidationError(f"{pair!r} is not a [seconds, key] pair.")
-        at, key = pair
+    presses: list[list[float | str]] = []
+    for press in keys:
+        if not isinstance(press, list | tuple) or len(press) not in (2, 3):
+            raise ValidationError(f"{press!r} is not a [seconds, key] pair.")
+        at, key, *anchor = press
         # bool is an int; True seconds would be a typo, not a time.
         if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
             raise ValidationError(f"{at!r} is not a number of seconds.")
@@ -61,8 +63,10 @@ def check_keys(keys: Any) -> list[list[float | str]]:
             raise ValidationError(f"{at:g} s is before the answer; times start at 0.")
         if not isinstance(key, str) or key not in KEYS:
             raise ValidationError(f"{key!r} is not a key; use 0-9, *, # or A-D.")
-        pairs.append([float(at), key])
-    return sorted(pairs, key=lambda pair: pair[0])
+        if anchor not in ([], ["prompt"]):
+            raise ValidationError(f'{anchor[0]!r} is not an anchor; use "prompt" or none.')
+        presses.append([float(at), key, *anchor])
+    return sorted(presses, key=lambda press: (len(press), press[0]))
 
 
 def _check(tenant: Tenant, callee: SimulatedCallee) -> None:

@@ -13,8 +13,8 @@ from tenants.models import Tenant
 
 
 def format_keys(keys: list) -> str:
-    """[[2.0, "1"], [5.5, "#"]] -> "2:1, 5.5:#", the form the keys field accepts."""
-    return ", ".join(f"{_seconds(at)}:{key}" for at, key in keys)
+    """[[2.0, "1"], [1.5, "#", "prompt"]] -> "2:1, p1.5:#", the form the keys field accepts."""
+    return ", ".join(f"{'p' if press[2:] else ''}{_seconds(press[0])}:{press[1]}" for press in keys)
 
 
 def _seconds(at: float) -> str:
@@ -22,7 +22,8 @@ def _seconds(at: float) -> str:
 
 
 def parse_keys(text: str) -> list[list[float | str]]:
-    """Read "2:1, 5:#" (press 1 at 2 s and # at 5 s after answer) into stored pairs.
+    """Read "2:1, p1.5:#" (press 1 at 2 s after answer, # 1.5 s into the next prompt)
+    into stored presses.
 
     Raises ValidationError naming the first press that is not `seconds:key`.
     """
@@ -32,6 +33,8 @@ def parse_keys(text: str) -> list[list[float | str]]:
         if not item:
             continue  # "2:1, 5:#," is a trailing comma, not an empty press
         at, sep, key = item.partition(":")
+        into_prompt = at.strip().lower().startswith("p")
+        at = at.strip()[1:] if into_prompt else at
         try:
             seconds = float(at)
         except ValueError:
@@ -39,7 +42,8 @@ def parse_keys(text: str) -> list[list[float | str]]:
         if not sep or seconds is None:
             raise ValidationError(f"{item!r} is not seconds:key, like 2:1.")
         key = key.strip()
-        pairs.append([seconds, key.upper() if key.lower() in ("a", "b", "c", "d") else key])
+        key = key.upper() if key.lower() in ("a", "b", "c", "d") else key
+        pairs.append([seconds, key, "prompt"] if into_prompt else [seconds, key])
     return callees.check_keys(pairs)
 
 
@@ -70,7 +74,8 @@ class SimulatedCalleeForm(forms.Form):
         label="Key presses",
         required=False,
         max_length=1000,
-        help_text="seconds:key after answering, e.g. 2:1, 5:# (0-9, *, #, A-D; at most 20).",
+        help_text="seconds:key after answering, e.g. 2:1, 5:#; p1.5:1 presses 1 1.5 s into "
+        "the next prompt (0-9, *, #, A-D; at most 20).",
     )
 
     def __init__(

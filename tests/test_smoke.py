@@ -102,14 +102,20 @@ def make_run(tmp_path_factory):
 def test_make_run_serves_the_sdk_over_https_and_the_portal_login(make_run):
     banner = make_run["banner"]
     connection_string = re.search(r"Connection string: (\S+)", banner)[1]
-    username, password = re.search(r"Login: +(\S+) / (\S+)", banner).groups()
-
     client = CallAutomationClient.from_connection_string(
         connection_string, connection_verify=make_run["ca"]
     )
     with pytest.raises(ResourceNotFoundError):
         client.get_call_connection("no-such-call").get_call_properties()
 
+    _session, page = log_in(make_run)
+    assert page.status_code == 200
+    assert "Demo Clinic" in page.text
+    assert page.url.endswith("/portal/t/demo/")
+
+
+def log_in(make_run) -> tuple[requests.Session, requests.Response]:
+    username, password = re.search(r"Login: +(\S+) / (\S+)", make_run["banner"]).groups()
     session = requests.Session()
     login_url = make_run["http"] + "/accounts/login/"
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(login_url).text)
@@ -119,9 +125,23 @@ def test_make_run_serves_the_sdk_over_https_and_the_portal_login(make_run):
         headers={"Referer": login_url},
         timeout=10,
     )
-    assert page.status_code == 200
-    assert "Demo Clinic" in page.text
-    assert page.url.endswith("/portal/t/demo/")
+    return session, page
+
+
+PAGES = [
+    "", "calls/", "recordings/", "deliveries/", "softphone/", "usage/", "audit/",
+    "settings/keys/", "settings/numbers/", "settings/callees/", "settings/webhooks/",
+    "settings/members/", "settings/retention/", "settings/rates/",
+    "reminders/appointments/", "reminders/plans/", "reminders/imports/", "reminders/report/",
+]  # fmt: skip
+
+
+def test_every_main_portal_page_renders_on_the_embedded_database(make_run):
+    session, _ = log_in(make_run)
+
+    for page in PAGES:
+        response = session.get(f"{make_run['http']}/portal/t/demo/{page}", timeout=10)
+        assert response.status_code == 200, page
 
 
 def test_make_run_places_a_call_that_reaches_call_connected(make_run):
@@ -142,13 +162,24 @@ def test_make_run_places_a_call_that_reaches_call_connected(make_run):
         connection = client.get_call_connection(props.call_connection_id)
         assert connection.get_call_properties().call_connection_state == "connected"
 
-        # Media in real time: the spoken prompt lasts as long as its audio.
+        # Media in real time: the spoken prompt lasts as long as its audio; it is recorded.
+        recording = client.start_recording(
+            call_connection_id=props.call_connection_id, recording_state_callback_url=receiver.url
+        )
         started = time.monotonic()
         connection.play_media_to_all(TextSource(text="Hello from callauto."))
         wait_until(receiver, "PlayCompleted", seconds=30)
         assert time.monotonic() - started >= 1.0  # about 1.5 s of speech
-        connection.hang_up(is_for_everyone=True)
+        connection.hang_up(is_for_everyone=True)  # ends the recording too
         wait_until(receiver, "CallDisconnected", seconds=30)
+        # The gateway stops the recording with the call and stores its file.
+        deadline = time.monotonic() + 20
+        state = lambda: client.get_recording_properties(recording.recording_id)  # noqa: E731
+        while state().recording_state != "inactive" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        session, _ = log_in(make_run)
+        page = session.get(f"{make_run['http']}/portal/t/demo/recordings/", timeout=10)
+        assert "<audio" in page.text
     finally:
         receiver.close()
 

@@ -255,3 +255,23 @@ def test_a_callee_added_in_the_portal_drives_the_gateways_script(client, tenant,
         hang_up_after=None,
         keys=(KeyPress(2.0, "1"), KeyPress(5.0, "#")),
     )
+
+
+def test_the_list_shows_keys_pressed_into_a_prompt(client, tenant, user):
+    scripted(tenant, keys=[[2.0, "1"], [1.5, "3", "prompt"]])
+    client.force_login(user)
+
+    page = client.get(url()).content.decode()
+
+    assert "<code>1</code>@2.0&nbsp;s," in page
+    assert "<code>3</code>@1.5&nbsp;s&nbsp;into&nbsp;a&nbsp;prompt" in page
+
+
+def test_an_admin_scripts_a_key_pressed_into_the_next_prompt(client, tenant, member_client):
+    member_client(Role.ADMIN)
+
+    client.post(url(), {"raw_id": NUMBER, "outcome": "answer", "answer_after": 1,
+                        "keys": "p1.5:3, 2:1"})  # fmt: skip
+
+    callee = SimulatedCallee.objects.for_tenant(tenant).get()
+    assert callee.keys == [[2.0, "1"], [1.5, "3", "prompt"]]

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
 from callauto.errors import AcsError
 from recordings import ranges, services
@@ -61,7 +62,8 @@ def _action(request: HttpRequest) -> HttpResponse:
     return redirect(request.get_full_path())
 
 
-@tenant_page(write_role=Role.OWNER)
+@tenant_page()
+@require_GET
 def chunk_file(request: HttpRequest, document_id: str) -> HttpResponse:
     """The file for the browser's audio player and downloads (Range honoured, so seeking
     works)."""

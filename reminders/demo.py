@@ -57,6 +57,12 @@ def seed_reminders(tenant: Tenant) -> str:
         office_number=OFFICE,
         weekdays=list(range(7)),
     )
+    # The office is a person on the portal's softphone: "press 3" rings there.
+    SimulatedCallee.unscoped.update_or_create(
+        tenant=tenant,
+        raw_id=f"4:{OFFICE}",
+        defaults={"outcome": SimulatedCallee.Outcome.SOFTPHONE, "keys": [], "hang_up_after": None},
+    )
     Appointment.objects.for_tenant(tenant).filter(external_id__in=[p[0] for p in PEOPLE]).delete()
     for minutes, (external_id, name, phone, key) in enumerate(PEOPLE, start=1):
         SimulatedCallee.unscoped.update_or_create(
@@ -78,4 +84,7 @@ def seed_reminders(tenant: Tenant) -> str:
             provider="Dr. Demo",
             location="the demo clinic",
         )
-    return f"plan “{PLAN}”, 3 appointments reminded in 1-3 minutes (contacts in {zone})"
+    return (
+        f"plan “{PLAN}”, 3 appointments reminded in 1-3 minutes (contacts in {zone}); "
+        f"the one who presses 3 rings the office, {OFFICE}, on the Softphone page"
+    )

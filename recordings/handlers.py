@@ -18,4 +18,7 @@ def recording_ready(event: CarrierEvent) -> bool:
 
 
 def recording_failed(event: CarrierEvent) -> bool:
-    return services.fail_recording(event.detail["recording"], message=event.detail["message"])
+    detail = event.detail
+    return services.fail_recording(
+        detail["recording"], message=detail["message"], at_start=bool(detail.get("at_start"))
+    )

@@ -187,7 +187,9 @@ def _command(recording: Recording, kind: str, **payload: object) -> None:
     )
 
 
-def _emit_state(recording: Recording, event_type: str = "RecordingStateChanged") -> None:
+def _emit_state(
+    recording: Recording, event_type: str = "RecordingStateChanged", **extra: object
+) -> None:
     """RecordingStateChanged to recordingStateCallbackUri, else to the connection the
     recording was started through; with neither, nobody asked to hear of it."""
     data = {
@@ -195,6 +197,7 @@ def _emit_state(recording: Recording, event_type: str = "RecordingStateChanged")
         "state": recording.wire_state,
         "startDateTime": recording.started_at.isoformat().replace("+00:00", "Z"),
         "recordingKind": RECORDING_KIND,
+        **extra,
     }
     if recording.state_callback_uri:
         events.emit_for_call(
@@ -261,7 +264,8 @@ def store_file(
     return chunk
 
 
-def fail_recording(recording_id: str, *, message: str) -> bool:
+def fail_recording(recording_id: str, *, message: str, at_start: bool = False) -> bool:
+    """The carrier could not record (at_start: it never began, StartRecordingFailed)."""
     recording = (
         Recording.unscoped.select_for_update(of=("self",))
         .select_related("call")
@@ -271,7 +275,11 @@ def fail_recording(recording_id: str, *, message: str) -> bool:
     if recording is None or not recording.is_live:
         return False
     transition(recording, R.FAILED, stopped_at=timezone.now(), end_reason=message[:200])
-    _emit_state(recording)
+    if at_start:
+        failure = events.result(500, 8572, message)
+        _emit_state(recording, "StartRecordingFailed", resultInformation=failure)
+    else:
+        _emit_state(recording)
     return True
 
 

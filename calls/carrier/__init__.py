@@ -44,7 +44,7 @@ class RecordingOutcome:
     # The recording stopped and its file is rendered. detail: data (bytes), content_type,
     # duration, metadata, end_reason ("stopped" | "callEnded").
     READY = "recording_ready"
-    FAILED = "recording_failed"  # detail: message
+    FAILED = "recording_failed"  # detail: message, at_start (it never started)
 
 
 # SIP-like reasons a leg ends with, as ACS puts them in resultInformation.

@@ -96,6 +96,12 @@ class Taping:
 
     # --- recording commands ---
     def start(self, command: Record) -> None:
+        if not any(self.is_live(leg) for leg, _who in command.legs):
+            # The call ended before the media server got to it: nothing to record.
+            message = "The call has no live legs to record."
+            self._emit(RecordingOutcome.FAILED, recording=command.recording_id,
+                       message=message, at_start=True)  # fmt: skip
+            return
         for leg, who in command.legs:
             self.leg(leg, call=command.call, who=who)
             # Connected legs, including a simulated caller the carrier never dialled.

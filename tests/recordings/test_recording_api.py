@@ -256,3 +256,20 @@ def test_a_recording_under_legal_hold_cannot_be_deleted(client, tenant, stored):
 def test_an_id_with_a_nul_byte_is_not_found(tenant):
     with pytest.raises(NotFound):
         services.get_recording(tenant, "abc\x00")
+
+
+def test_a_recording_of_a_call_the_carrier_already_lost_fails_to_start(
+    client, tenant, p2p, gateway, callbacks
+):
+    from calls.models import Participant
+
+    response = start(client, tenant, p2p, recordingStateCallbackUri=callbacks.url)
+    for leg in Participant.unscoped.filter(call=p2p).values_list("leg_id", flat=True):
+        gateway.carrier.hang_up(str(leg))  # the network dropped it before the gateway acted
+    gateway.advance(0.1)
+
+    [failed] = callbacks.of_type("StartRecordingFailed")
+    assert failed["data"]["recordingId"] == response.json()["recordingId"]
+    assert failed["data"]["resultInformation"]["code"] == 500
+    assert Recording.unscoped.get().state == Recording.State.FAILED
+    assert not callbacks.of_type("RecordingStateChanged")[1:]  # only the start's "active"

@@ -3,20 +3,12 @@ from typing import Any
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, post_save
 
+from callauto.schedules import every
+
 
 def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
-    """Create the engine's periodic tasks once, by name (safe on every migrate)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="calls.sweep_deliveries",
-        defaults={
-            "func": "calls.tasks.sweep_deliveries",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    """The delivery sweeper runs every minute."""
+    every("calls.sweep_deliveries", "calls.tasks.sweep_deliveries", minutes=1)
 
 
 class CallsConfig(AppConfig):

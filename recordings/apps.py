@@ -3,19 +3,12 @@ from typing import Any
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from callauto.schedules import every
+
 
 def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
-    """The daily retention purge, created once by name (safe on every migrate)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="recordings.purge_expired",
-        defaults={
-            "func": "recordings.tasks.purge_expired",
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
-    )
+    """The retention purge runs daily."""
+    every("recordings.purge_expired", "recordings.tasks.purge_expired", daily=True)
 
 
 class RecordingsConfig(AppConfig):

@@ -3,20 +3,12 @@ from typing import Any
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from callauto.schedules import every
+
 
 def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
-    """Create the metering schedule once, by name (safe on every migrate)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="usage.meter_usage",
-        defaults={
-            "func": "usage.tasks.meter_usage",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    """Metering runs every minute."""
+    every("usage.meter_usage", "usage.tasks.meter_usage", minutes=1)
 
 
 class UsageConfig(AppConfig):

@@ -104,3 +104,11 @@ def test_recording_minutes_are_metered_once_at_the_plans_rate(tenant, record):
     increment = tenant.rate_plan.billing_increment_seconds
     assert usage.billable_seconds == max(increment, 1)
     assert usage.source_id == chunk.document_id
+
+
+def test_migrate_schedules_the_purge_daily():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="recordings.purge_expired")
+
+    assert (schedule.func, schedule.schedule_type) == ("recordings.tasks.purge_expired", "D")

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.calls.conftest import _tasks_run_inline, callbacks, gateway  # noqa: F401
+from tests.calls.conftest import (  # noqa: F401
+    _tasks_run_inline,
+    callbacks,
+    gateway,
+    grid_receiver,
+)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Screenshots of the main pages, referenced from README.md.

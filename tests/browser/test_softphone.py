@@ -15,7 +15,6 @@ from playwright.sync_api import Page
 from calls import services, softphone
 from calls.models import Call
 from tenants import services as tenant_services
-from tests.receiver import CallbackReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,13 +89,6 @@ def test_a_person_answers_on_the_softphone_hears_the_prompt_and_presses_one(
     call = Call.unscoped.get(connections__call_connection_id=placed.call_connection_id)
     page.goto(f"/portal/t/acme/calls/{call.pk}/")
     assert page.locator("ol.timeline").get_by_text("RecognizeCompleted").count() == 1
-
-
-@pytest.fixture
-def grid_receiver():
-    receiver = CallbackReceiver()
-    yield receiver
-    receiver.close()
 
 
 def test_a_person_calls_a_tenant_number_from_the_softphone_and_the_app_answers(

@@ -21,6 +21,14 @@ def callbacks():
     receiver.close()
 
 
+@pytest.fixture
+def grid_receiver():
+    """The tenant's event webhook (Event Grid deliveries), a second real receiver."""
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.close()
+
+
 class GatewayHarness:
     """The production Gateway and simulated carrier on a virtual clock the test moves."""
 
@@ -46,3 +54,29 @@ class GatewayHarness:
 @pytest.fixture
 def gateway():
     return GatewayHarness()
+
+
+# The support call of the out-of-call scenario (issue 6): a customer calls an agent, peer to
+# peer, with no app in the call; an expert may be brought in.
+OUR_NUMBER = "+14255550100"
+CUSTOMER = "8:acs:resource_customer"
+AGENT = "8:acs:resource_agent"
+EXPERT = "+14255550177"
+
+
+@pytest.fixture
+def p2p(tenant, gateway, grid_receiver):
+    """A connected peer-to-peer support call, customer → agent; the tenant's event webhook
+    (grid_receiver) is subscribed, so CallStarted and recording files reach it."""
+    from calls import services
+    from calls.identifiers import Identifier
+    from calls.models import Call
+    from tenants import services as tenant_services
+
+    tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
+    services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
+    call = services.simulate_p2p_call(
+        tenant, caller=Identifier.user(CUSTOMER), callee=Identifier.user(AGENT)
+    )
+    gateway.advance(2)
+    return Call.unscoped.get(pk=call.pk)

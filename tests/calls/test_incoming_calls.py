@@ -21,7 +21,6 @@ from calls.models import (
     SimulatedCallee,
 )
 from tenants import services as tenant_services
-from tests.receiver import CallbackReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,13 +32,6 @@ CALLER = "+14255550199"
 def acme(tenant):
     tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
     return tenant
-
-
-@pytest.fixture
-def grid_receiver():
-    receiver = CallbackReceiver()
-    yield receiver
-    receiver.close()
 
 
 @pytest.fixture

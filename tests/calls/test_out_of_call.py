@@ -3,37 +3,11 @@ service brings in an expert without joining, and removes them again."""
 
 import pytest
 
-from calls import services
-from calls.identifiers import Identifier
-from calls.models import Call, CallEvent, Participant, SimulatedCallee
-from tenants import services as tenant_services
+from calls.models import CallEvent, Participant, SimulatedCallee
 from tests.calls.api_support import TEAMS, assert_error, phone, signed
-from tests.receiver import CallbackReceiver
+from tests.calls.conftest import AGENT, CUSTOMER, EXPERT, OUR_NUMBER
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OUR_NUMBER = "+14255550100"
-CUSTOMER = "8:acs:resource_customer"
-AGENT = "8:acs:resource_agent"
-EXPERT = "+14255550177"
-
-
-@pytest.fixture
-def p2p(tenant, gateway, grid_receiver):
-    tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
-    services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
-    call = services.simulate_p2p_call(
-        tenant, caller=Identifier.user(CUSTOMER), callee=Identifier.user(AGENT)
-    )
-    gateway.advance(2)
-    return Call.unscoped.get(pk=call.pk)
-
-
-@pytest.fixture
-def grid_receiver():
-    receiver = CallbackReceiver()
-    yield receiver
-    receiver.close()
 
 
 def add_body(callbacks, number=EXPERT, **changes):

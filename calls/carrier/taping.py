@@ -86,13 +86,20 @@ class Taping:
     def leg_gone(self, leg: str) -> None:
         self._answered.discard(leg)
         call = self._call_of.get(leg)
-        if call is None or any(
-            self.is_live(other) for other, of in self._call_of.items() if of == call
-        ):
+        if call is None:
+            self._who.pop(leg, None)
+            return
+        legs = [other for other, of in self._call_of.items() if of == call]
+        if any(self.is_live(other) for other in legs):
             return
         for recording_id, recording in list(self._recordings.items()):
             if recording.call == call:
                 self.stop(recording_id, end_reason="callEnded")
+        # The call is over: a gateway runs for months, so forget it.
+        for other in legs:
+            self._call_of.pop(other, None)
+            self._who.pop(other, None)
+            self._answered.discard(other)
 
     # --- recording commands ---
     def start(self, command: Record) -> None:

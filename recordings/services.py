@@ -141,9 +141,6 @@ def resume_recording(tenant: Tenant, recording_id: str, *, actor: Actor) -> Reco
 @transaction.atomic
 def stop_recording(tenant: Tenant, recording_id: str, *, actor: Actor) -> Recording:
     """Stop; the file follows from the carrier. Stopping a stopped recording is a no-op."""
-    recording = get_recording(tenant, recording_id, lock=True)
-    if recording.state == R.STOPPED:
-        return recording
     return _change(tenant, recording_id, actor=actor, to=R.STOPPED, verb="stop")
 
 
@@ -157,7 +154,7 @@ _COMMANDS = {
 def _change(tenant: Tenant, recording_id: str, *, actor: Actor, to: str, verb: str) -> Recording:
     recording = get_recording(tenant, recording_id, lock=True)
     if recording.state == to:
-        return recording  # pausing a paused recording changes nothing
+        return recording  # pausing a paused (or stopping a stopped) one changes nothing
     if not recording.is_live:
         raise Conflict(
             f"The recording is {recording.state}; it cannot {verb}.", code="RecordingNotActive"

@@ -70,8 +70,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "django_q",
+    # Before django_q: our `qcluster` command (clean shutdown) shadows django-q2's.
     "callauto",
+    "django_q",
     "tenants",
     "calls",
     "recordings",

@@ -9,7 +9,7 @@ webhook-ids. Then, for each line on stdin:
 - `RAW <n>`: one httpx.Client (keep-alive, this one thread) POSTs the body of one of those
   events, with the same kind of headers, n times to the receiver; prints the rate.
 - `COSTS <n>`: (the cluster must be stopped) emits n more events on a fresh connection and
-  delivers them right here, one after the other as `calls.delivery.deliver_connection`
+  delivers them right here, one after the other as `webhooks.delivery.deliver_key`
   does, timing each step: the claim transaction, the body and signatures, the SSRF guard,
   the POST and the record transaction; prints the mean milliseconds of each.
 
@@ -70,13 +70,12 @@ def _signed_request(connection: object, tag: str) -> tuple[str, dict[str, str]]:
     """The body and headers of one real callback (an event emitted for the purpose)."""
     from django.db import transaction
 
-    from calls import signing
-    from calls.cloudevents import to_cloudevent
     from calls.events import emit
+    from webhooks import signing
 
     with transaction.atomic():
         event = emit(connection, "BenchEvent", benchRun=f"{tag}-raw", benchSeq=0)
-    body = json.dumps([to_cloudevent(event)])
+    body = json.dumps([event.delivery.payload])
     headers = {
         "Content-Type": "application/json",
         "Authorization": f"Bearer {signing.bearer_token(event.tenant)}",
@@ -106,7 +105,7 @@ def raw_posts(url: str, body: str, headers: dict[str, str], count: int) -> dict:
 
 def delivery_costs(connection: object, count: int) -> dict:
     """Deliver `count` events of `connection` in this process, step by step, as
-    calls.delivery.deliver_connection does (claim_next, send, record), and time each step.
+    webhooks.delivery.deliver_key does (claim_next, send, record), and time each step.
     The body and signatures are built once more beside send() to time them alone; the
     POST is send() minus those. Time spent in SQL statements is summed per step (so the
     rest of a transaction is its COMMIT and Python), a one-row write transaction's COMMIT
@@ -117,9 +116,8 @@ def delivery_costs(connection: object, count: int) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from callauto import outbound
-    from calls import delivery, signing
-    from calls.cloudevents import to_cloudevent
     from calls.events import emit
+    from webhooks import delivery, signing
 
     for index in range(count + 2):
         with transaction.atomic():
@@ -140,12 +138,12 @@ def delivery_costs(connection: object, count: int) -> dict:
         sql_ms[0] = 0.0
         t0 = time.perf_counter()
         with db.execute_wrapper(timed):
-            claimed = delivery.claim_next(connection.pk)
+            claimed = delivery.claim_next(f"connection:{connection.pk}")
         t1 = time.perf_counter()
         claim_sql = sql_ms[0]
         if claimed is None:
             return {"error": "nothing to claim: is a cluster running?"}
-        body = json.dumps([to_cloudevent(claimed.event)])
+        body = json.dumps([claimed.payload])
         t2 = time.perf_counter()
         signing.bearer_token(claimed.tenant)
         t3 = time.perf_counter()
@@ -187,7 +185,7 @@ def delivery_costs(connection: object, count: int) -> dict:
     result["post"] -= result["webhook"] + result["guard"]
     result["total"] = result["claim"] + result["send"] + result["record"]
     with CaptureQueriesContext(db) as claim_sql:
-        claimed = delivery.claim_next(connection.pk)
+        claimed = delivery.claim_next(f"connection:{connection.pk}")
     with CaptureQueriesContext(db) as send_sql:
         outcome = delivery.send(client, claimed)
     with CaptureQueriesContext(db) as record_sql:

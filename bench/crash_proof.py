@@ -12,7 +12,7 @@ b. PostgreSQL restart: the same, but instead of killing the cluster PostgreSQL i
    producer retries an emit whose transaction failed (OperationalError / InterfaceError),
    and the cluster must recover by itself.
 
-Recovery is driven the way production does it: the sweeper `calls.delivery.sweep()`, which
+Recovery is driven the way production does it: the sweeper `webhooks.delivery.sweep()`, which
 production runs every minute from a django-q2 schedule, is called from this script every
 few seconds; DELIVERY_TIMEOUT_SECONDS is small, so a delivery a killed worker left
 "delivering" is released after 2 x timeout + 30 s. Each scenario waits until every
@@ -62,7 +62,7 @@ RATE = 200.0  # events per second offered by the producer
 KILL_AT = 0.3  # disrupt once this share of the events has been received
 Q_WORKERS = 2
 DELIVERY_TIMEOUT_SECONDS = 2  # so a stuck "delivering" row is released after 2 * 2 + 30 s
-SWEEP_EVERY = 5.0  # seconds between the script's calls of calls.delivery.sweep()
+SWEEP_EVERY = 5.0  # seconds between the script's calls of webhooks.delivery.sweep()
 CLUSTER_DOWNTIME = 2.0  # seconds between the SIGKILL and the cluster's restart
 RECOVERY_LIMIT = 120.0  # seconds after the disruption we wait for every webhook-id
 STARTUP_SECONDS = 60  # cluster boot until the warm-up callbacks are in
@@ -229,6 +229,7 @@ class Scenario:
         self.result = Result(name)
         self.connections = db_call(lambda: make_connections(receiver.url, CONNECTIONS))
         self.connection_ids = [c.pk for c in self.connections]
+        self.ordering_keys = [f"connection:{pk}" for pk in self.connection_ids]
         self.clusters: list[Service] = []
         self.producer: Producer | None = None
         self.received: Counter = Counter()  # webhook-id -> arrivals, this scenario's events
@@ -312,22 +313,20 @@ class Scenario:
     # the database's view
 
     def _ours(self):  # the scenario's deliveries (a QuerySet), warm-ups excluded
-        from calls.models import Delivery
+        from webhooks.models import Delivery
 
-        return Delivery.unscoped.filter(
-            connection_id__in=self.connection_ids, event__event_type=EVENT_TYPE
-        )
+        return Delivery.unscoped.filter(ordering_key__in=self.ordering_keys, event_type=EVENT_TYPE)
 
     def reset_stall_clock(self) -> None:
         self._waiting_since = None
 
     def delivering(self) -> int:
-        from calls.models import Delivery
+        from webhooks.models import Delivery
 
         return db_call(lambda: self._ours().filter(state=Delivery.State.DELIVERING).count())
 
     def sweep(self) -> None:
-        from calls.delivery import sweep
+        from webhooks.delivery import sweep
 
         counts = db_call(sweep)
         self.result.sweeps.update(counts)
@@ -341,19 +340,19 @@ class Scenario:
         Stuck: deliveries have been claimable (pending on a connection with none in flight)
         for STALL_SECONDS and no attempt has been recorded meanwhile; the sweeper enqueues
         them every SWEEP_EVERY s, so a working cluster would have tried."""
-        from calls.models import Delivery, DeliveryAttempt
+        from webhooks.models import Delivery, DeliveryAttempt
 
         state = Delivery.State
 
         def look() -> tuple[bool, bool, int]:
             ours = self._ours()
             unsettled = ours.exclude(state__in=[state.DELIVERED, state.DEAD]).exists()
-            in_flight = ours.filter(state=state.DELIVERING).values("connection_id")
+            in_flight = ours.filter(state=state.DELIVERING).values("ordering_key")
             claimable = (
-                ours.filter(state=state.PENDING).exclude(connection_id__in=in_flight).exists()
+                ours.filter(state=state.PENDING).exclude(ordering_key__in=in_flight).exists()
             )
             attempts = DeliveryAttempt.unscoped.filter(
-                delivery__connection_id__in=self.connection_ids
+                delivery__ordering_key__in=self.ordering_keys
             ).count()
             return not unsettled, claimable, attempts
 
@@ -380,7 +379,7 @@ class Scenario:
 
         def read() -> tuple[list[str], dict, int]:
             ours = self._ours()
-            hexes = ours.values_list("event__event_id", flat=True)
+            hexes = ours.values_list("message_id", flat=True)
             states = dict(ours.values_list("state").annotate(n=Count("pk")).order_by("state"))
             redelivered = ours.filter(attempts__gt=1).count()
             return [f"msg_{h.hex}" for h in hexes], states, redelivered
@@ -615,14 +614,14 @@ def foreign_work() -> tuple[int, int, list[str]]:
     them too, so their endpoints' failures take worker time from ours."""
     from django.db.models import Count
 
-    from calls.models import Delivery
+    from webhooks.models import Delivery
 
     state = Delivery.State
     rows = Delivery.unscoped.filter(state__in=[state.PENDING, state.RETRYING, state.DELIVERING])
     count = rows.count()
     if not count:
         return 0, 0, []
-    connections = rows.values("connection_id").distinct().count()
+    connections = rows.values("ordering_key").distinct().count()
     urls = rows.values_list("url").annotate(n=Count("pk")).order_by("-n")[:3]
     return count, connections, [f"{url} ({n})" for url, n in urls]
 
@@ -661,7 +660,7 @@ def _cleanup(scenario: Scenario, progress: Callable[[str], None]) -> None:
     def delete() -> tuple[int, int]:
         calls = [c.call_id for c in scenario.connections]
         deleted, _ = Call.unscoped.filter(pk__in=calls).delete()
-        return deleted, _purge_queued_deliveries(set(scenario.connection_ids), "")
+        return deleted, _purge_queued_deliveries(set(scenario.ordering_keys), "")
 
     try:
         rows, tasks = db_call(delete)
@@ -754,7 +753,7 @@ def main() -> int:
     )
     print(
         textwrap.fill(
-            f"Recovery as in production: calls.delivery.sweep() (production: a django-q2"
+            f"Recovery as in production: webhooks.delivery.sweep() (production: a django-q2"
             f" schedule every 60 s) is called from this script every {SWEEP_EVERY:.0f} s;"
             f" DELIVERY_TIMEOUT_SECONDS={DELIVERY_TIMEOUT_SECONDS} for the cluster and this"
             f" script, so a delivery a killed worker left 'delivering' is released after"

@@ -15,18 +15,19 @@ from django_q.signing import BadSignature, SignedPackage
 from bench.config import BENCH_MARK, JSON_MARKER, TENANT_SLUG
 from calls.models import Call, CallConnection, IdempotentRequest
 from tenants.models import AccessKey, Tenant
+from webhooks.models import Delivery
 
 # Calls stay "connecting" without the gateway; the limit must not stop the load test.
 MAX_CONCURRENT_CALLS = 1_000_000
 MAX_QUEUED = 100_000  # a bound on how much of a task queue we inspect
-DELIVER_TASK = "calls.tasks.deliver_events"
+DELIVER_TASK = "webhooks.tasks.deliver_events"
 
 
 def _emit(payload: dict) -> None:
     print(JSON_MARKER + json.dumps(payload), flush=True)
 
 
-def _is_bench_delivery(payload: str | bytes, connection_ids: set[int]) -> bool:
+def _is_bench_delivery(payload: str | bytes, ordering_keys: set[str]) -> bool:
     if isinstance(payload, bytes):  # Redis hands back bytes
         payload = payload.decode(errors="replace")
     try:
@@ -34,24 +35,24 @@ def _is_bench_delivery(payload: str | bytes, connection_ids: set[int]) -> bool:
     except (BadSignature, ValueError, TypeError):
         return False  # not signed with our key: certainly not ours
     args = task.get("args") or (None,)
-    return task.get("func") == DELIVER_TASK and args[0] in connection_ids
+    return task.get("func") == DELIVER_TASK and args[0] in ordering_keys
 
 
-def _purge_queued_deliveries(connection_ids: set[int], redis_url: str) -> int:
+def _purge_queued_deliveries(ordering_keys: set[str], redis_url: str) -> int:
     """Drop queued delivery tasks of the bench's connections (a backlog left when part 2
     stops the cluster), from the ORM queue and, if given, the Redis list; otherwise the
     next run's cluster would spend its time on them."""
-    if not connection_ids:
+    if not ordering_keys:
         return 0
     queued = OrmQ.objects.filter(key=Conf.CLUSTER_NAME).only("pk", "payload")[:MAX_QUEUED]
-    ours = [row.pk for row in queued if _is_bench_delivery(row.payload, connection_ids)]
+    ours = [row.pk for row in queued if _is_bench_delivery(row.payload, ordering_keys)]
     removed, _ = OrmQ.objects.filter(pk__in=ours).delete()
     if redis_url:
         client = redis.Redis.from_url(redis_url, socket_timeout=5)
         key = f"django_q:{Conf.CLUSTER_NAME}:q"  # django-q2's Redis list for our cluster
         try:
             for item in client.lrange(key, 0, MAX_QUEUED - 1):
-                if _is_bench_delivery(item, connection_ids):
+                if _is_bench_delivery(item, ordering_keys):
                     removed += client.lrem(key, 1, item)
         finally:
             client.close()
@@ -67,7 +68,10 @@ def _delete_bench_rows(tenant: Tenant, redis_url: str) -> dict[str, int]:
     call_ids = set(connections.values_list("call_id", flat=True))
     _, per_model = Call.unscoped.filter(pk__in=call_ids).delete()
     _, keys = IdempotentRequest.unscoped.filter(tenant=tenant, key__startswith=BENCH_MARK).delete()
-    tasks = _purge_queued_deliveries(connection_ids, redis_url)
+    keys = {f"connection:{pk}" for pk in connection_ids}
+    # Deliveries are the outbox's rows, not the calls': they go separately.
+    Delivery.unscoped.filter(tenant=tenant, ordering_key__in=keys).delete()
+    tasks = _purge_queued_deliveries(keys, redis_url)
     return {**per_model, **keys, **({"queued tasks": tasks} if tasks else {})}
 
 

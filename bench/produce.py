@@ -120,12 +120,12 @@ def _mean_ms(action: Callable[[], object], repeat: int) -> float | None:
 
 def callback_costs(repeat: int = 10) -> dict[str, float | None]:
     """Mean CPU milliseconds of the steps a delivery task takes per callback (signing) or
-    per run (a new httpx.Client, as calls.delivery makes one for each task)."""
+    per run (a new httpx.Client, as webhooks.delivery once made one for each task)."""
     import httpx
 
     from bench.config import TENANT_SLUG
-    from calls import signing
     from tenants.models import Tenant
+    from webhooks import signing
 
     tenant = Tenant.objects.get(slug=TENANT_SLUG)
     body = json.dumps([{"data": {}}])

@@ -113,7 +113,7 @@ def in_process_http() -> None:
     import httpx
     from django.core.wsgi import get_wsgi_application
 
-    from calls import delivery
+    from webhooks import delivery
 
     client = httpx.Client(transport=httpx.WSGITransport(app=get_wsgi_application()))
     delivery.http_client = lambda: client
@@ -123,10 +123,10 @@ def run(count: int) -> dict:
     import time_machine
     from django_q.conf import Conf
 
-    from calls.carrier import VirtualClock
-    from calls.carrier.simulated import SimulatedCarrier
     from calls.gateway import Gateway
     from calls.models import Call
+    from carrier.interface import VirtualClock
+    from carrier.simulated.driver import SimulatedCarrier
     from reminders import dispatcher
     from reminders.models import Appointment, Attempt
 

@@ -296,7 +296,7 @@ def print_part_three(result: ThroughputResult) -> None:
     costs = result.costs
     notes = [
         "Each emit enqueued its own task, as in production; the first task of a connection"
-        " delivers all its pending events in one loop (calls.delivery.deliver_connection), the"
+        " delivers all its pending events in one loop (webhooks.delivery.deliver_key), the"
         " rest find nothing to do. The raw loop POSTs the body of one such event, with the"
         " same kind of headers, to the same receiver from one thread of another process.",
     ]

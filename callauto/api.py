@@ -3,8 +3,8 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from calls.api.deliveries import DeliveryViewSet
 from recordings.api.rest import RecordingViewSet
+from webhooks.api.deliveries import DeliveryViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("deliveries", DeliveryViewSet, basename="deliveries")

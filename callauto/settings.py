@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "callauto",
     "django_q",
     "tenants",
+    "webhooks",
+    "carrier",
     "calls",
     "recordings",
     "axes",
@@ -83,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "reminders",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -113,7 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tenants.context_processors.portal",
+                "portal.context_processors.portal",
             ],
         },
     },
@@ -256,7 +259,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AttemptStateEnum": "reminders.models.Attempt.State",
         "ImportStateEnum": "reminders.models.ImportJob.State",
-        "DeliveryStateEnum": "calls.models.Delivery.State",
+        "DeliveryStateEnum": "webhooks.models.Delivery.State",
     },
 }
 

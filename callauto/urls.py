@@ -1,11 +1,27 @@
+"""The one URL configuration: every app's routes, composed here (and only here).
+
+- `/t/<slug>/calling/...`: the ACS-compatible Call Automation API (calls, recordings);
+- `/t/<slug>/api/v1/...`: the tenant REST API (callauto/api.py composes the apps' routers);
+- `/t/<slug>/recordings/...`: recording file downloads (the file event's locations);
+- `/portal/...`: the portal, one namespace over every app's pages;
+- `/calling/keys`, `/calling/.well-known/...`: the callback-token keys, for validators.
+"""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+import calls.urls
+import portal.urls
+import recordings.urls
+import reminders.urls
+import tenants.urls
+import usage.urls
+import webhooks.urls
 from callauto import views
-from calls.api import views as calls_views
 from recordings.api.urls import download_patterns as recording_downloads
+from webhooks import views as webhook_views
 
 # Django-level errors on API paths answer in the ACS error shape (callauto.errors).
 handler400 = "callauto.errors.bad_request"
@@ -19,18 +35,30 @@ calling_patterns = [
     path("<path:rest>", views.UnknownCallingRoute.as_view()),
 ]
 
+# One "portal" namespace over every app's pages, so a link is `portal:<name>` wherever
+# the page lives.
+portal_patterns = [
+    *portal.urls.urlpatterns,
+    *tenants.urls.urlpatterns,
+    *webhooks.urls.urlpatterns,
+    *calls.urls.urlpatterns,
+    *recordings.urls.urlpatterns,
+    *usage.urls.urlpatterns,
+    *reminders.urls.urlpatterns,
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("portal/", include("tenants.urls")),
+    path("portal/", include((portal_patterns, "portal"))),
     # Callback-token keys, for validators pointed at us as ACS-style issuer.
-    path("calling/keys", calls_views.jwks, name="jwks"),
+    path("calling/keys", webhook_views.jwks, name="jwks"),
     path(
         "calling/.well-known/acsopenidconfiguration",
-        calls_views.openid_configuration,
+        webhook_views.openid_configuration,
         name="openid-configuration",
     ),
     # The ACS-compatible Call Automation API, one endpoint per tenant (see tenants.resolution).

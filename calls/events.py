@@ -1,19 +1,22 @@
-"""Writing CallEvents: the audit trail and the callback outbox in one row.
+"""Writing CallEvents: the audit trail of what the application is sent, and its callback.
 
-Each event is committed with the state change that caused it (same transaction), and a
-Delivery row beside it; after commit a django-q2 task posts it (calls.tasks). Per
-connection, events carry a gap-free `sequenceNumber`-like order so receivers can sort.
+Each event is committed with the state change that caused it (same transaction) and
+published through the webhooks outbox beside it; after commit a worker posts it. Per
+connection, events carry a gap-free `sequenceNumber`-like order so receivers can sort, and
+the connection is the ordering key, so callbacks go out in that order while healthy.
 """
 
+import uuid
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
-from calls import delivery
-from calls.models import Call, CallConnection, CallEvent, Delivery, Participant
+from calls.models import Call, CallConnection, CallEvent, Participant
+from webhooks import cloudevents, outbox
 
 OK = {"code": 200, "subCode": 0, "message": "Action completed successfully."}
+RECORDING_EVENTS = frozenset({"RecordingStateChanged", "StartRecordingFailed"})
 
 
 def result(code: int, sub_code: int, message: str, *, sip_code: int | None = None) -> dict:
@@ -21,6 +24,55 @@ def result(code: int, sub_code: int, message: str, *, sip_code: int | None = Non
     if sip_code is not None:
         info["sipDetails"] = {"code": sip_code, "message": message}
     return info
+
+
+def _subject(call: Call, connection: CallConnection | None, event_type: str, data: dict) -> str:
+    if "recordingId" in data and event_type in RECORDING_EVENTS:
+        return f"calling/recordings/{call.server_call_id}/recordingId/{data['recordingId']}"
+    if connection is None:  # an out-of-call event, keyed by the server call
+        return f"calling/serverCalls/{call.server_call_id}"
+    return f"calling/callConnections/{connection.call_connection_id}"
+
+
+def _record(
+    call: Call,
+    connection: CallConnection | None,
+    event_type: str,
+    sequence: int,
+    data: dict,
+    callback_uri: str,
+) -> CallEvent:
+    """Publish the event's callback and write the event beside it."""
+    event_id, now = uuid.uuid4(), timezone.now()
+    labels: dict[str, Any] = {"serverCallId": call.server_call_id, "call": call.pk}
+    if connection is not None:
+        labels["callConnectionId"] = connection.call_connection_id
+    delivery = outbox.publish(
+        tenant_id=call.tenant_id,
+        url=callback_uri,
+        event_type=event_type,
+        payload=cloudevents.envelope(
+            event_id=event_id,
+            event_type=f"Microsoft.Communication.{event_type}",
+            subject=_subject(call, connection, event_type, data),
+            data=data,
+            time=now,
+            sequence=sequence,
+        ),
+        # Out-of-call events have no connection: they go out unordered, as before.
+        ordering_key=f"connection:{connection.pk}" if connection is not None else "",
+        sequence=sequence,
+        labels=labels,
+        message_id=event_id,
+        created_at=now,
+    )
+    event = CallEvent(
+        tenant_id=call.tenant_id, call=call, connection=connection, event_id=event_id,
+        sequence_number=sequence, event_type=event_type, data=data,
+        callback_uri=callback_uri, created_at=now, delivery=delivery,
+    )  # fmt: skip
+    event.save()
+    return event
 
 
 def emit(
@@ -32,7 +84,7 @@ def emit(
     callback_uri: str | None = None,
     **extra: Any,
 ) -> CallEvent:
-    """Append one event for `connection` and queue its delivery after commit.
+    """Append one event for `connection` and queue its callback after commit.
 
     `callback_uri` overrides the connection's (an action's operationCallbackUri).
     """
@@ -55,27 +107,8 @@ def emit(
     if result_information is not None:
         data["resultInformation"] = result_information
     data.update(extra)
-    event = CallEvent(
-        tenant_id=connection.tenant_id,
-        call=call,
-        connection=connection,
-        sequence_number=sequence,
-        event_type=event_type,
-        data=data,
-        callback_uri=callback_uri or connection.callback_uri,
-    )
-    event.save()
-    Delivery.unscoped.create(
-        tenant_id=connection.tenant_id,
-        event=event,
-        connection=connection,
-        url=event.callback_uri,
-    )
-    connection_id = connection.pk
-    # robust: the change is committed either way; a broker hiccup must not turn it into an
-    # error for the caller (the sweeper enqueues whatever was not).
-    transaction.on_commit(lambda: delivery.enqueue(connection_id), robust=True)
-    return event
+    uri = callback_uri or connection.callback_uri
+    return _record(call, connection, event_type, sequence, data, uri)
 
 
 def emit_for_call(
@@ -97,14 +130,7 @@ def emit_for_call(
     if result_information is not None:
         data["resultInformation"] = result_information
     data.update(extra)
-    event = CallEvent(
-        tenant_id=call.tenant_id, call=call, connection=None, sequence_number=sequence,
-        event_type=event_type, data=data, callback_uri=callback_uri,
-    )  # fmt: skip
-    event.save()
-    row = Delivery.unscoped.create(tenant_id=call.tenant_id, event=event, url=callback_uri)
-    transaction.on_commit(lambda: delivery.enqueue_one(row.pk), robust=True)
-    return event
+    return _record(call, None, event_type, sequence, data, callback_uri)
 
 
 def roster(call: Call) -> list[dict]:

@@ -113,33 +113,6 @@ class SimulatedCalleeForm(forms.Form):
         return parse_keys(self.cleaned_data["keys"])
 
 
-class EventSubscriptionForm(forms.Form):
-    """A webhook for call-independent events (Event Grid schema)."""
-
-    EVENT_TYPES = [
-        ("Microsoft.Communication.IncomingCall", "IncomingCall"),
-    ]
-
-    endpoint_url = forms.URLField(
-        label="Endpoint URL",
-        max_length=2048,
-        assume_scheme="https",
-        help_text="Receives IncomingCall events after answering Event Grid's validation.",
-    )
-    event_types = forms.MultipleChoiceField(
-        choices=EVENT_TYPES,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every event type.",
-    )
-
-    def clean_endpoint_url(self) -> str:
-        url = self.cleaned_data["endpoint_url"]
-        if not url.lower().startswith(("http://", "https://")):
-            raise forms.ValidationError("Must be an http(s) URL.")
-        return url
-
-
 class RingForm(forms.Form):
     """Simulated carrier: someone calls one of the tenant's numbers."""
 

@@ -11,8 +11,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from calls import play_sources
-from calls.carrier import (
+from calls.ingest import ingest
+from calls.models import (
+    Call,
+    CallConnection,
+    CarrierCommand,
+    MediaOperation,
+    Participant,
+    SimulatedCallee,
+)
+from calls.services import end_call
+from carrier.interface import (
     CalleeScript,
     Carrier,
     CarrierEvent,
@@ -25,19 +34,10 @@ from calls.carrier import (
     Record,
     SendTones,
 )
-from calls.ingest import ingest
-from calls.media.audio import Audio
-from calls.media.dtmf import KEYS
-from calls.models import (
-    Call,
-    CallConnection,
-    CarrierCommand,
-    MediaOperation,
-    Participant,
-    SimulatedCallee,
-)
-from calls.play_sources import PlaySource, SourceError
-from calls.services import end_call
+from carrier.media import play_sources
+from carrier.media.audio import Audio
+from carrier.media.dtmf import KEYS
+from carrier.media.play_sources import PlaySource, SourceError
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)

@@ -11,15 +11,16 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from calls import events, grid
-from calls.carrier import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
+from calls import events
 from calls.identifiers import Identifier, parse_raw_id
 from calls.incoming import make_context
 from calls.media_services import apply_media_event, report_tone
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
 from calls.services import end_call
 from calls.transitions import transition
+from carrier.interface import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
 from tenants.models import PhoneNumber
+from webhooks import grid
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
         "correlationId": str(call.correlation_id),
     }
     subject = f"/caller/{caller.raw_id}/recipient/4:{number.e164}"
-    grid.publish(tenant, "Microsoft.Communication.IncomingCall", subject, data, call=call)
+    grid.publish(tenant, "Microsoft.Communication.IncomingCall", subject, data)
     return True
 
 
@@ -176,7 +177,7 @@ def _call_started(call: Call) -> None:
         "participants": [p.identifier.to_wire() for p in participants],
     }
     grid.publish(call.tenant, "Microsoft.Communication.CallStarted",
-                 f"/serverCall/{call.server_call_id}", data, call=call)  # fmt: skip
+                 f"/serverCall/{call.server_call_id}", data)  # fmt: skip
 
 
 def _transfer_accepted(connection: CallConnection, target: Participant) -> None:

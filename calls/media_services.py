@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from callauto.errors import BadRequest
 from calls import events
-from calls.carrier import CarrierEvent, MediaOutcome
 from calls.identifiers import Identifier
-from calls.media.dtmf import TONE_NAMES
 from calls.models import CallConnection, CarrierCommand, MediaOperation, Participant
-from calls.play_sources import PlaySource
 from calls.services import _require_active, find_participant, get_connection
 from calls.transitions import transition
+from carrier.interface import CarrierEvent, MediaOutcome
+from carrier.media.dtmf import TONE_NAMES
+from carrier.media.play_sources import PlaySource
 from tenants.models import Tenant
 
 Op = MediaOperation

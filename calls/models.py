@@ -2,9 +2,9 @@
 
 A Call is one conversation on the carrier (`serverCallId`). A CallConnection is the
 application's own leg in it (`callConnectionId`, where events go). Participants are
-the other legs. CallEvent is append-only: it is both the audit trail and the outbox
-that callback deliveries are made from. CarrierCommand rows are how the web tier asks
-the gateway process to act on the network.
+the other legs. CallEvent is append-only: the audit trail of what was sent to the
+application, each beside its outbox row (webhooks.Delivery). CarrierCommand rows are how
+the web tier asks the gateway process to act on the network.
 """
 
 import secrets
@@ -196,7 +196,11 @@ class CallEvent(models.Model):
     event_type = models.CharField(max_length=64)
     data = models.JSONField()
     callback_uri = models.URLField(max_length=2048)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Its callback: the outbox row published in the same transaction.
+    delivery = models.OneToOneField(
+        "webhooks.Delivery", on_delete=models.CASCADE, related_name="call_event"
+    )
 
     unscoped = models.Manager.from_queryset(AppendOnlyQuerySet)()
     objects = AppendOnlyTenantManager()
@@ -217,102 +221,6 @@ class CallEvent(models.Model):
         if self.pk is not None:
             raise TypeError("CallEvent rows are append-only")
         super().save(*args, **kwargs)
-
-
-class Delivery(models.Model):
-    """Sending one CallEvent to its callback URL, with retries (calls/delivery.py).
-
-    The `webhook-id` is stable across attempts (`msg_<event id>`); each attempt is a
-    DeliveryAttempt row.
-    """
-
-    class State(models.TextChoices):
-        PENDING = "pending"  # due now
-        DELIVERING = "delivering"  # claimed by a worker
-        DELIVERED = "delivered"
-        RETRYING = "retrying"  # failed; due again at next_attempt_at
-        DEAD = "dead"  # gave up (schedule exhausted, endpoint gone, URL forbidden)
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.OneToOneField(CallEvent, on_delete=models.CASCADE, related_name="delivery")
-    connection = models.ForeignKey(
-        CallConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    url = models.URLField(max_length=2048, default="")  # the event's callback URL, for filtering
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    last_status = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    unscoped = models.Manager()
-    objects = TenantManager()
-
-    class Meta:
-        default_manager_name = "unscoped"
-        verbose_name_plural = "deliveries"
-        indexes = [
-            models.Index(fields=["state", "connection"], name="delivery_pending"),
-            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
-            models.Index(fields=["tenant", "state", "-created_at"], name="delivery_tenant_state"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event} → {self.state}"
-
-    @property
-    def webhook_id(self) -> str:
-        return f"msg_{self.event.event_id.hex}"
-
-
-class DeliveryAttempt(models.Model):
-    """One POST of a Delivery: what came back, how long it took."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveIntegerField()
-    started_at = models.DateTimeField()
-    latency_ms = models.PositiveIntegerField(default=0)
-    status_code = models.PositiveIntegerField(null=True, blank=True)
-    error_class = models.CharField(max_length=64, blank=True)
-    response_excerpt = models.CharField(max_length=1024, blank=True)
-
-    unscoped = models.Manager()
-    objects = TenantManager()
-
-    class Meta:
-        default_manager_name = "unscoped"
-        ordering = ["delivery_id", "number"]
-        constraints = [
-            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_once")
-        ]
-
-    def __str__(self) -> str:
-        return f"attempt {self.number}: {self.status_code or self.error_class}"
-
-
-class DisabledEndpoint(models.Model):
-    """A callback URL that answered 410 Gone: nothing more is sent there until re-enabled."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="disabled_endpoints")
-    url = models.URLField(max_length=2048)
-    reason = models.CharField(max_length=200)
-    disabled_at = models.DateTimeField(auto_now_add=True)
-
-    unscoped = models.Manager()
-    objects = TenantManager()
-
-    class Meta:
-        default_manager_name = "unscoped"
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "url"], name="endpoint_disabled_once")
-        ]
-
-    def __str__(self) -> str:
-        return self.url
 
 
 class CarrierCommand(models.Model):
@@ -433,102 +341,6 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-class JwtSigningKey(models.Model):
-    """The platform's RS256 key(s) for callback bearer tokens; published as JWKS."""
-
-    kid = models.CharField(max_length=64, unique=True, default=new_connection_id)
-    private_key_encrypted = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    retired_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return self.kid
-
-
-class WebhookSecret(models.Model):
-    """A tenant's Standard Webhooks signing secret (`whsec_...`), encrypted at rest.
-
-    More than one may be live while a rotation overlaps; each signs every callback.
-    """
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_secrets")
-    secret_encrypted = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-
-    unscoped = models.Manager()
-    objects = TenantManager()
-
-    class Meta:
-        default_manager_name = "unscoped"
-
-    def __str__(self) -> str:
-        return f"{self.tenant_id} secret {self.pk}"
-
-
-class EventSubscription(models.Model):
-    """A tenant's Event Grid-style webhook for call-independent events (IncomingCall, ...).
-
-    It receives events only once it has answered the validation handshake.
-    """
-
-    class State(models.TextChoices):
-        PENDING = "pending"
-        ACTIVE = "active"
-        FAILED = "failed"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscriptions")
-    endpoint_url = models.URLField(max_length=2048)
-    event_types = models.JSONField(default=list)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    validation_code = models.CharField(max_length=64, default=new_invitation_id)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    validated_at = models.DateTimeField(null=True, blank=True)
-
-    unscoped = models.Manager()
-    objects = TenantManager()
-
-    class Meta:
-        default_manager_name = "unscoped"
-
-    def __str__(self) -> str:
-        return self.endpoint_url
-
-
-class GridEvent(models.Model):
-    """An Event Grid-schema event for one subscription: outbox row and audit record."""
-
-    class State(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="grid_events")
-    subscription = models.ForeignKey(
-        EventSubscription, on_delete=models.CASCADE, related_name="events"
-    )
-    call = models.ForeignKey(
-        Call, on_delete=models.CASCADE, null=True, blank=True, related_name="grid_events"
-    )
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True)
-    event_type = models.CharField(max_length=96)
-    body = models.JSONField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_status = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    unscoped = models.Manager()
-    objects = TenantManager()
-
-    class Meta:
-        default_manager_name = "unscoped"
-
-    def __str__(self) -> str:
-        return f"{self.event_type} → {self.subscription_id}"
 
 
 class MediaOperation(models.Model):

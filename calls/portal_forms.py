@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from calls.models import Call, Delivery, Participant
+from calls.models import Call, Participant
 from tenants.models import Tenant
 from tenants.portal.dates import DateRangeForm
 
@@ -49,22 +49,3 @@ class CallFilterForm(DateRangeForm):
         if end:
             calls = calls.filter(created_at__lt=end)
         return calls
-
-
-class DeliveryFilterForm(forms.Form):
-    """The deliveries page shows what needs attention unless another state is asked for."""
-
-    url = forms.CharField(required=False, max_length=2048)
-    state = forms.ChoiceField(
-        choices=[("", "dead or retrying"), *Delivery.State.choices], required=False
-    )
-
-    def apply(self, rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
-        data = self.cleaned_data
-        if data.get("state"):
-            rows = rows.filter(state=data["state"])
-        else:
-            rows = rows.filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
-        if data.get("url"):
-            rows = rows.filter(url=data["url"])
-        return rows

@@ -9,10 +9,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
-from calls import delivery as delivery_service
-from calls.models import Call, CallEvent, Delivery, DeliveryAttempt, MediaOperation, Participant
+from calls.models import Call, CallEvent, MediaOperation, Participant
 from calls.portal_forms import CallFilterForm
 from tenants.portal.access import Role, tenant_page
+from webhooks import delivery as delivery_service
+from webhooks.models import Delivery, DeliveryAttempt
 
 PAGE_SIZE = 50
 
@@ -72,10 +73,9 @@ def _live_context(request: HttpRequest, call: Call) -> dict:
         .filter(call=call)
         .order_by("created_at", "pk"),
         "deliveries": Delivery.objects.for_tenant(tenant)
-        .filter(event__call=call)
-        .select_related("event")
+        .filter(call_event__call=call)
         .prefetch_related(Prefetch("attempt_log", queryset=attempts))
-        .order_by("event__created_at", "pk"),
+        .order_by("created_at", "pk"),
         "can_redeliver": request.membership.has_role(Role.OPERATOR),
     }
 
@@ -89,7 +89,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
         try:
             # Only this call's callbacks: the form was on this call's page.
             delivery = Delivery.objects.for_tenant(tenant).get(
-                event__call=call, pk=int(request.POST["redeliver"])
+                call_event__call=call, pk=int(request.POST["redeliver"])
             )
         except (KeyError, ValueError, Delivery.DoesNotExist):
             raise Http404("No such delivery.") from None

@@ -15,9 +15,8 @@ from django.utils import timezone
 from callauto.errors import AcsError, BadRequest, NotFound
 from calls import events, incoming, nudge
 from calls.identifiers import Identifier
-from calls.models import Call, CallConnection, CarrierCommand, EventSubscription, Participant
+from calls.models import Call, CallConnection, CarrierCommand, Participant
 from calls.transitions import transition
-from tenants import audit
 from tenants.models import PhoneNumber, Tenant
 
 K = CallConnection.State
@@ -563,49 +562,6 @@ def transfer_to_participant(
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
     )
-
-
-# --- Event subscriptions --------------------------------------------------------------
-
-
-@transaction.atomic
-def subscribe_events(
-    tenant: Tenant, *, endpoint_url: str, event_types: list[str], actor: object
-) -> EventSubscription:
-    """Register a webhook for IncomingCall and other call-independent events; it starts
-    receiving them once it answers the validation handshake (a task, after commit)."""
-    subscription = EventSubscription.unscoped.create(
-        tenant=tenant, endpoint_url=endpoint_url, event_types=event_types
-    )
-    audit.record(
-        tenant,
-        actor=actor,
-        action="event_subscription.add",
-        target=subscription,
-        after={"endpoint_url": endpoint_url, "event_types": event_types},
-    )
-    transaction.on_commit(lambda: _enqueue_validation(subscription.pk))
-    return subscription
-
-
-def _enqueue_validation(subscription_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("calls.tasks.validate_subscription", subscription_id, group="grid")
-
-
-@transaction.atomic
-def unsubscribe_events(tenant: Tenant, subscription_id: int, *, actor: object) -> None:
-    """Remove a webhook. Raises EventSubscription.DoesNotExist for another tenant's."""
-    subscription = EventSubscription.objects.for_tenant(tenant).get(pk=subscription_id)
-    audit.record(
-        tenant,
-        actor=actor,
-        action="event_subscription.remove",
-        target=subscription,
-        before={"endpoint_url": subscription.endpoint_url},
-    )
-    subscription.delete()
 
 
 # --- Out-of-call operations (by serverCallId, no app participant) -----------------------

@@ -19,12 +19,12 @@ from django.db.models import QuerySet
 from callauto.errors import BadRequest, Conflict, NotFound
 from calls import services
 from calls.callees import normalize_raw_id, save_callee
-from calls.carrier.simulated import GAP_SECONDS, TONE_SECONDS
 from calls.identifiers import parse_raw_id
-from calls.media import dtmf
-from calls.media.audio import Audio, concat, silence
 from calls.models import CarrierCommand, MediaOperation, Participant, SimulatedCallee
-from calls.play_sources import PlaySource, load
+from carrier.media import dtmf
+from carrier.media.audio import Audio, concat, silence
+from carrier.media.play_sources import PlaySource, load
+from carrier.simulated.driver import GAP_SECONDS, TONE_SECONDS
 from tenants.audit import Actor
 from tenants.models import Tenant
 

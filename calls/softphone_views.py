@@ -9,7 +9,7 @@ from django.urls import reverse
 from callauto.errors import AcsError, BadRequest, error_body
 from calls import softphone
 from calls.models import MediaOperation, Participant, SimulatedCallee
-from calls.play_sources import SourceError
+from carrier.media.play_sources import SourceError
 from tenants.models import PhoneNumber
 from tenants.portal.access import Role, tenant_page
 

@@ -1,22 +1,16 @@
-"""Portal pages of the calls app: scripted test callees, event webhooks."""
-
-import zoneinfo
+"""Portal pages of the calls app for trying things out: scripted test callees, ringing one
+of the tenant's numbers, a peer-to-peer call."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import APIException
 
-from calls import delivery as delivery_service
-from calls import services, signing
+from calls import services
 from calls.callees import delete_callee, save_callee
-from calls.forms import EventSubscriptionForm, PeerCallForm, RingForm, SimulatedCalleeForm
-from calls.models import Call, Delivery, DisabledEndpoint, EventSubscription, SimulatedCallee
-from calls.portal_forms import DeliveryFilterForm
+from calls.forms import PeerCallForm, RingForm, SimulatedCalleeForm
+from calls.models import Call, SimulatedCallee
 from tenants.forms import form_error
 from tenants.models import PhoneNumber
 from tenants.portal.access import Role, tenant_page
@@ -43,17 +37,46 @@ def _save(request: HttpRequest, form: SimulatedCalleeForm) -> SimulatedCallee | 
 
 @tenant_page(write_role=Role.ADMIN)
 def callees(request: HttpRequest) -> HttpResponse:
-    """List the tenant's scripted callees; admins add and remove them."""
+    """List the tenant's scripted callees; admins add and remove them, ring one of the
+    tenant's numbers and place peer-to-peer calls to try their webhooks."""
     tenant = request.tenant
     form = SimulatedCalleeForm(tenant=tenant)
-    if request.method == "POST" and "remove" in request.POST:
+    numbers = list(PhoneNumber.objects.for_tenant(tenant).values_list("e164", flat=True))
+    ring_form, peer_form = RingForm(numbers=numbers), PeerCallForm()
+    if request.method == "POST" and "peer" in request.POST:
+        peer_form = PeerCallForm(request.POST)
+        if peer_form.is_valid():
+            try:
+                call = services.simulate_p2p_call(
+                    tenant,
+                    caller=peer_form.cleaned_data["caller"],
+                    callee=peer_form.cleaned_data["callee"],
+                )
+            except APIException as exc:
+                peer_form.add_error(None, str(exc.detail))
+            else:
+                messages.success(
+                    request, f"Peer-to-peer call placed; serverCallId {call.server_call_id}."
+                )
+                return redirect("portal:callees", tenant_slug=tenant.slug)
+    elif request.method == "POST" and "ring" in request.POST:
+        ring_form = RingForm(request.POST, numbers=numbers)
+        if ring_form.is_valid():
+            services.simulate_incoming_call(
+                tenant,
+                to_number=ring_form.cleaned_data["to_number"],
+                caller=ring_form.cleaned_data["caller"],
+            )
+            messages.success(request, "Ringing: your IncomingCall webhook hears of it now.")
+            return redirect("portal:callees", tenant_slug=tenant.slug)
+    elif request.method == "POST" and "remove" in request.POST:
         try:
             delete_callee(tenant, int(request.POST["remove"]), actor=request.user)
         except (ValueError, SimulatedCallee.DoesNotExist):
             raise Http404("No such callee.") from None
         messages.success(request, "Callee removed.")
         return redirect("portal:callees", tenant_slug=tenant.slug)
-    if request.method == "POST":
+    elif request.method == "POST":
         form = SimulatedCalleeForm(request.POST, tenant=tenant)
         callee = _save(request, form)
         if callee is not None:
@@ -66,6 +89,11 @@ def callees(request: HttpRequest) -> HttpResponse:
         {
             "callees": rows,
             "form": form,
+            "ring_form": ring_form,
+            "peer_form": peer_form,
+            "peer_calls": Call.objects.for_tenant(tenant)
+            .filter(direction=Call.Direction.PEER_TO_PEER)
+            .order_by("-created_at")[:10],
             "can_change": request.membership.has_role(Role.ADMIN),
         },
     )
@@ -95,128 +123,3 @@ def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
             "can_change": request.membership.has_role(Role.ADMIN),
         },
     )
-
-
-@tenant_page(write_role=Role.ADMIN)
-def webhooks(request: HttpRequest) -> HttpResponse:
-    """Event subscriptions (IncomingCall webhook), and ringing a number to test them."""
-    tenant = request.tenant
-    numbers = list(PhoneNumber.objects.for_tenant(tenant).values_list("e164", flat=True))
-    form = EventSubscriptionForm()
-    ring_form = RingForm(numbers=numbers)
-    if request.method == "POST" and "remove" in request.POST:
-        try:
-            services.unsubscribe_events(tenant, int(request.POST["remove"]), actor=request.user)
-        except (ValueError, EventSubscription.DoesNotExist):
-            raise Http404("No such webhook.") from None
-        messages.success(request, "Webhook removed.")
-        return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    if request.method == "POST" and "rotate_secret" in request.POST:
-        signing.rotate_webhook_secret(tenant, actor=request.user)
-        messages.success(request, "New signing secret; the old one also signs for 24 hours.")
-        return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    peer_form = PeerCallForm()
-    if request.method == "POST" and "peer" in request.POST:
-        peer_form = PeerCallForm(request.POST)
-        if peer_form.is_valid():
-            try:
-                call = services.simulate_p2p_call(
-                    tenant,
-                    caller=peer_form.cleaned_data["caller"],
-                    callee=peer_form.cleaned_data["callee"],
-                )
-            except APIException as exc:
-                peer_form.add_error(None, str(exc.detail))
-            else:
-                messages.success(
-                    request, f"Peer-to-peer call placed; serverCallId {call.server_call_id}."
-                )
-                return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    elif request.method == "POST" and "ring" in request.POST:
-        ring_form = RingForm(request.POST, numbers=numbers)
-        if ring_form.is_valid():
-            services.simulate_incoming_call(
-                tenant,
-                to_number=ring_form.cleaned_data["to_number"],
-                caller=ring_form.cleaned_data["caller"],
-            )
-            messages.success(request, "Ringing: your IncomingCall webhook hears of it now.")
-            return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    elif request.method == "POST":
-        form = EventSubscriptionForm(request.POST)
-        if form.is_valid():
-            services.subscribe_events(
-                tenant,
-                endpoint_url=form.cleaned_data["endpoint_url"],
-                event_types=form.cleaned_data["event_types"],
-                actor=request.user,
-            )
-            messages.success(request, "Webhook added; it is validated in the background.")
-            return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    return render(
-        request,
-        "portal/calls/webhooks.html",
-        {
-            "subscriptions": EventSubscription.objects.for_tenant(tenant).order_by("created_at"),
-            "form": form,
-            "ring_form": ring_form,
-            "peer_form": peer_form,
-            "peer_calls": Call.objects.for_tenant(tenant)
-            .filter(direction=Call.Direction.PEER_TO_PEER)
-            .order_by("-created_at")[:10],
-            "can_change": request.membership.has_role(Role.ADMIN),
-            "secrets": signing.webhook_secrets(tenant)
-            if request.membership.has_role(Role.ADMIN)
-            else [],
-        },
-    )
-
-
-@tenant_page(write_role=Role.OPERATOR)
-def deliveries(request: HttpRequest) -> HttpResponse:
-    """Dead and retrying callbacks (or any state asked for), disabled endpoints; operators
-    redeliver one, or every dead one since a time."""
-    tenant = request.tenant
-    if request.method == "POST":
-        return _delivery_action(request)
-    everything = Delivery.objects.for_tenant(tenant)
-    form = DeliveryFilterForm(request.GET)
-    rows = form.apply(everything) if form.is_valid() else everything.none()
-    rows = rows.select_related("event", "event__connection").order_by("-created_at")
-    return render(
-        request,
-        "portal/calls/deliveries.html",
-        {
-            "deliveries": Paginator(rows, 50).get_page(request.GET.get("page")),
-            "form": form,
-            "endpoint": form.cleaned_data.get("url", "") if form.is_valid() else "",
-            "endpoints": everything.values_list("url", flat=True).distinct().order_by("url")[:50],
-            "disabled": DisabledEndpoint.objects.for_tenant(tenant).order_by("url"),
-            "can_change": request.membership.has_role(Role.OPERATOR),
-        },
-    )
-
-
-def _delivery_action(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant
-    try:
-        if "redeliver" in request.POST:
-            delivery_service.redeliver(tenant, int(request.POST["redeliver"]), actor=request.user)
-            messages.success(request, "Queued for delivery again.")
-        elif "enable" in request.POST:
-            delivery_service.enable_endpoint(
-                tenant, int(request.POST["enable"]), actor=request.user
-            )
-            messages.success(request, "Endpoint enabled.")
-        else:
-            since = parse_datetime(request.POST.get("since", ""))
-            if since is None:
-                messages.error(request, "Give a time such as 2026-11-25 09:00.")
-            else:
-                if since.tzinfo is None:
-                    since = timezone.make_aware(since, zoneinfo.ZoneInfo(tenant.time_zone))
-                count = delivery_service.redeliver_dead_since(tenant, since, actor=request.user)
-                messages.success(request, f"{count} dead deliveries queued again.")
-    except (ValueError, Delivery.DoesNotExist, DisabledEndpoint.DoesNotExist):
-        raise Http404("No such delivery.") from None
-    return redirect("portal:deliveries", tenant_slug=tenant.slug)

@@ -13,10 +13,12 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 
 class RecordingsConfig(AppConfig):
     name = "recordings"
+    portal_menu = [("main", 30, "Recordings", "portal:recordings")]
+    portal_slots = {"call_detail": [(10, "recordings.call_panel.call_recordings")]}
 
     def ready(self) -> None:
-        from calls.carrier import RecordingOutcome
         from calls.ingest import register_handler
+        from carrier.interface import RecordingOutcome
         from recordings import handlers
 
         # calls/ never imports recordings/: the engine hands us the driver's recording events.

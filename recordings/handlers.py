@@ -1,6 +1,6 @@
 """The carrier's recording events, as the engine hands them over (calls.ingest)."""
 
-from calls.carrier import CarrierEvent
+from carrier.interface import CarrierEvent
 from recordings import services
 
 

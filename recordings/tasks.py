@@ -5,10 +5,10 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from calls import grid
 from recordings import locations, services
 from recordings.models import RecordingChunk
 from usage.services import meter_recording
+from webhooks import grid
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def finalize_chunk(chunk_id: int) -> bool:
             else "RecordingStopped",
         }
         subject = f"/recording/call/{call.correlation_id}/serverCallId/{call.server_call_id}"
-        grid.publish(chunk.tenant, FILE_STATUS_EVENT, subject, data, call=call)
+        grid.publish(chunk.tenant, FILE_STATUS_EVENT, subject, data)
     # Recording minutes are billed per file, once (idempotent on the document id).
     meter_recording(
         chunk.tenant,

@@ -15,6 +15,12 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 
 class RemindersConfig(AppConfig):
     name = "reminders"
+    portal_menu = [
+        ("main", 20, "Appointments", "portal:reminder_appointments"),
+        ("main", 21, "Reminder plans", "portal:reminder_plans"),
+        ("main", 22, "Reminders report", "portal:reminder_report"),
+    ]
+    portal_slots = {"dashboard": [(20, "reminders.dashboard.reminders_today")]}
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)

@@ -8,7 +8,7 @@ import jwt
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from calls import signing
+from webhooks import signing
 
 JWKS_TTL = 300.0  # seconds; a token with an unknown kid refreshes sooner (rotation)
 _cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}

@@ -22,7 +22,7 @@ from callauto.errors import AcsError
 from calls import media_services
 from calls import services as calls_services
 from calls.identifiers import Identifier
-from calls.play_sources import PlaySource
+from carrier.media.play_sources import PlaySource
 from reminders import flow, speech, windows
 from reminders.models import (
     Appointment,

@@ -1,4 +1,4 @@
-"""Portal pages of the reminders app, included under /portal/ by tenants/urls.py."""
+"""Portal pages of the reminders app (callauto/urls.py composes them under /portal/)."""
 
 from django.urls import path
 

@@ -1,35 +1,13 @@
 """Portal pages for a tenant's settings: keys, phone numbers, members, rate plan."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from calls.dashboard import figures as dashboard_figures
 from tenants import forms, services
 from tenants.models import AccessKey, Membership, PhoneNumber
 from tenants.portal.access import Role, tenant_page
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """Send the user to their first tenant; a user with none sees an explanation."""
-    first = (
-        Membership.unscoped.filter(user=request.user)
-        .select_related("tenant")
-        .order_by("tenant__name")
-        .first()
-    )
-    if first is None:
-        return render(request, "portal/no_tenant.html")
-    return redirect("portal:dashboard", tenant_slug=first.tenant.slug)
-
-
-@tenant_page()
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The tenant at a glance: its settings and today's calls and callbacks."""
-    return render(request, "portal/dashboard.html", dashboard_figures(request.tenant))
 
 
 @tenant_page(write_role=Role.OWNER)

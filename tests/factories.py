@@ -23,3 +23,28 @@ def make_tenant(slug: str, *, owner=None, name: str | None = None) -> Tenant:
 def add_member(tenant: Tenant, role: str, username: str | None = None) -> Membership:
     user = UserFactory(**({"username": username} if username else {}))
     return Membership.unscoped.create(tenant=tenant, user=user, role=role)
+
+
+def make_call_delivery(
+    tenant: Tenant,
+    call,
+    *,
+    state: str = "pending",
+    url: str = "https://app.example.com/cb",
+    event_type: str = "CallConnected",
+    sequence: int = 1,
+):
+    """A CallEvent of `call` with its outbox row, as the engine writes them (calls.events),
+    in a given delivery state. Returns the Delivery."""
+    from calls.models import CallEvent
+    from webhooks.models import Delivery
+
+    delivery = Delivery.unscoped.create(
+        tenant=tenant, event_type=event_type, payload={}, sequence=sequence, url=url,
+        state=state, labels={"serverCallId": call.server_call_id, "call": call.pk},
+    )  # fmt: skip
+    CallEvent.unscoped.create(
+        tenant=tenant, call=call, sequence_number=sequence, event_type=event_type, data={},
+        callback_uri=url, event_id=delivery.message_id, delivery=delivery,
+    )  # fmt: skip
+    return delivery

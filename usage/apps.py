@@ -13,6 +13,8 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 
 class UsageConfig(AppConfig):
     name = "usage"
+    portal_menu = [("main", 60, "Usage", "portal:usage")]
+    portal_slots = {"call_facts": [(10, "usage.call_panel.call_cost")]}
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from callauto import outbound
 from callauto.errors import BadRequest, NotSupported
 from calls.identifiers import parse_identifier, parse_phone_value
-from calls.play_sources import PlaySource
+from carrier.media.play_sources import PlaySource
 
 
 class IdentifierField(serializers.Field):

@@ -6,14 +6,13 @@ SDK accepts for that operation.
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callauto.errors import NotFound, NotSupported
-from calls import media_services, services, signing
+from calls import media_services, services
 from calls.api import render
 from calls.api.idempotency import once
 from calls.api.serializers import (
@@ -393,15 +392,3 @@ class NotSupportedView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         services.get_connection(self.tenant, call_connection_id)  # foreign ids stay 404
         raise NotSupported(f"{self.feature} is not supported by callauto yet.")
-
-
-def jwks(request: HttpRequest) -> JsonResponse:
-    """Public keys that verify callback bearer tokens."""
-    return JsonResponse(signing.jwks())
-
-
-def openid_configuration(request: HttpRequest) -> JsonResponse:
-    """Where ACS-style validators find our callback-token issuer and keys."""
-    return JsonResponse(
-        {"issuer": signing.issuer(), "jwks_uri": signing.issuer() + "/calling/keys"}
-    )

@@ -10,11 +10,13 @@ from azure.communication.callautomation import PhoneNumberIdentifier
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from calls import delivery, services
+from calls import services
 from calls.identifiers import Identifier
-from calls.models import Call, Delivery
+from calls.models import Call
 from tenants import services as tenant_services
 from tenants.models import Membership
+from webhooks import delivery
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,7 +117,7 @@ def dead_callback(tenant, callbacks, gateway) -> Delivery:
     callbacks.status = 500
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         services.hang_up(tenant, connection.call_connection_id)
-        dead = Delivery.unscoped.get(event__event_type="CallDisconnected")
+        dead = Delivery.unscoped.get(event_type="CallDisconnected")
         while dead.state != Delivery.State.DEAD:
             traveller.move_to(dead.next_attempt_at + timedelta(seconds=1))
             delivery.sweep()

@@ -12,9 +12,10 @@ from azure.communication.callautomation import (
 )
 from playwright.sync_api import Page
 
-from calls import services, softphone
+from calls import softphone
 from calls.models import Call
 from tenants import services as tenant_services
+from webhooks import subscriptions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,7 +96,9 @@ def test_a_person_calls_a_tenant_number_from_the_softphone_and_the_app_answers(
     tenant, log_in, sdk_client, callbacks, grid_receiver, gateway
 ):
     tenant_services.add_phone_number(tenant, NUMBER, actor=None)
-    services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
+    subscriptions.subscribe_events(
+        tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None
+    )
     identity = softphone.add_identity(tenant, PERSON, actor=None)
     page = log_in("owner")
     page.goto(f"/portal/t/acme/softphone/?as={identity.pk}")

@@ -1,10 +1,11 @@
 import pytest
 from django_q.conf import Conf
 
-from calls.carrier import VirtualClock
-from calls.carrier.simulated import SimulatedCarrier
 from calls.gateway import Gateway
+from carrier.interface import VirtualClock
+from carrier.simulated.driver import SimulatedCarrier
 from tests.receiver import CallbackReceiver
+from webhooks import subscriptions
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +75,9 @@ def p2p(tenant, gateway, grid_receiver):
     from tenants import services as tenant_services
 
     tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
-    services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
+    subscriptions.subscribe_events(
+        tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None
+    )
     call = services.simulate_p2p_call(
         tenant, caller=Identifier.user(CUSTOMER), callee=Identifier.user(AGENT)
     )

@@ -8,9 +8,9 @@ from array import array
 
 import pytest
 
-from calls.media import tts
-from calls.media.audio import RATE, Audio, AudioFormatError, concat, mix, silence
-from calls.media.dtmf import FREQUENCIES, KEYS, TONE_NAMES, detect, tone
+from carrier.media import tts
+from carrier.media.audio import RATE, Audio, AudioFormatError, concat, mix, silence
+from carrier.media.dtmf import FREQUENCIES, KEYS, TONE_NAMES, detect, tone
 
 SAMPLE = 1 / RATE
 PROMPT = "Hello, your appointment is tomorrow at 2 PM"

@@ -12,9 +12,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.messaging import CloudEvent
 from standardwebhooks import Webhook
 
-from calls import signing
 from calls.models import Call, CallConnection, SimulatedCallee
 from tenants import services as tenant_services
+from webhooks import signing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

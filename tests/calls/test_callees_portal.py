@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from calls.callees import delete_callee, save_callee
-from calls.carrier import CalleeScript, KeyPress
 from calls.gateway import Gateway
 from calls.models import SimulatedCallee
+from carrier.interface import CalleeScript, KeyPress
 from tenants.models import AuditEntry, Membership
 
 pytestmark = pytest.mark.django_db

@@ -6,11 +6,13 @@ import pytest
 from django.urls import reverse
 
 from calls import services
-from calls.delivery import enable_endpoint
 from calls.identifiers import Identifier
-from calls.models import Call, CallConnection, CallEvent, Delivery, DisabledEndpoint
+from calls.models import Call, CallConnection, CallEvent
 from tenants import services as tenant_services
 from tenants.models import AuditEntry, Membership
+from tests.factories import make_call_delivery
+from webhooks.delivery import enable_endpoint
+from webhooks.models import Delivery, DisabledEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,7 +145,7 @@ def test_an_operator_redelivers_a_dead_callback_from_the_call_detail(
 ):
     callbacks.script = [410]  # gone: the delivery dies at once and the endpoint is disabled
     services.hang_up(connected.tenant, connected.call_connection_id)
-    dead = Delivery.unscoped.get(event__event_type="CallDisconnected")
+    dead = Delivery.unscoped.get(event_type="CallDisconnected")
     assert dead.state == Delivery.State.DEAD
     enable_endpoint(connected.tenant, DisabledEndpoint.unscoped.get().pk, actor=None)
     member_client(Role.OPERATOR)
@@ -156,7 +158,7 @@ def test_an_operator_redelivers_a_dead_callback_from_the_call_detail(
 
 
 def test_a_viewer_cannot_redeliver_from_the_call_detail(client, connected, member_client):
-    delivery = Delivery.unscoped.filter(event__call_id=connected.call_id).first()
+    delivery = Delivery.unscoped.filter(call_event__call_id=connected.call_id).first()
     member_client(Role.VIEWER)
 
     detail = url("call_detail", call_id=connected.call_id)
@@ -183,11 +185,9 @@ def test_redelivering_another_tenants_delivery_from_my_call_is_404(
     client, connected, other_tenant, user
 ):
     theirs = make_call(other_tenant)
-    event = CallEvent.unscoped.create(
-        tenant=other_tenant, call=theirs, sequence_number=1, event_type="X", data={},
-        callback_uri="http://127.0.0.1:1/",
-    )  # fmt: skip
-    delivery = Delivery.unscoped.create(tenant=other_tenant, event=event, state="dead")
+    delivery = make_call_delivery(
+        other_tenant, theirs, state="dead", url="http://127.0.0.1:1/", event_type="X"
+    )
     client.force_login(user)
 
     detail = url("call_detail", call_id=connected.call_id)
@@ -210,7 +210,7 @@ def test_the_list_shows_whom_an_outbound_call_dialled(client, connected, user):
 def test_a_call_page_redelivers_only_its_own_callbacks(client, connected, tenant, user):
     other_call = make_call(tenant)
     client.force_login(user)
-    delivery = Delivery.unscoped.filter(event__call_id=connected.call_id).first()
+    delivery = Delivery.unscoped.filter(call_event__call_id=connected.call_id).first()
 
     response = client.post(url("call_detail", call_id=other_call.pk), {"redeliver": delivery.pk})
 

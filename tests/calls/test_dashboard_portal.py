@@ -7,7 +7,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.models import Call, CallEvent, Delivery
+from calls.models import Call
+from tests.factories import make_call_delivery
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +23,7 @@ def make_call(tenant, created_at: dt.datetime, **fields) -> Call:
 
 
 def make_delivery(tenant, call: Call, state: str, n: int) -> Delivery:
-    event = CallEvent.unscoped.create(
-        tenant=tenant, call=call, sequence_number=n, event_type="CallConnected", data={},
-        callback_uri="https://app.example.com/cb",
-    )  # fmt: skip
-    return Delivery.unscoped.create(tenant=tenant, event=event, state=state)
+    return make_call_delivery(tenant, call, state=state, sequence=n)
 
 
 @pytest.fixture

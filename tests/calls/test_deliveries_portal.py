@@ -3,7 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from calls.models import Call, CallEvent, Delivery
+from calls.models import Call
+from tests.factories import make_call_delivery
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
 
@@ -16,11 +18,9 @@ def deliveries(tenant):
     call = Call.unscoped.create(tenant=tenant, direction=Call.Direction.OUTBOUND)
 
     def make(url: str, state: str) -> Delivery:
-        event = CallEvent.unscoped.create(
-            tenant=tenant, call=call, sequence_number=CallEvent.unscoped.count() + 1,
-            event_type="CallConnected", data={}, callback_uri=url,
-        )  # fmt: skip
-        return Delivery.unscoped.create(tenant=tenant, event=event, url=url, state=state)
+        return make_call_delivery(
+            tenant, call, url=url, state=state, sequence=Delivery.unscoped.count() + 1
+        )
 
     return make
 
@@ -62,11 +62,7 @@ def test_an_unknown_state_shows_nothing_and_an_error_rather_than_failing(client,
 
 def test_another_tenants_deliveries_are_never_listed(client, tenant, user, other_tenant):
     call = Call.unscoped.create(tenant=other_tenant, direction=Call.Direction.OUTBOUND)
-    event = CallEvent.unscoped.create(
-        tenant=other_tenant, call=call, sequence_number=1, event_type="CallConnected", data={},
-        callback_uri=APP,
-    )  # fmt: skip
-    Delivery.unscoped.create(tenant=other_tenant, event=event, url=APP, state="dead")
+    make_call_delivery(other_tenant, call, url=APP, state="dead")
     client.force_login(user)
 
     assert shown(client) == set()

@@ -12,13 +12,15 @@ from django.utils import timezone
 from django_q.conf import Conf
 from standardwebhooks import Webhook
 
-from calls import delivery, services, signing
+from calls import services
 from calls.identifiers import Identifier
-from calls.models import CallConnection, Delivery, DisabledEndpoint
+from calls.models import CallConnection
 from tenants import services as tenant_services
 from tenants.models import Membership
 from tests.callauto.test_hmac_auth import send
 from tests.conftest import key_of
+from webhooks import delivery, signing
+from webhooks.models import Delivery, DisabledEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +45,7 @@ def fail_next(connection, callbacks, *statuses):
     """Make the receiver answer `statuses` first, then emit one more event (a hang-up)."""
     callbacks.script = list(statuses)
     services.hang_up(connection.tenant, connection.call_connection_id)
-    return Delivery.unscoped.filter(event__event_type="CallDisconnected").get()
+    return Delivery.unscoped.filter(event_type="CallDisconnected").get()
 
 
 def test_a_failing_receiver_gets_retries_on_the_schedule_until_it_answers(connected, callbacks):
@@ -85,7 +87,7 @@ def test_quick_retries_are_waited_for_in_order(connected, callbacks, monkeypatch
             slept.append(seconds)
             traveller.shift(seconds)
 
-        delivery.deliver_connection(connected.pk, inline_retry=10, sleep=sleep)
+        delivery.deliver_key(f"connection:{connected.pk}", inline_retry=10, sleep=sleep)
 
     assert len(slept) == 1
     assert 4.5 <= slept[0] <= 5.5
@@ -165,10 +167,10 @@ def test_the_sweeper_resends_what_a_killed_worker_left_claimed(connected, callba
 def test_two_workers_never_hold_the_same_connection(connected, callbacks):
     Delivery.unscoped.update(state=D.PENDING)
 
-    first = delivery.claim_next(connected.pk)
+    first = delivery.claim_next(f"connection:{connected.pk}")
 
     assert first is not None
-    assert delivery.claim_next(connected.pk) is None
+    assert delivery.claim_next(f"connection:{connected.pk}") is None
 
 
 def test_dead_deliveries_are_redelivered_from_the_api(client, connected, callbacks):
@@ -308,6 +310,6 @@ def test_the_sweeper_leaves_fresh_work_to_its_own_task(connected, callbacks, mon
         connected.tenant, connected.call_connection_id, target=Identifier.phone("+14255550123")
     )
 
-    assert delivery.sweep()["connections"] == 0  # its task is still in the queue
+    assert delivery.sweep()["keys"] == 0  # its task is still in the queue
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
-        assert delivery.sweep()["connections"] == 1  # now it looks lost
+        assert delivery.sweep()["keys"] == 1  # now it looks lost

@@ -3,12 +3,12 @@
 import pytest
 
 from calls import services
-from calls.carrier import CarrierEvent, LegOutcome, VirtualClock
-from calls.carrier.simulated import SimulatedCarrier
 from calls.gateway import Gateway
 from calls.identifiers import Identifier
 from calls.ingest import ingest
 from calls.models import Call, CallEvent, CarrierCommand, Participant
+from carrier.interface import CarrierEvent, LegOutcome, VirtualClock
+from carrier.simulated.driver import SimulatedCarrier
 from tenants import services as tenant_services
 
 pytestmark = pytest.mark.django_db(transaction=True)

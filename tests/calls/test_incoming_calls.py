@@ -9,18 +9,13 @@ from azure.communication.callautomation import CallRejectReason, PhoneNumberIden
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from calls import services
-from calls.carrier import CarrierEvent, LegOutcome
 from calls.identifiers import Identifier
 from calls.ingest import ingest
-from calls.models import (
-    Call,
-    CallConnection,
-    EventSubscription,
-    IdempotentRequest,
-    Participant,
-    SimulatedCallee,
-)
+from calls.models import Call, CallConnection, IdempotentRequest, Participant, SimulatedCallee
+from carrier.interface import CarrierEvent, LegOutcome
 from tenants import services as tenant_services
+from webhooks import subscriptions
+from webhooks.models import EventSubscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +31,7 @@ def acme(tenant):
 
 @pytest.fixture
 def subscribed(acme, grid_receiver):
-    return services.subscribe_events(
+    return subscriptions.subscribe_events(
         acme, endpoint_url=grid_receiver.url, event_types=[], actor=None
     )
 
@@ -61,7 +56,7 @@ def test_a_subscription_is_active_only_after_the_validation_handshake(subscribed
 
 def test_an_endpoint_that_fails_the_handshake_gets_no_events(acme, grid_receiver, gateway):
     grid_receiver.validate = False
-    subscription = services.subscribe_events(
+    subscription = subscriptions.subscribe_events(
         acme, endpoint_url=grid_receiver.url, event_types=[], actor=None
     )
 

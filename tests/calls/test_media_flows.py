@@ -14,8 +14,8 @@ from azure.communication.callautomation import (
 )
 from azure.core.exceptions import HttpResponseError
 
-from calls.media.audio import silence
 from calls.models import MediaOperation, Participant, SimulatedCallee
+from carrier.media.audio import silence
 from tenants import services as tenant_services
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,9 +6,9 @@ from array import array
 import miniaudio
 import pytest
 
-from calls.media.audio import RATE, Audio, silence
-from calls.media.dtmf import detect, tone
-from calls.media.recorder import (
+from carrier.media.audio import RATE, Audio, silence
+from carrier.media.dtmf import detect, tone
+from carrier.media.recorder import (
     RecordingState,
     RecordingStateError,
     RecordingTape,

@@ -1,6 +1,6 @@
 """The simulated carrier's softphone legs: a person, not a script, answers and hangs up."""
 
-from calls.carrier import (
+from carrier.interface import (
     CalleeScript,
     Collect,
     Dial,
@@ -9,8 +9,8 @@ from calls.carrier import (
     Originate,
     VirtualClock,
 )
-from calls.carrier.simulated import SimulatedCarrier
-from calls.media.audio import silence
+from carrier.media.audio import silence
+from carrier.simulated.driver import SimulatedCarrier
 
 LEG = "leg-1"
 SOFTPHONE = CalleeScript(outcome="softphone")

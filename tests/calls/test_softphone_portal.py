@@ -7,9 +7,9 @@ from django.urls import reverse
 
 from calls import media_services, services, softphone
 from calls.identifiers import Identifier
-from calls.media.audio import Audio
 from calls.models import CallConnection, CarrierCommand, Participant, SimulatedCallee
-from calls.play_sources import PlaySource, load
+from carrier.media.audio import Audio
+from carrier.media.play_sources import PlaySource, load
 from tenants import services as tenant_services
 from tenants.models import Membership
 from tests.factories import add_member

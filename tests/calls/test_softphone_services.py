@@ -9,7 +9,7 @@ from calls import incoming, media_services, services, softphone
 from calls.callees import save_callee
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CarrierCommand, MediaOperation, Participant
-from calls.play_sources import PlaySource
+from carrier.media.play_sources import PlaySource
 from tenants import services as tenant_services
 
 pytestmark = pytest.mark.django_db(transaction=True)

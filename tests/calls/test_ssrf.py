@@ -4,10 +4,11 @@ import pytest
 
 from calls import services
 from calls.identifiers import Identifier
-from calls.models import Call, Delivery
+from calls.models import Call
 from tenants import services as tenant_services
 from tests.callauto.test_hmac_auth import send
 from tests.conftest import key_of
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,10 @@
 import io
 import wave
 
-from calls.carrier import Dial, Record, RecordingOutcome, VirtualClock
-from calls.carrier.simulated import SimulatedCarrier
-from calls.media import dtmf
-from calls.media.audio import Audio
+from carrier.interface import Dial, Record, RecordingOutcome, VirtualClock
+from carrier.media import dtmf
+from carrier.media.audio import Audio
+from carrier.simulated.driver import SimulatedCarrier
 
 
 def run(carrier: SimulatedCarrier, clock: VirtualClock, until: float) -> list:

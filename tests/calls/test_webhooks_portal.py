@@ -3,10 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from calls import services, signing
-from calls.models import Call, CarrierCommand, EventSubscription
+from calls.models import Call, CarrierCommand
 from tenants import services as tenant_services
 from tenants.models import AuditEntry, Membership
+from webhooks import signing, subscriptions
+from webhooks.models import EventSubscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,6 +16,11 @@ Role = Membership.Role
 
 def url(slug: str = "acme") -> str:
     return reverse("portal:webhooks", kwargs={"tenant_slug": slug})
+
+
+def tools_url(slug: str = "acme") -> str:
+    """The page with the test-call forms (ring a number, peer-to-peer): test callees."""
+    return reverse("portal:callees", kwargs={"tenant_slug": slug})
 
 
 def test_an_admin_adds_a_webhook_that_passes_validation(client, tenant, member_client, callbacks):
@@ -60,7 +66,7 @@ def test_viewers_and_operators_cannot_change_webhooks(client, tenant, member_cli
 
 
 def test_removing_another_tenants_webhook_is_404(client, tenant, other_tenant, user, callbacks):
-    theirs = services.subscribe_events(
+    theirs = subscriptions.subscribe_events(
         other_tenant, endpoint_url=callbacks.url, event_types=[], actor=None
     )
     client.force_login(user)
@@ -75,7 +81,7 @@ def test_ringing_a_number_asks_the_carrier_to_place_an_incoming_call(client, ten
     client.force_login(user)
 
     response = client.post(
-        url(), {"ring": "1", "to_number": "+14255550100", "caller": "+1 425 555 0199"}
+        tools_url(), {"ring": "1", "to_number": "+14255550100", "caller": "+1 425 555 0199"}
     )
 
     assert response.status_code == 302
@@ -89,7 +95,7 @@ def test_ringing_a_number_the_tenant_does_not_own_is_refused(client, tenant, oth
     client.force_login(user)
 
     response = client.post(
-        url(), {"ring": "1", "to_number": "+14255550100", "caller": "+14255550199"}
+        tools_url(), {"ring": "1", "to_number": "+14255550100", "caller": "+14255550199"}
     )
 
     assert response.status_code == 200
@@ -122,7 +128,7 @@ def test_an_admin_places_a_peer_to_peer_call_and_sees_its_server_call_id(
     client.force_login(user)
 
     response = client.post(
-        url(), {"peer": "1", "caller": "8:acs:res_customer", "callee": "8:acs:res_agent"}
+        tools_url(), {"peer": "1", "caller": "8:acs:res_customer", "callee": "8:acs:res_agent"}
     )
     gateway.advance(2)
 
@@ -130,14 +136,14 @@ def test_an_admin_places_a_peer_to_peer_call_and_sees_its_server_call_id(
     call = Call.objects.for_tenant(tenant).get()
     assert call.direction == Call.Direction.PEER_TO_PEER
     assert call.state == Call.State.CONNECTED
-    assert call.server_call_id in client.get(url()).content.decode()
+    assert call.server_call_id in client.get(tools_url()).content.decode()
 
 
 def test_a_peer_call_needs_two_valid_endpoints(client, tenant, user):
     client.force_login(user)
 
-    same = client.post(url(), {"peer": "1", "caller": "8:acs:res_a", "callee": "8:acs:res_a"})
-    bad = client.post(url(), {"peer": "1", "caller": "not-an-id", "callee": "8:acs:res_b"})
+    same = client.post(tools_url(), {"peer": "1", "caller": "8:acs:res_a", "callee": "8:acs:res_a"})
+    bad = client.post(tools_url(), {"peer": "1", "caller": "not-an-id", "callee": "8:acs:res_b"})
 
     assert same.status_code == 200
     assert bad.status_code == 200

@@ -15,14 +15,14 @@ from azure.communication.callautomation import (
 )
 from azure.core.rest import HttpRequest
 
-from calls import services
-from calls.media import dtmf
-from calls.media.audio import Audio
 from calls.models import SimulatedCallee
+from carrier.media import dtmf
+from carrier.media.audio import Audio
 from recordings.models import Recording, RecordingChunk
 from tenants import services as tenant_services
 from tests.calls.api_support import phone, signed
 from tests.recordings.conftest import AGENT, CUSTOMER, EXPERT, OUR_NUMBER
+from webhooks import subscriptions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,7 +121,9 @@ def test_the_support_call_is_recorded_with_an_expert_brought_in_out_of_call(
 def app_call(tenant, sdk_client, callbacks, gateway, grid_receiver):
     """Place a 1:1 app call to CALLEE with the SDK (event webhook subscribed); returns the
     client, the call's properties and its connection, once connected."""
-    services.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None)
+    subscriptions.subscribe_events(
+        tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None
+    )
     tenant_services.add_phone_number(tenant, OUR_NUMBER, actor=None)
 
     def place():

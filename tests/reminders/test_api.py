@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from calls import signing
 from reminders import services
 from reminders.models import Appointment, Attempt, Contact, ImportJob, Suppression
 from tenants.models import AuditEntry, Membership, PhoneNumber
@@ -17,6 +16,7 @@ from tests.calls.api_support import assert_error
 from tests.conftest import key_of
 from tests.factories import UserFactory
 from tests.reminders.conftest import CALLER, book
+from webhooks import signing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 

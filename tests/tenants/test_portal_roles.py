@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import reverse
 
-from calls.models import Call, CallEvent, Delivery, EventSubscription, SimulatedCallee
+from calls.models import Call, SimulatedCallee
 from tenants.models import Membership, PhoneNumber
-from tests.factories import add_member
+from tests.factories import add_member, make_call_delivery
+from webhooks.models import Delivery, EventSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -104,13 +105,11 @@ def test_the_rate_plan_is_read_only_even_for_owners(client, tenant, user):
 def theirs(other_tenant) -> dict:
     """One object of each kind owned by another tenant."""
     call = Call.unscoped.create(tenant=other_tenant, direction=Call.Direction.OUTBOUND)
-    event = CallEvent.unscoped.create(
-        tenant=other_tenant, call=call, sequence_number=1, event_type="CallConnected",
-        data={}, callback_uri="https://globex.example.com/cb",
-    )  # fmt: skip
     return {
         "call": call,
-        "delivery": Delivery.unscoped.create(tenant=other_tenant, event=event, state="dead"),
+        "delivery": make_call_delivery(
+            other_tenant, call, state="dead", url="https://globex.example.com/cb"
+        ),
         "callee": SimulatedCallee.unscoped.create(tenant=other_tenant, raw_id="4:+14255550111"),
         "number": PhoneNumber.unscoped.create(tenant=other_tenant, e164="+14255550122"),
         "member": Membership.unscoped.get(tenant=other_tenant),

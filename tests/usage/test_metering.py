@@ -10,7 +10,7 @@ from django.db.models import Count, Sum
 from calls import incoming, media_services, services
 from calls.identifiers import Identifier
 from calls.models import Call, Participant
-from calls.play_sources import PlaySource
+from carrier.media.play_sources import PlaySource
 from tenants import services as tenant_services
 from tenants.models import RatePlan
 from usage import reports

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from calls import nudge
-from calls.carrier import MonotonicClock
-from calls.carrier.simulated import SimulatedCarrier
 from calls.gateway import Gateway
+from carrier.interface import MonotonicClock
+from carrier.simulated.driver import SimulatedCarrier
 
 
 class Command(BaseCommand):

@@ -1,0 +1,3 @@
+"""Everything that touches a phone network: the carrier interface, the media engine and the
+drivers (simulated, SIP). Imports no app of ours above tenants.
+"""

@@ -1,0 +1,314 @@
+"""The simulated carrier: scripted callees on a clock (virtual in tests, real under make run).
+
+Each dialled leg gets a timeline from its callee's script (answer after N s, busy, no
+answer until the invitation times out, reject, hang up after N s, press keys). Media
+runs on the same clock: a play lasts as long as its audio, a DTMF collection keeps the
+initial-silence and inter-tone timers a real media server would. `poll()` runs what is
+due and returns the events that happened, oldest first.
+"""
+
+import heapq
+import itertools
+from collections.abc import Callable
+
+from carrier.interface import (
+    CalleeScript,
+    CarrierEvent,
+    Clock,
+    Collect,
+    Dial,
+    LegOutcome,
+    MediaOutcome,
+    Originate,
+    Play,
+    Record,
+    SendTones,
+)
+from carrier.simulated.taping import Taping
+
+DEFAULT_SCRIPT = CalleeScript()
+# How long failure signalling takes on the simulated network.
+QUICK = 0.2
+# Sent DTMF: each tone lasts 100 ms with 50 ms between tones (common carrier timing).
+TONE_SECONDS, GAP_SECONDS = 0.1, 0.05
+
+Action = CarrierEvent | Callable[[], None]
+
+
+class SimulatedCarrier:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._timeline: list[tuple[float, int, Action]] = []
+        self._order = itertools.count()  # ties keep scheduling order
+        self._legs: dict[str, dict] = {}
+        self._ops: dict[str, dict] = {}  # media operations in progress
+        self._collecting: dict[str, str] = {}  # leg -> op of the collection listening on it
+        self._listening: set[str] = set()  # legs with continuous DTMF recognition
+        self._out: list[CarrierEvent] = []
+        self.taping = Taping(
+            now=clock.now,
+            schedule=self._call,
+            emit=lambda event: self._out.append(event),
+            is_live=lambda leg: leg in self._legs,
+            is_muted=lambda leg: self._legs.get(leg, {}).get("muted", False),
+        )
+
+    # --- call legs ---
+    def dial(self, command: Dial) -> None:
+        script = command.script or DEFAULT_SCRIPT
+        now = self.clock.now()
+        self._legs[command.leg_id] = {"to": command.to, "muted": False, "script": script}
+        self.taping.leg(command.leg_id, call=command.call, who=command.to)
+        outcome, leg = script.outcome, command.leg_id
+        if outcome in ("answer", "voicemail") and script.answer_after < command.timeout:
+            self._answer_at(now + script.answer_after, leg, voicemail=outcome == "voicemail")
+        elif outcome in ("answer", "voicemail", "no_answer"):
+            self._at(now + command.timeout, leg, LegOutcome.NO_ANSWER)
+        elif outcome == "busy":
+            self._at(now + min(QUICK, command.timeout), leg, LegOutcome.BUSY)
+        elif outcome == "reject":
+            self._at(now + min(script.answer_after, command.timeout), leg, LegOutcome.REJECTED)
+        elif outcome == "softphone":
+            # A person answers or declines from the portal (callee_answer/callee_hang_up).
+            self._legs[leg]["ringing"] = True
+            self._at(now + command.timeout, leg, LegOutcome.NO_ANSWER)
+        else:
+            self._at(now + QUICK, leg, LegOutcome.FAILED)
+
+    def originate(self, command: Originate) -> None:
+        """A scripted caller rings our number now and gives up after `ring_timeout`."""
+        now = self.clock.now()
+        self._legs[command.leg_id] = {
+            "to": command.to,
+            "muted": False,
+            "script": command.script or DEFAULT_SCRIPT,
+        }
+        self.taping.leg(command.leg_id, who=command.caller)
+        detail = {"from": command.caller, "to": command.to, "display_name": command.display_name}
+        self._at(now, command.leg_id, LegOutcome.INCOMING, **detail)
+        self._at(now + command.ring_timeout, command.leg_id, LegOutcome.NO_ANSWER)
+
+    def answer(self, leg_id: str) -> None:
+        if leg_id not in self._legs:
+            return  # the caller already gave up; its NO_ANSWER event tells the engine
+        self._forget(leg_id)
+        self._answer_at(self.clock.now(), leg_id)
+
+    def reject(self, leg_id: str, sip_code: int) -> None:
+        self.hang_up(leg_id)
+
+    def hang_up(self, leg_id: str) -> None:
+        # Our side ended the leg: whatever the callee would still have done is moot.
+        self._legs.pop(leg_id, None)
+        self._forget(leg_id)
+        self._listening.discard(leg_id)
+        op = self._collecting.pop(leg_id, None)
+        if op:
+            self._ops.pop(op, None)
+            self.taping.sound_ended(op)
+        self.taping.leg_gone(leg_id)
+
+    def set_muted(self, leg_id: str, muted: bool) -> None:
+        if leg_id in self._legs:
+            self._legs[leg_id]["muted"] = muted
+
+    def _answer_at(self, when: float, leg: str, voicemail: bool = False) -> None:
+        self._at(when, leg, LegOutcome.ANSWERED, voicemail=voicemail)
+        script = self._legs[leg]["script"]
+        if script.hang_up_after is not None:
+            self._at(when + script.hang_up_after, leg, LegOutcome.HUNG_UP)
+        for press in script.keys:
+            if press.anchor == "answer":
+                self._call(when + press.at, lambda p=press: self.press(leg, p.key))
+        self._legs[leg]["prompt_keys"] = [p for p in script.keys if p.anchor == "prompt"]
+
+    # --- media ---
+    def play(self, command: Play) -> None:
+        now = self.clock.now()
+        op = command.op_id
+        self._ops[op] = {"legs": command.legs}
+        self.taping.sound_started(op, command.legs, command.audios, command.loop)
+        self._at(now, command.legs[0], MediaOutcome.PLAY_STARTED, op=op)
+        if not command.loop:  # a looping play lasts until it is stopped
+            total = sum(audio.duration for audio in command.audios)
+            self._call(now + total, lambda: self._finish(op, MediaOutcome.PLAY_FINISHED))
+
+    def collect(self, command: Collect) -> None:
+        now = self.clock.now()
+        op, leg = command.op_id, command.leg
+        self._ops[op] = {"legs": (leg,), "command": command, "tones": [], "phase": "prompt"}
+        self._collecting[leg] = op
+        self.taping.sound_started(op, (leg,), command.prompts, False)
+        if leg in self._legs:  # keys the callee presses "n seconds into the prompt"
+            for press in self._legs[leg].pop("prompt_keys", []):
+                self._call(now + press.at, lambda p=press: self.press(leg, p.key))
+        prompt = sum(audio.duration for audio in command.prompts)
+        self._call(now + prompt, lambda: self._prompt_done(op))
+
+    def send_tones(self, command: SendTones) -> None:
+        count = len(command.keys)
+        seconds = count * TONE_SECONDS + max(count - 1, 0) * GAP_SECONDS
+        self._ops[command.op_id] = {"legs": (command.leg,)}
+        self.taping.tones_sent(command.leg, command.keys, TONE_SECONDS, GAP_SECONDS)
+        finish = lambda: self._finish(command.op_id, MediaOutcome.TONES_SENT)  # noqa: E731
+        self._call(self.clock.now() + seconds, finish)
+
+    def stop_media(self, op_id: str) -> None:
+        state = self._ops.pop(op_id, None)
+        self.taping.sound_ended(op_id)
+        if state and "command" in state:
+            self._collecting.pop(state["command"].leg, None)
+
+    def listen_dtmf(self, leg_id: str, on: bool) -> None:
+        if on:
+            self._listening.add(leg_id)
+        else:
+            self._listening.discard(leg_id)
+
+    def press(self, leg: str, key: str) -> None:
+        """The callee on `leg` presses `key` now (scripts, or a softphone)."""
+        if leg not in self._legs:
+            return
+        self.taping.key(leg, key)
+        if leg in self._listening:
+            self._at(self.clock.now(), leg, MediaOutcome.TONE, key=key)
+        op = self._collecting.get(leg)
+        state = self._ops.get(op) if op else None
+        if state is None:
+            return
+        command: Collect = state["command"]
+        if state["phase"] == "prompt":
+            if not command.interrupt_prompt:
+                return  # without barge-in, keys pressed over the prompt are not collected
+            state["phase"] = "listening"  # barge-in: the prompt stops here
+            self.taping.sound_ended(op)
+        if key in command.stop_tones:
+            self._recognized(op, "stop_tone")
+            return
+        state["tones"].append(key)
+        if len(state["tones"]) >= command.max_tones:
+            self._recognized(op, "max_tones")
+        else:
+            self._arm(op, command.inter_tone, lambda: self._recognized(op, "inter_tone_timeout"))
+
+    def _prompt_done(self, op: str) -> None:
+        state = self._ops.get(op)
+        if state is None or state["phase"] != "prompt":
+            return
+        state["phase"] = "listening"
+        self.taping.sound_ended(op)
+        command: Collect = state["command"]
+        self._arm(op, command.initial_silence, lambda: self._silence(op))
+
+    def _silence(self, op: str) -> None:
+        if op in self._ops and not self._ops[op]["tones"]:
+            self._finish(op, MediaOutcome.RECOGNIZE_FAILED, reason="initial_silence")
+
+    def _recognized(self, op: str, reason: str) -> None:
+        tones = list(self._ops[op]["tones"])
+        self._finish(op, MediaOutcome.RECOGNIZED, tones=tones, reason=reason)
+
+    def _arm(self, op: str, delay: float, fire: Callable[[], None]) -> None:
+        """(Re)start the operation's one timer; an older timer becomes a no-op."""
+        token = object()
+        self._ops[op]["timer"] = token
+
+        def check() -> None:
+            if op in self._ops and self._ops[op].get("timer") is token:
+                fire()
+
+        self._call(self.clock.now() + delay, check)
+
+    def _finish(self, op: str, kind: str, **detail: object) -> None:
+        state = self._ops.pop(op, None)
+        self.taping.sound_ended(op)
+        if state is None:
+            return  # stopped meanwhile
+        if "command" in state:
+            self._collecting.pop(state["command"].leg, None)
+        self._at(self.clock.now(), state["legs"][0], kind, op=op, **detail)
+
+    # --- recording ---
+    def start_recording(self, command: Record) -> None:
+        self.taping.start(command)
+
+    def pause_recording(self, recording_id: str) -> None:
+        self.taping.pause(recording_id)
+
+    def resume_recording(self, recording_id: str) -> None:
+        self.taping.resume(recording_id)
+
+    def stop_recording(self, recording_id: str) -> None:
+        self.taping.stop(recording_id)
+
+    # --- the softphone: a person in the browser acts for a leg ---
+    def callee_answer(self, leg_id: str) -> None:
+        """The person picks up a softphone leg that is ringing them (ignored otherwise)."""
+        state = self._legs.get(leg_id)
+        if state is None or not state.pop("ringing", False):
+            return
+        self._forget(leg_id)
+        self._answer_at(self.clock.now(), leg_id)
+
+    def callee_hang_up(self, leg_id: str) -> None:
+        """The person hangs up: declines a leg still ringing, else leaves the call."""
+        state = self._legs.get(leg_id)
+        if state is None or state.get("hanging_up"):
+            return
+        state["hanging_up"] = True
+        # A caller still ringing our number has a pending give-up (NO_ANSWER) too.
+        if state.pop("ringing", False) or self._pending(leg_id, LegOutcome.NO_ANSWER):
+            self._forget(leg_id)
+            self._at(self.clock.now(), leg_id, LegOutcome.REJECTED)
+        else:
+            self._at(self.clock.now(), leg_id, LegOutcome.HUNG_UP)
+
+    def _pending(self, leg_id: str, kind: str) -> bool:
+        return any(
+            not callable(item[2]) and item[2].leg_id == leg_id and item[2].kind == kind
+            for item in self._timeline
+        )
+
+    # --- the timeline ---
+    def poll(self) -> list[CarrierEvent]:
+        now = self.clock.now()
+        while self._timeline and self._timeline[0][0] <= now:
+            _, _, action = heapq.heappop(self._timeline)
+            if callable(action):
+                action()
+                continue
+            self._out.append(action)
+            if action.kind in LegOutcome.ENDS:
+                self._legs.pop(action.leg_id, None)
+                self.taping.leg_gone(action.leg_id)  # may stop recordings: after the event
+            elif action.kind == LegOutcome.ANSWERED and action.leg_id in self._legs:
+                self.taping.answered(action.leg_id)
+        due, self._out = self._out, []
+        return due
+
+    def next_event_at(self) -> float | None:
+        return self._timeline[0][0] if self._timeline else None
+
+    def live_legs(self) -> set[str]:
+        return set(self._legs)
+
+    def _at(self, when: float, leg_id: str, kind: str, **detail: object) -> None:
+        event = CarrierEvent(leg_id=leg_id, kind=kind, detail=detail)
+        heapq.heappush(self._timeline, (when, next(self._order), event))
+
+    def _call(self, when: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._timeline, (when, next(self._order), action))
+
+    def _forget(self, leg_id: str) -> None:
+        """Drop the leg's pending signalling (not its media timers: those check state)."""
+        self._timeline = [
+            item
+            for item in self._timeline
+            if callable(item[2]) or item[2].leg_id != leg_id or item[2].kind in MEDIA_KINDS
+        ]
+        heapq.heapify(self._timeline)
+
+
+MEDIA_KINDS = frozenset(
+    value for name, value in vars(MediaOutcome).items() if not name.startswith("_")
+)

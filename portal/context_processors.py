@@ -1,0 +1,21 @@
+from django.http import HttpRequest
+
+from portal import registry
+from tenants.models import Membership
+
+
+def portal(request: HttpRequest) -> dict:
+    """The tenant switcher's entries, the navigation and the current tenant, for
+    portal/base.html."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    memberships = (
+        Membership.unscoped.filter(user=user).select_related("tenant").order_by("tenant__name")
+    )
+    return {
+        "switcher": memberships,
+        "portal_menu": registry.menu(),
+        "tenant": getattr(request, "tenant", None),
+        "membership": getattr(request, "membership", None),
+    }

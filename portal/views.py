@@ -1,0 +1,28 @@
+"""The shell's own pages: where a user lands, and a tenant's dashboard."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from tenants.models import Membership
+from tenants.portal.access import tenant_page
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send the user to their first tenant; a user with none sees an explanation."""
+    first = (
+        Membership.unscoped.filter(user=request.user)
+        .select_related("tenant")
+        .order_by("tenant__name")
+        .first()
+    )
+    if first is None:
+        return render(request, "portal/no_tenant.html")
+    return redirect("portal:dashboard", tenant_slug=first.tenant.slug)
+
+
+@tenant_page()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The tenant at a glance: each app's dashboard pieces (the "dashboard" slot)."""
+    return render(request, "portal/dashboard.html")

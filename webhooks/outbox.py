@@ -1,0 +1,51 @@
+"""Publishing: how every app hands a message to the durable outbox.
+
+A message is committed with the change that caused it (the caller's transaction), and a
+worker is asked to send it once that transaction commits. If the broker is down the change
+still commits: the sweeper finds the message and sends it (webhooks/sweeper.py).
+"""
+
+import uuid
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks import delivery as sending
+from webhooks.models import Delivery
+
+
+def publish(
+    *,
+    tenant_id: int,
+    url: str,
+    event_type: str,
+    payload: dict,
+    ordering_key: str = "",
+    sequence: int = 0,
+    labels: dict | None = None,
+    message_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
+) -> Delivery:
+    """Queue `payload` (one element of the JSON array POSTed to `url`) for delivery.
+
+    Messages sharing an `ordering_key` are sent one at a time in `sequence` order while
+    the endpoint answers 2xx; an empty key means no order. Must run inside the caller's
+    transaction so the message exists exactly when the change does.
+    """
+    delivery = Delivery.unscoped.create(
+        tenant_id=tenant_id,
+        message_id=message_id or uuid.uuid4(),
+        event_type=event_type,
+        payload=payload,
+        ordering_key=ordering_key,
+        sequence=sequence,
+        labels=labels or {},
+        url=url,
+        created_at=created_at or timezone.now(),
+    )
+    if ordering_key:
+        transaction.on_commit(lambda: sending.enqueue(ordering_key), robust=True)
+    else:
+        transaction.on_commit(lambda: sending.enqueue_one(delivery.pk), robust=True)
+    return delivery

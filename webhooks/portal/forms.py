@@ -1,0 +1,52 @@
+"""Forms of the webhooks portal pages."""
+
+from django import forms
+from django.db.models import QuerySet
+
+from webhooks.models import Delivery
+
+
+class EventSubscriptionForm(forms.Form):
+    """A webhook for call-independent events (Event Grid schema)."""
+
+    EVENT_TYPES = [
+        ("Microsoft.Communication.IncomingCall", "IncomingCall"),
+    ]
+
+    endpoint_url = forms.URLField(
+        label="Endpoint URL",
+        max_length=2048,
+        assume_scheme="https",
+        help_text="Receives IncomingCall events after answering Event Grid's validation.",
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=EVENT_TYPES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event type.",
+    )
+
+    def clean_endpoint_url(self) -> str:
+        url = self.cleaned_data["endpoint_url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Must be an http(s) URL.")
+        return url
+
+
+class DeliveryFilterForm(forms.Form):
+    """The deliveries page shows what needs attention unless another state is asked for."""
+
+    url = forms.CharField(required=False, max_length=2048)
+    state = forms.ChoiceField(
+        choices=[("", "dead or retrying"), *Delivery.State.choices], required=False
+    )
+
+    def apply(self, rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        data = self.cleaned_data
+        if data.get("state"):
+            rows = rows.filter(state=data["state"])
+        else:
+            rows = rows.filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
+        if data.get("url"):
+            rows = rows.filter(url=data["url"])
+        return rows

@@ -142,7 +142,7 @@ def test_an_operator_redelivers_a_dead_callback_and_the_audit_log_shows_it(
     expect(page.get_by_role("status")).to_contain_text("Queued for delivery again")
     dead.refresh_from_db()
     assert dead.state == Delivery.State.DELIVERED
-    assert callbacks.of_type("CallDisconnected")[-1]["id"] == str(dead.event.event_id)
+    assert callbacks.of_type("CallDisconnected")[-1]["id"] == str(dead.message_id)
 
     page.goto("/portal/t/acme/audit/")
     expect(page.locator("table.audit tbody tr").first).to_contain_text("delivery.redeliver")
@@ -153,7 +153,7 @@ def test_the_call_detail_offers_redelivery_of_a_dead_callback(acme, callbacks, g
     dead = dead_callback(acme, callbacks, gateway)
     page = log_in("owner")
 
-    page.goto(f"/portal/t/acme/calls/{dead.event.call_id}/")
+    page.goto(f"/portal/t/acme/calls/{dead.call_event.call_id}/")
     row = page.locator("table.deliveries tbody tr", has_text="CallDisconnected")
     expect(row).to_contain_text("Dead")
     row.get_by_role("button", name="Redeliver").click()

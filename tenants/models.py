@@ -133,8 +133,19 @@ class AccessKey(models.Model):
         PRIMARY = "primary"
         SECONDARY = "secondary"
 
+    # Never owner: an owner's own actions (members, keys) are portal-only, and admins can
+    # read connection strings, so a key above admin would let an admin act as an owner.
+    ROLES = [Membership.Role.VIEWER, Membership.Role.OPERATOR, Membership.Role.ADMIN]
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="access_keys")
     name = models.CharField(max_length=16, choices=Name.choices)
+    # What a caller signing with this key may do (tenants.permissions). Admin by default:
+    # an ACS connection string drives the whole API, as every key did before keys had roles.
+    role = models.CharField(
+        max_length=16,
+        choices=[(role.value, role.label) for role in ROLES],
+        default=Membership.Role.ADMIN,
+    )
     # Fernet ciphertext of the base64 key; the plaintext is never stored.
     secret_encrypted = models.TextField()
     rotated_at = models.DateTimeField(auto_now=True)

@@ -2,14 +2,15 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from calls.dashboard import figures as dashboard_figures
 from tenants import forms, services
 from tenants.models import AccessKey, Membership, PhoneNumber
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 
 @login_required
@@ -26,13 +27,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("portal:dashboard", tenant_slug=first.tenant.slug)
 
 
-@tenant_page()
+@tenant_page(write=None)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The tenant at a glance: its settings and today's calls and callbacks."""
     return render(request, "portal/dashboard.html", dashboard_figures(request.tenant))
 
 
-@tenant_page(write_role=Role.OWNER)
+@tenant_page(write=Action.KEYS_MANAGE)
 def access_keys(request: HttpRequest) -> HttpResponse:
     """Show connection strings to admins and owners; only owners regenerate keys."""
     tenant = request.tenant
@@ -44,7 +45,7 @@ def access_keys(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"The {name} key was regenerated; the other still works.")
             return redirect("portal:access_keys", tenant_slug=tenant.slug)
         messages.error(request, "Choose the primary or the secondary key.")
-    can_see = request.membership.has_role(Role.ADMIN)
+    can_see = permits(request, Action.KEYS_VIEW)
     keys = [
         {
             "name": key.name,
@@ -56,7 +57,7 @@ def access_keys(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/tenants/access_keys.html", {"keys": keys, "can_see": can_see})
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.NUMBERS_MANAGE)
 def phone_numbers(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     form = forms.PhoneNumberForm()
@@ -86,7 +87,7 @@ def phone_numbers(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/tenants/phone_numbers.html", {"numbers": numbers, "form": form})
 
 
-@tenant_page(write_role=Role.OWNER)
+@tenant_page(write=Action.MEMBERS_MANAGE)
 def members(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     form = forms.AddMemberForm()
@@ -132,15 +133,13 @@ def members(request: HttpRequest) -> HttpResponse:
     )
 
 
-@tenant_page()
+# Rates are set by the platform's operators in /admin/: no tenant role has RATES_CHANGE.
+@tenant_page(write=Action.RATES_CHANGE)
 def rate_plan(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        # Rates are set by the platform's operators in /admin/, never by tenants.
-        raise PermissionDenied("The rate plan is read-only.")
     return render(request, "portal/tenants/rate_plan.html", {"plan": request.tenant.rate_plan})
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.SETTINGS_MANAGE)
 def retention(request: HttpRequest) -> HttpResponse:
     """How long recordings are kept; admins change it."""
     tenant = request.tenant
@@ -157,5 +156,5 @@ def retention(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/tenants/retention.html",
-        {"form": form, "can_change": request.membership.has_role(Role.ADMIN)},
+        {"form": form, "can_change": permits(request, Action.SETTINGS_MANAGE)},
     )

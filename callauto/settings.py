@@ -145,6 +145,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Invitations to join a tenant: how long a link works, and how its e-mail is sent
+# (EMAIL_URL as django-environ reads it: consolemail:// prints it, smtp+tls://user:pw@host:587).
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="callauto <noreply@localhost>")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -146,14 +146,18 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         form = EventSubscriptionForm(request.POST)
         if form.is_valid():
-            services.subscribe_events(
-                tenant,
-                endpoint_url=form.cleaned_data["endpoint_url"],
-                event_types=form.cleaned_data["event_types"],
-                actor=request.user,
-            )
-            messages.success(request, "Webhook added; it is validated in the background.")
-            return redirect("portal:webhooks", tenant_slug=tenant.slug)
+            try:
+                services.subscribe_events(
+                    tenant,
+                    endpoint_url=form.cleaned_data["endpoint_url"],
+                    event_types=form.cleaned_data["event_types"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:  # the address changed between form and save
+                form_error(form, exc)
+            else:
+                messages.success(request, "Webhook added; it is validated in the background.")
+                return redirect("portal:webhooks", tenant_slug=tenant.slug)
     return render(
         request,
         "portal/calls/webhooks.html",

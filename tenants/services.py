@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from tenants import audit
 from tenants.audit import Actor
@@ -118,7 +119,8 @@ def add_phone_number(tenant: Tenant, e164: str, *, actor: Actor, label: str = ""
 
 @transaction.atomic
 def remove_phone_number(tenant: Tenant, phone_id: int, *, actor: Actor) -> None:
-    """Remove a caller ID. Raises PhoneNumber.DoesNotExist for another tenant's number."""
+    """Remove a caller ID. Raises PhoneNumber.DoesNotExist for another tenant's number and
+    ValidationError while something (a reminder plan) still calls from it."""
     phone = PhoneNumber.objects.for_tenant(tenant).get(pk=phone_id)
     audit.record(
         tenant,
@@ -127,7 +129,12 @@ def remove_phone_number(tenant: Tenant, phone_id: int, *, actor: Actor) -> None:
         target=phone,
         before={"e164": phone.e164},
     )
-    phone.delete()
+    try:
+        with transaction.atomic():
+            phone.delete()
+    except ProtectedError as exc:
+        users = ", ".join(sorted({str(obj) for obj in exc.protected_objects}))
+        raise ValidationError(f"{phone.e164} is still the caller ID of: {users}.") from None
 
 
 def _owners_left(tenant: Tenant, excluding: Membership) -> int:

@@ -90,7 +90,10 @@ def phone_numbers(request: HttpRequest) -> HttpResponse:
             services.remove_phone_number(tenant, int(request.POST["remove"]), actor=request.user)
         except (ValueError, PhoneNumber.DoesNotExist):
             raise Http404("No such number.") from None
-        messages.success(request, "Number removed.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Number removed.")
         return redirect("portal:phone_numbers", tenant_slug=tenant.slug)
     if request.method == "POST":
         form = forms.PhoneNumberForm(request.POST)

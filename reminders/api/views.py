@@ -33,7 +33,7 @@ from reminders.models import (
     ReminderPlan,
     Suppression,
 )
-from tenants.api.base import TenantViewSet
+from tenants.api.base import JsonErrors, TenantViewSet
 from tenants.permissions import Action
 
 
@@ -345,13 +345,13 @@ class DispatchView(APIView):
         return Response({"queued": True}, status=202)
 
 
-class SchemaView(SpectacularAPIView):
+class SchemaView(JsonErrors, SpectacularAPIView):
     """The OpenAPI schema of the tenant REST API."""
 
     permission_actions = {"get": Action.READ}
 
 
-class DocsView(SpectacularRedocView):
+class DocsView(JsonErrors, SpectacularRedocView):
     """The API reference page (Redoc from drf-spectacular-sidecar, served by us)."""
 
     permission_actions = {"get": Action.READ}

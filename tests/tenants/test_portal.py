@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from reminders import services as reminders
 from tenants import services
 from tenants.models import AccessKey, AuditEntry, Invitation, Membership, PhoneNumber
 from tests.factories import UserFactory
@@ -141,6 +142,22 @@ def test_an_admin_adds_and_removes_a_number(client, tenant, member_client):
     assert not PhoneNumber.objects.for_tenant(tenant).exists()
     actions = set(AuditEntry.objects.for_tenant(tenant).values_list("action", flat=True))
     assert {"phone_number.add", "phone_number.remove"} <= actions
+
+
+def test_a_number_a_reminder_plan_calls_from_is_kept_with_an_error(client, tenant, user):
+    phone = services.add_phone_number(tenant, "+14255550100", actor=None)
+    reminders.save_plan(
+        tenant, actor=None, name="Clinic", offsets_minutes=[60], caller_id=phone,
+        office_number="+14255550199", weekdays=[0, 1, 2, 3, 4],
+    )  # fmt: skip
+    client.force_login(user)
+
+    response = client.post(url("phone_numbers"), {"remove": phone.pk}, follow=True)
+
+    assert response.status_code == 200
+    assert "still the caller ID of: Clinic" in response.content.decode()
+    assert PhoneNumber.objects.for_tenant(tenant).filter(pk=phone.pk).exists()
+    assert not AuditEntry.objects.for_tenant(tenant).filter(action="phone_number.remove").exists()
 
 
 def test_an_invalid_number_shows_an_error_and_stores_nothing(client, tenant, user):

@@ -96,7 +96,7 @@ class Tenant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        # Ordered from least to most powerful; Role.at_least() relies on it.
+        # Ordered from least to most powerful; tenants.permissions relies on it.
         VIEWER = "viewer"
         OPERATOR = "operator"
         ADMIN = "admin"
@@ -120,10 +120,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.tenant} ({self.role})"
-
-    def has_role(self, minimum: str) -> bool:
-        order = list(self.Role.values)
-        return order.index(self.role) >= order.index(minimum)
 
 
 class AccessKey(models.Model):

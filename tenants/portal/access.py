@@ -31,15 +31,14 @@ class PageAccess:
             return []
         return list(self.write.values()) if isinstance(self.write, Mapping) else [self.write]
 
-    def action_for(self, post: QueryDict) -> Action:
-        """The action a POST performs; with no known button, the page's strictest one."""
+    def actions_for(self, post: QueryDict) -> list[Action]:
+        """What a POST may do: each button it names (all must be allowed), or with no
+        known button the page's strictest action."""
         if isinstance(self.write, Mapping):
-            for field, action in self.write.items():
-                if field in post:
-                    return action
-            return min(self.write.values(), key=lambda action: len(TABLE[action]))
+            named = [action for field, action in self.write.items() if field in post]
+            return named or [min(self.write.values(), key=lambda action: len(TABLE[action]))]
         assert self.write is not None
-        return self.write
+        return [self.write]
 
 
 def tenant_page(*, write: Action | Mapping[str, Action] | None) -> Callable[[View], View]:
@@ -62,9 +61,10 @@ def tenant_page(*, write: Action | Mapping[str, Action] | None) -> Callable[[Vie
             if request.method not in SAFE_METHODS:
                 if access.write is None:
                     return HttpResponseNotAllowed(["GET", "HEAD"])
-                reason = refusal(tenant, membership.role, access.action_for(request.POST))
-                if reason:
-                    raise PermissionDenied(reason)
+                for action in access.actions_for(request.POST):
+                    reason = refusal(tenant, membership.role, action)
+                    if reason:
+                        raise PermissionDenied(reason)
             return view(request, **kwargs)
 
         wrapper.page_access = access  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import APIException
 
+from callauto import outbound
 from calls import callees
 from calls.identifiers import Identifier, parse_raw_id
 from calls.models import SimulatedCallee
@@ -137,6 +138,10 @@ class EventSubscriptionForm(forms.Form):
         url = self.cleaned_data["endpoint_url"]
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Must be an http(s) URL.")
+        try:
+            outbound.check(url)  # the SSRF guard the API's URL fields use, at save time
+        except outbound.UnsafeUrl as exc:
+            raise forms.ValidationError(f"This URL is not allowed: {exc}") from None
         return url
 
 

@@ -19,7 +19,8 @@ from calls.models import Call, Delivery, DisabledEndpoint, EventSubscription, Si
 from calls.portal_forms import DeliveryFilterForm
 from tenants.forms import form_error
 from tenants.models import PhoneNumber
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 
 def _save(request: HttpRequest, form: SimulatedCalleeForm) -> SimulatedCallee | None:
@@ -41,7 +42,7 @@ def _save(request: HttpRequest, form: SimulatedCalleeForm) -> SimulatedCallee | 
         return None
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.CALLEES_MANAGE)
 def callees(request: HttpRequest) -> HttpResponse:
     """List the tenant's scripted callees; admins add and remove them."""
     tenant = request.tenant
@@ -66,12 +67,12 @@ def callees(request: HttpRequest) -> HttpResponse:
         {
             "callees": rows,
             "form": form,
-            "can_change": request.membership.has_role(Role.ADMIN),
+            "can_change": permits(request, Action.CALLEES_MANAGE),
         },
     )
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.CALLEES_MANAGE)
 def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
     """Show one scripted callee; admins change it."""
     tenant = request.tenant
@@ -92,12 +93,12 @@ def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
         {
             "callee": callee,
             "form": form,
-            "can_change": request.membership.has_role(Role.ADMIN),
+            "can_change": permits(request, Action.CALLEES_MANAGE),
         },
     )
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.WEBHOOKS_MANAGE)
 def webhooks(request: HttpRequest) -> HttpResponse:
     """Event subscriptions (IncomingCall webhook), and ringing a number to test them."""
     tenant = request.tenant
@@ -145,14 +146,18 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         form = EventSubscriptionForm(request.POST)
         if form.is_valid():
-            services.subscribe_events(
-                tenant,
-                endpoint_url=form.cleaned_data["endpoint_url"],
-                event_types=form.cleaned_data["event_types"],
-                actor=request.user,
-            )
-            messages.success(request, "Webhook added; it is validated in the background.")
-            return redirect("portal:webhooks", tenant_slug=tenant.slug)
+            try:
+                services.subscribe_events(
+                    tenant,
+                    endpoint_url=form.cleaned_data["endpoint_url"],
+                    event_types=form.cleaned_data["event_types"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:  # the address changed between form and save
+                form_error(form, exc)
+            else:
+                messages.success(request, "Webhook added; it is validated in the background.")
+                return redirect("portal:webhooks", tenant_slug=tenant.slug)
     return render(
         request,
         "portal/calls/webhooks.html",
@@ -164,15 +169,15 @@ def webhooks(request: HttpRequest) -> HttpResponse:
             "peer_calls": Call.objects.for_tenant(tenant)
             .filter(direction=Call.Direction.PEER_TO_PEER)
             .order_by("-created_at")[:10],
-            "can_change": request.membership.has_role(Role.ADMIN),
+            "can_change": permits(request, Action.WEBHOOKS_MANAGE),
             "secrets": signing.webhook_secrets(tenant)
-            if request.membership.has_role(Role.ADMIN)
+            if permits(request, Action.WEBHOOKS_MANAGE)
             else [],
         },
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.DELIVERIES_REDELIVER)
 def deliveries(request: HttpRequest) -> HttpResponse:
     """Dead and retrying callbacks (or any state asked for), disabled endpoints; operators
     redeliver one, or every dead one since a time."""
@@ -192,7 +197,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
             "endpoint": form.cleaned_data.get("url", "") if form.is_valid() else "",
             "endpoints": everything.values_list("url", flat=True).distinct().order_by("url")[:50],
             "disabled": DisabledEndpoint.objects.for_tenant(tenant).order_by("url"),
-            "can_change": request.membership.has_role(Role.OPERATOR),
+            "can_change": permits(request, Action.DELIVERIES_REDELIVER),
         },
     )
 

@@ -1,10 +1,12 @@
 from django.http import HttpRequest
 
 from tenants.models import Membership
+from tenants.portal.access import page_capabilities
 
 
 def portal(request: HttpRequest) -> dict:
-    """The tenant switcher's entries and the current tenant, for portal/base.html."""
+    """The tenant switcher's entries, the current tenant, and what the member may do there
+    (`can.<action>`, from the permission table), for portal/base.html and every page."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -15,4 +17,5 @@ def portal(request: HttpRequest) -> dict:
         "switcher": memberships,
         "tenant": getattr(request, "tenant", None),
         "membership": getattr(request, "membership", None),
+        "can": page_capabilities(request),
     }

@@ -5,7 +5,7 @@ from calls import softphone_views
 from calls import views as calls_views
 from recordings import views as recordings_views
 from tenants import views
-from tenants.portal import audit_log
+from tenants.portal import audit_log, invitations
 from usage import views as usage_views
 
 app_name = "portal"
@@ -24,6 +24,9 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/settings/webhooks/", calls_views.webhooks, name="webhooks"),
     path("t/<slug:tenant_slug>/deliveries/", calls_views.deliveries, name="deliveries"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
+    # An invitation link names no tenant: whoever holds it accepts it in their own account.
+    path("invitations/<str:token>/", invitations.invitation, name="invitation"),
+    path("invitations/<str:token>/signup/", invitations.signup, name="invitation_signup"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
     path("t/<slug:tenant_slug>/recordings/", recordings_views.recordings, name="recordings"),
     path(

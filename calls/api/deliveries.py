@@ -13,6 +13,7 @@ from callauto.errors import BadRequest
 from calls import delivery as delivery_service
 from calls.models import Delivery, DeliveryAttempt
 from tenants.api.base import TenantViewSet
+from tenants.permissions import Action
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -65,6 +66,12 @@ def _since(value: Any, field: str) -> Any:
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     model = Delivery
     serializer_class = DeliverySerializer
+    permission_actions = {
+        "list": Action.READ,
+        "retrieve": Action.READ,
+        "redeliver": Action.DELIVERIES_REDELIVER,
+        "redeliver_dead": Action.DELIVERIES_REDELIVER,
+    }
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return DeliveryDetailSerializer if self.action == "retrieve" else DeliverySerializer

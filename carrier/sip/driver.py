@@ -1,0 +1,562 @@
+"""`SipCarrier`: the Carrier protocol over a SIP trunk (calls/carrier/__init__.py).
+
+The gateway calls the protocol's methods from a worker thread, inside a database
+transaction, so none of them may block or touch the SIP state directly: each one hands
+its work to the SIP loop, which runs in its own thread (`call_soon_threadsafe`) together
+with the one media clock. What happens on the network comes back as CarrierEvents in a
+thread-safe queue that `poll()` drains. Ending events carry `sip_code` and `reason` (the
+final response), the leg's `quality` figures and its `sip_trace`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from calls.carrier import (
+    CarrierEvent,
+    Collect,
+    Dial,
+    LegOutcome,
+    Play,
+    Record,
+    SendTones,
+)
+from calls.media.audio import Audio
+from carrier.sip import sdp
+from carrier.sip.clock import MediaClock
+from carrier.sip.config import TrunkConfig
+from carrier.sip.engine import MediaEngine
+from carrier.sip.mixer import Party
+from carrier.sip.stream import RtpStream
+from carrier.sip.transaction import Timers
+from carrier.sip.ua import SipCall, UserAgent
+
+log = logging.getLogger(__name__)
+
+
+def outcome_for(status: int) -> str:
+    """The leg outcome a final SIP status means (the engine maps it to ACS results)."""
+    if status in (486, 600):
+        return LegOutcome.BUSY
+    if status in (408, 480, 487):
+        return LegOutcome.NO_ANSWER
+    if status == 603:
+        return LegOutcome.REJECTED
+    return LegOutcome.FAILED  # 404/484 (not found), 403, 5xx, ... (detail: sip_code)
+
+
+@dataclass
+class _Leg:
+    leg_id: str
+    stream: RtpStream
+    outbound: bool
+    group: str
+    who: str
+    call: SipCall | None = None
+    ready: asyncio.Task | None = None
+    ring_timer: asyncio.TimerHandle | None = None
+    holding: bool = False  # we put the peer on hold
+    held: bool = False  # the peer put us on hold
+    codec: int | None = None
+    te_pt: int | None = None
+    ended: bool = False
+
+
+class SipCarrier:
+    def __init__(self, config: TrunkConfig, *, timers: Timers | None = None) -> None:
+        self.config = config
+        self._timers = timers
+        self._events: queue.SimpleQueue[CarrierEvent] = queue.SimpleQueue()
+        self._live: set[str] = set()
+        self._lock = threading.Lock()
+        self._legs: dict[str, _Leg] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.clock = MediaClock()
+        self.engine = MediaEngine(self.clock, self._emit)
+        self.ua = UserAgent(config, self, timers=timers)
+
+    # --- the SIP thread ---
+    def start(self) -> None:
+        """Bind the SIP socket and start the loop thread (returns once listening)."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._boot())
+            except BaseException as exc:
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="sip-loop", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+
+    async def _boot(self) -> None:
+        await self.ua.start()
+        self.clock.start()
+
+    @property
+    def sip_port(self) -> int:
+        return self.ua.port
+
+    def close(self, *, grace: float = 0.3) -> None:
+        """Hang up every leg (BYE, CANCEL, 503), then stop the loop thread."""
+        if self._loop is None or self._thread is None:
+            return
+
+        async def shut() -> None:
+            for leg in list(self._legs.values()):
+                self._end(leg, notify=False)
+            await asyncio.sleep(grace)
+            await self.clock.stop()
+            self.ua.close()
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop = self._thread = None
+
+    def _submit(self, function: Callable[..., Any], *args: Any) -> None:
+        def run() -> None:
+            try:
+                function(*args)
+            except Exception:
+                log.exception(
+                    "SIP carrier command %s failed", getattr(function, "__name__", function)
+                )
+
+        if self._loop is None:
+            raise RuntimeError("the SIP carrier is not started")
+        self._loop.call_soon_threadsafe(run)
+
+    def _run(self, coroutine: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine on the SIP loop and wait for its result (for tools and tests)."""
+        future: concurrent.futures.Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout=timeout)
+
+    def _emit(self, event: CarrierEvent) -> None:
+        self._events.put(event)
+
+    # --- the Carrier protocol ---
+    def dial(self, command: Dial) -> None:
+        self._submit(self._dial, command)
+
+    def answer(self, leg_id: str) -> None:
+        self._submit(self._answer, leg_id)
+
+    def reject(self, leg_id: str, sip_code: int) -> None:
+        self._submit(self._reject, leg_id, sip_code)
+
+    def hang_up(self, leg_id: str) -> None:
+        self._submit(lambda: self._legs.get(leg_id) and self._end(self._legs[leg_id], notify=False))
+
+    def set_muted(self, leg_id: str, muted: bool) -> None:
+        self._submit(self.engine.set_muted, leg_id, muted)
+
+    def play(self, command: Play) -> None:
+        self._submit(self.engine.play, command)
+
+    def collect(self, command: Collect) -> None:
+        self._submit(self.engine.collect, command)
+
+    def send_tones(self, command: SendTones) -> None:
+        self._submit(self.engine.send_tones, command)
+
+    def stop_media(self, op_id: str) -> None:
+        self._submit(self.engine.stop_media, op_id)
+
+    def listen_dtmf(self, leg_id: str, on: bool) -> None:
+        self._submit(self.engine.listen_dtmf, leg_id, on)
+
+    def start_recording(self, command: Record) -> None:
+        self._submit(self.engine.start_recording, command)
+
+    def pause_recording(self, recording_id: str) -> None:
+        self._submit(self.engine.pause_recording, recording_id)
+
+    def resume_recording(self, recording_id: str) -> None:
+        self._submit(self.engine.resume_recording, recording_id)
+
+    def stop_recording(self, recording_id: str) -> None:
+        self._submit(self.engine.stop_recording, recording_id)
+
+    def poll(self) -> list[CarrierEvent]:
+        events = []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def live_legs(self) -> set[str]:
+        with self._lock:
+            return set(self._live)
+
+    # A real network has no simulated person acting for the far end.
+    def press(self, leg: str, key: str) -> None:
+        pass
+
+    def callee_answer(self, leg_id: str) -> None:
+        pass
+
+    def callee_hang_up(self, leg_id: str) -> None:
+        pass
+
+    # --- beyond the protocol ---
+    def hold(self, leg_id: str, on: bool, music: Audio | None = None) -> None:
+        """Put the far end on hold (re-INVITE sendonly, optional music) or take it off."""
+        self._submit(self._hold, leg_id, on, music)
+
+    def join(self, leg_id: str, call: str, who: str = "") -> None:
+        """Conference a leg into `call` (an inbound leg once the engine knows its call)."""
+        self._submit(self.engine.join, leg_id, call, who)
+
+    def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
+        """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
+        self._submit(self.engine.add_leg, leg_id, party, call=call, who=who)
+
+    def ping(self, timeout: float = 5.0) -> tuple[int, float]:
+        """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""
+
+        async def ping() -> tuple[int, float]:
+            return await self.ua.options()
+
+        return self._run(ping(), timeout=max(timeout, 64 * (self._timers or Timers()).t1 + 1))
+
+    def status(self) -> dict[str, Any]:
+        """Registration, last ping, live calls and media clock health."""
+        late = sorted(self.clock.lateness)
+        p99 = late[int(len(late) * 0.99)] * 1000 if late else None
+        return {
+            "registration": dict(self.ua.registration),
+            "ping": dict(self.ua.last_ping),
+            "live_calls": len(self.live_legs()),
+            "retransmissions": self.ua.layer.retransmissions if self.ua.layer else 0,
+            "clock_late_p99_ms": round(p99, 2) if p99 is not None else None,
+            "clock_skipped_ticks": self.clock.skipped,
+        }
+
+    def trace(self, leg_id: str) -> list[dict[str, Any]]:
+        leg = self._legs.get(leg_id)
+        return self.ua.trace.entries(leg.call.call_id) if leg and leg.call else []
+
+    def dialogs(self) -> list[dict[str, Any]]:
+        """Snapshots of the established dialogs, for a gateway to keep across restarts."""
+
+        async def snap() -> list[dict[str, Any]]:
+            out = []
+            for leg in self._legs.values():
+                dialog = leg.call.dialog if leg.call else None
+                if dialog is not None and leg.call.state == "confirmed":
+                    out.append(
+                        {
+                            "leg_id": leg.leg_id,
+                            "call_id": dialog.call_id,
+                            "local": str(dialog.local),
+                            "remote": str(dialog.remote),
+                            "target": str(dialog.remote_target),
+                            "routes": dialog.route_set,
+                            "cseq": dialog.local_cseq,
+                        }
+                    )
+            return out
+
+        return self._run(snap())
+
+    def bye_dialogs(self, snapshots: list[dict[str, Any]]) -> None:
+        """After a restart: BYE dialogs of a previous run that this process cannot carry."""
+        self._submit(self._bye_snapshots, snapshots)
+
+    # --- on the SIP loop ---
+    def _new_leg(self, leg_id: str, outbound: bool, group: str, who: str) -> _Leg:
+        stream = RtpStream(lambda key, source, ms: self.engine.digit(leg_id, key, source, ms))
+        leg = _Leg(leg_id, stream, outbound, group or leg_id, who or leg_id)
+        leg.ready = asyncio.get_running_loop().create_task(
+            stream.open(self.config.bind_host, self.config.rtp_port_min, self.config.rtp_port_max)
+        )
+        self._legs[leg_id] = leg
+        with self._lock:
+            self._live.add(leg_id)
+        return leg
+
+    def _dial(self, command: Dial) -> None:
+        if self.ua.live_calls() >= self.config.max_calls:
+            self._emit(
+                CarrierEvent(
+                    command.leg_id,
+                    LegOutcome.FAILED,
+                    {"sip_code": 503, "reason": "Too many calls on this trunk"},
+                )
+            )
+            return
+        leg = self._new_leg(command.leg_id, True, command.call, command.to)
+        asyncio.get_running_loop().create_task(self._invite(leg, command))
+
+    async def _invite(self, leg: _Leg, command: Dial) -> None:
+        try:
+            await leg.ready
+        except OSError as exc:
+            self._finish(leg, LegOutcome.FAILED, 503, f"no RTP port: {exc}")
+            return
+        if leg.ended:
+            return
+        body = self._sdp(leg, self.config.payload_types, offer=True)
+        user = _user(command.to, self.config.strip_plus)
+        caller = _user(
+            command.caller_id or self.config.default_caller_id or "anonymous",
+            self.config.strip_plus,
+        )
+        leg.call = self.ua.invite(leg.leg_id, user, caller, body)
+        leg.ring_timer = asyncio.get_running_loop().call_later(
+            command.timeout, self._ring_timeout, leg
+        )
+
+    def _ring_timeout(self, leg: _Leg) -> None:
+        if leg.ended or leg.call is None or leg.call.state not in ("calling", "early"):
+            return
+        if leg.outbound and leg.call.provisional:
+            self.ua.cancel(leg.call, "timeout")  # NO_ANSWER follows on the 487
+            return
+        # Inbound: the caller rang too long. Outbound with no response at all: give up.
+        if leg.outbound:
+            self.ua.cancel(leg.call, "hang_up")
+        else:
+            self.ua.reject(leg.call, 480)
+        self._finish(leg, LegOutcome.NO_ANSWER, 408, "Request Timeout: nobody answered")
+
+    def _answer(self, leg_id: str) -> None:
+        leg = self._legs.get(leg_id)
+        if leg is None or leg.outbound or leg.call is None:
+            return
+        asyncio.get_running_loop().create_task(self._answer_when_ready(leg))
+
+    async def _answer_when_ready(self, leg: _Leg) -> None:
+        await leg.ready
+        if leg.ended or leg.call is None or leg.call.state != "early":
+            return
+        if leg.ring_timer:
+            leg.ring_timer.cancel()
+        self.ua.answer(leg.call, self._sdp(leg, [leg.codec], offer=False))
+        self._media_up(leg)
+        self._emit(
+            CarrierEvent(leg.leg_id, LegOutcome.ANSWERED, {"voicemail": False, "sip_code": 200})
+        )
+
+    def _reject(self, leg_id: str, status: int) -> None:
+        leg = self._legs.get(leg_id)
+        if leg is None or leg.call is None:
+            return
+        if leg.outbound:
+            self._end(leg, notify=False)
+            return
+        self.ua.reject(leg.call, status)
+        self._finish(leg, None, status, "rejected")
+
+    def _end(self, leg: _Leg, *, notify: bool) -> None:
+        """Our side ends the leg: BYE, CANCEL or 503/480 as its state needs."""
+        call = leg.call
+        if call is not None:
+            if call.state == "confirmed":
+                self.ua.bye(call)
+            elif call.outbound and call.state in ("calling", "early"):
+                self.ua.cancel(call, "hang_up")
+            elif not call.outbound and call.state == "early":
+                self.ua.reject(call, 480)
+        self._finish(leg, LegOutcome.HUNG_UP if notify else None, 200, "ended by us")
+
+    def _finish(self, leg: _Leg, outcome: str | None, status: int, reason: str) -> None:
+        """Forget the leg; report `outcome` unless None (our own hang-up reports nothing)."""
+        if leg.ended:
+            return
+        leg.ended = True
+        if leg.ring_timer:
+            leg.ring_timer.cancel()
+        self._legs.pop(leg.leg_id, None)
+        with self._lock:
+            self._live.discard(leg.leg_id)
+        if outcome is not None:
+            detail: dict[str, Any] = {
+                "sip_code": status,
+                "reason": reason,
+                "quality": leg.stream.quality.figures(),
+            }
+            if leg.call is not None:
+                detail["sip_trace"] = self.ua.trace.entries(leg.call.call_id)
+            self._emit(CarrierEvent(leg.leg_id, outcome, detail))
+        self.engine.remove_leg(leg.leg_id)  # after the event: recordings end with the call
+        leg.stream.close()
+
+    def _media_up(self, leg: _Leg) -> None:
+        leg.stream.send_enabled = not leg.held
+        self.engine.add_leg(leg.leg_id, leg.stream, call=leg.group, who=leg.who)
+
+    def _apply(self, leg: _Leg, session: sdp.Session, *, answer: bool) -> None:
+        """Use the peer's SDP: where to send, which codec, telephone-event, direction."""
+        stream = leg.stream
+        if answer:
+            leg.codec = session.codec
+        elif leg.codec is None or leg.codec not in session.payload_types:
+            leg.codec = sdp.answer_codec(session, self.config.payload_types)
+        stream.pt = leg.codec
+        leg.te_pt = session.te_pt if self.config.telephone_event else None
+        stream.te_pt = leg.te_pt
+        stream.set_remote(session.address, session.port, session.rtcp_port)
+        # Whether offer or answer: the peer takes audio only when it says sendrecv/recvonly.
+        leg.held = session.direction in ("sendonly", "inactive")
+        stream.send_enabled = not leg.held
+
+    def _sdp(self, leg: _Leg, codecs: list[int], *, offer: bool, direction: str = "") -> bytes:
+        te = (leg.te_pt or sdp.DEFAULT_TE_PT) if self.config.telephone_event else None
+        if not offer:
+            te = leg.te_pt
+        return sdp.build(
+            address=self.config.contact_host,
+            port=leg.stream.local_port,
+            payload_types=codecs,
+            te_pt=te,
+            direction=direction or ("sendonly" if leg.holding else "sendrecv"),
+        )
+
+    def _hold(self, leg_id: str, on: bool, music: Audio | None) -> None:
+        leg = self._legs.get(leg_id)
+        if leg is None or leg.call is None:
+            return
+        leg.holding = on
+        self.engine.hold_music(leg_id, music if on else None)
+        self.ua.reinvite(leg.call, self._sdp(leg, [leg.codec], offer=True))
+
+    def _bye_snapshots(self, snapshots: list[dict[str, Any]]) -> None:
+        from carrier.sip.dialog import Dialog
+        from carrier.sip.message import NameAddr, Uri
+
+        for snap in snapshots:
+            dialog = Dialog(
+                snap["call_id"],
+                NameAddr.parse(snap["local"]),
+                NameAddr.parse(snap["remote"]),
+                Uri.parse(snap["target"]),
+                list(snap.get("routes", [])),
+                int(snap.get("cseq", 1)) + 10,
+            )
+            bye = self.ua._in_dialog(dialog, "BYE")
+            self.ua.layer.request(bye, dialog.next_hop(), lambda _r: None)
+
+    # --- the user agent's listener ---
+    def incoming(self, call: SipCall, offer: sdp.Session) -> None:
+        leg = self._new_leg(call.leg_id, False, "", "")
+        leg.call = call
+        self._apply(leg, offer, answer=False)
+        caller, to = call.invite.addr("From"), call.invite.addr("To")
+        number = _e164(to.uri.user or call.invite.uri, self.config.inbound_prefix)
+        request_user = _request_user(call.invite.uri)
+        if request_user:
+            number = _e164(request_user, self.config.inbound_prefix)
+        leg.who = "4:" + _e164(caller.uri.user, self.config.inbound_prefix)
+        leg.ring_timer = asyncio.get_running_loop().call_later(
+            self.config.ring_timeout, self._ring_timeout, leg
+        )
+        self._emit(
+            CarrierEvent(
+                call.leg_id,
+                LegOutcome.INCOMING,
+                {
+                    "from": leg.who,
+                    "to": number,
+                    "display_name": caller.display,
+                    "sip_from": str(caller.uri),
+                    "sip_to": str(to.uri),
+                    "call_id": call.call_id,
+                },
+            )
+        )
+
+    def progress(self, call: SipCall, status: int, session: sdp.Session | None) -> None:
+        leg = self._legs.get(call.leg_id)
+        if leg is not None and session is not None:
+            self._apply(leg, session, answer=True)  # early media: we listen, not talk
+            leg.stream.send_enabled = False
+
+    def answered(self, call: SipCall, session: sdp.Session | None) -> None:
+        leg = self._legs.get(call.leg_id)
+        if leg is None or leg.ended:
+            self.ua.bye(call)
+            return
+        if leg.ring_timer:
+            leg.ring_timer.cancel()
+        if session is not None:
+            self._apply(leg, session, answer=True)
+        self._media_up(leg)
+        self._emit(
+            CarrierEvent(leg.leg_id, LegOutcome.ANSWERED, {"voicemail": False, "sip_code": 200})
+        )
+
+    def failed(self, call: SipCall, status: int, reason: str) -> None:
+        leg = self._legs.get(call.leg_id)
+        if leg is None:
+            return
+        outcome = outcome_for(status) if leg.outbound else LegOutcome.NO_ANSWER
+        self._finish(leg, outcome, status, reason)
+
+    def ended(self, call: SipCall, reason: str, status: int) -> None:
+        leg = self._legs.get(call.leg_id)
+        if leg is not None:
+            self._finish(leg, LegOutcome.HUNG_UP, status, reason)
+
+    def reoffer(self, call: SipCall, offer: sdp.Session | None) -> bytes:
+        leg = self._legs[call.leg_id]
+        if offer is None:
+            return self._sdp(leg, [leg.codec], offer=True)
+        self._apply(leg, offer, answer=False)
+        mine = "sendonly" if leg.holding else "sendrecv"
+        theirs = sdp.ANSWER_DIRECTION[offer.direction]
+        direction = (
+            theirs if mine == "sendrecv" else ("sendonly" if theirs == "sendrecv" else "inactive")
+        )
+        return self._sdp(leg, [leg.codec], offer=False, direction=direction)
+
+    def reanswered(self, call: SipCall, session: sdp.Session) -> None:
+        leg = self._legs.get(call.leg_id)
+        if leg is not None:
+            self._apply(leg, session, answer=True)
+
+    def info_digit(self, call: SipCall, key: str) -> None:
+        self.engine.digit(call.leg_id, key, "info")
+
+
+def _user(raw: str, strip_plus: bool) -> str:
+    """The SIP user for a rawId ("4:+15551234567") or plain number."""
+    user = raw.split(":", 1)[1] if raw.startswith("4:") else raw
+    return user.lstrip("+") if strip_plus else user
+
+
+def _e164(user: str, prefix: str) -> str:
+    digits = user.strip()
+    if digits.startswith("+") or not digits.isdigit():
+        return digits
+    return prefix + digits
+
+
+def _request_user(uri: str) -> str:
+    try:
+        from carrier.sip.message import Uri
+
+        return Uri.parse(uri).user
+    except ValueError:
+        return ""

@@ -1,0 +1,720 @@
+"""The trunk-facing SIP user agent: calls out and in, over one UDP socket.
+
+Outbound: INVITE (digest auth on 401/407), provisional responses with early media, the
+first 2xx wins and is ACKed (retransmitted 2xx are ACKed again), 2xx from other forks are
+ACKed and hung up at once, CANCEL on ring timeout or hang-up (held until a provisional
+came, §9.1). Inbound: 100/180 at once, 200 retransmitted until the ACK, CANCEL → 487.
+In dialog: BYE both ways, re-INVITE and UPDATE answered with our SDP (hold from the peer),
+our re-INVITE for hold/unhold, OPTIONS and INFO. Out of dialog: OPTIONS answered and sent
+(pings), REGISTER with refresh. The media side is the listener's business (driver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from carrier.sip import digest, sdp
+from carrier.sip.config import TrunkConfig
+from carrier.sip.dialog import ALLOW, SUPPORTED, Dialog, new_call_id, new_tag, response_to
+from carrier.sip.message import NameAddr, SipMessage, SipParseError, Uri, Via, parse
+from carrier.sip.trace import TraceBook
+from carrier.sip.transaction import Addr, Timers, TransactionLayer, new_branch
+
+log = logging.getLogger(__name__)
+
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    183: "Session Progress",
+    200: "OK",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    503: "Service Unavailable",
+    603: "Decline",
+}
+
+
+class Listener(Protocol):
+    """What the user agent tells the driver (all on the SIP loop)."""
+
+    def incoming(self, call: SipCall, offer: sdp.Session) -> None: ...
+    def progress(self, call: SipCall, status: int, session: sdp.Session | None) -> None: ...
+    def answered(self, call: SipCall, session: sdp.Session | None) -> None: ...
+    def failed(self, call: SipCall, status: int, reason: str) -> None: ...
+    def ended(self, call: SipCall, reason: str, status: int) -> None: ...
+    def reoffer(self, call: SipCall, offer: sdp.Session | None) -> bytes: ...
+    def reanswered(self, call: SipCall, session: sdp.Session) -> None: ...
+    def info_digit(self, call: SipCall, key: str) -> None: ...
+
+
+@dataclass
+class SipCall:
+    """One leg's signalling state."""
+
+    leg_id: str
+    outbound: bool
+    invite: SipMessage
+    peer: Addr
+    local_tag: str
+    state: str = "calling"  # calling, early, confirmed, ended
+    dialog: Dialog | None = None
+    server_tx: object | None = None
+    provisional: bool = False
+    cancel: str | None = None  # why we cancel: "timeout" | "hang_up"
+    auth_tries: int = 0
+    ok: SipMessage | None = None  # our 2xx, resent until ACKed
+    ok_cseq: int = 0
+    ok_sent_offer: bool = False
+    started: float = field(default_factory=time.monotonic)
+    answered_at: float | None = None
+    final_status: int = 0
+
+    @property
+    def call_id(self) -> str:
+        return self.invite.call_id
+
+
+class UserAgent(asyncio.DatagramProtocol):
+    def __init__(
+        self,
+        config: TrunkConfig,
+        listener: Listener,
+        *,
+        timers: Timers | None = None,
+        trace: TraceBook | None = None,
+    ) -> None:
+        self.config = config
+        self.listener = listener
+        self.trace = trace or TraceBook()
+        self.timers = timers or Timers()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.layer: TransactionLayer | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.port = config.sip_port
+        self.calls: dict[tuple[str, str], SipCall] = {}  # (Call-ID, our tag) -> call
+        self.registration: dict[str, object] = {"state": "off"}
+        self.last_ping: dict[str, object] = {}
+        self._register_call_id = ""
+        self._register_cseq = 0
+        self._register_timer: asyncio.TimerHandle | None = None
+
+    # --- socket ---
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.layer = TransactionLayer(self.send, self.loop, self.timers)
+        self.transport, _ = await self.loop.create_datagram_endpoint(
+            lambda: self, local_addr=(self.config.bind_host, self.config.sip_port)
+        )
+        self.port = self.transport.get_extra_info("sockname")[1]
+        if self.config.register:
+            self.register()
+
+    def close(self) -> None:
+        if self._register_timer:
+            self._register_timer.cancel()
+        if self.transport:
+            self.transport.close()
+
+    def send(self, message: SipMessage, addr: Addr) -> None:
+        self.trace.record("out", addr, message)
+        if self.transport is not None:
+            self.transport.sendto(message.encode(), addr)
+
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
+        if not data.strip():
+            return  # CRLF keep-alive
+        try:
+            message = parse(data)
+        except (SipParseError, ValueError) as exc:
+            log.info("dropped an unreadable SIP datagram from %s: %s", addr, exc)
+            return
+        self.trace.record("in", addr, message)
+        try:
+            if message.is_request:
+                self._on_request(message, addr)
+            elif not self.layer.match_response(message):
+                self._stray_response(message)
+        except Exception:
+            log.exception("SIP message handling failed: %s", message.first_line)
+
+    # --- addresses ---
+    @property
+    def contact(self) -> str:
+        user = self.config.username or "callauto"
+        return f"<sip:{user}@{self.config.contact_host}:{self.port}>"
+
+    def _via(self) -> str:
+        params = {"branch": new_branch(), "rport": None}
+        return str(Via("UDP", self.config.contact_host, self.port, params))
+
+    def _uri(self, user: str) -> Uri:
+        port = self.config.proxy_port if self.config.sip_domain == self.config.proxy_host else None
+        return Uri(self.config.sip_domain, user, port if port != 5060 else None)
+
+    @property
+    def proxy(self) -> Addr:
+        return (self.config.proxy_host, self.config.proxy_port)
+
+    def live_calls(self) -> int:
+        return sum(1 for call in self.calls.values() if call.state != "ended")
+
+    # --- outbound calls ---
+    def invite(
+        self, leg_id: str, user: str, caller: str, body: bytes, display: str = ""
+    ) -> SipCall:
+        """Send an INVITE for `user` at the trunk, from `caller`, offering `body`."""
+        tag = new_tag()
+        from_addr = NameAddr(self._uri(caller), display, {"tag": tag})
+        request = SipMessage(method="INVITE", uri=str(self._uri(user)))
+        request.headers.add("Via", self._via())
+        request.headers.add("Max-Forwards", "70")
+        request.headers.add("From", str(from_addr))
+        request.headers.add("To", str(NameAddr(self._uri(user))))
+        request.headers.add("Call-ID", new_call_id(self.config.contact_host))
+        request.headers.add("CSeq", "1 INVITE")
+        request.headers.add("Contact", self.contact)
+        if self.config.send_pai:
+            request.headers.add("P-Asserted-Identity", f"<{self._uri(caller)}>")
+        for name, value in self.config.extra.items():
+            request.headers.add(name, value)
+        self._common(request)
+        request.headers.add("Content-Type", "application/sdp")
+        request.body = body
+        call = SipCall(leg_id, True, request, self.proxy, tag)
+        self.calls[(request.call_id, tag)] = call
+        self._send_invite(call)
+        return call
+
+    def _common(self, request: SipMessage) -> None:
+        request.headers.add("Allow", ALLOW)
+        request.headers.add("Supported", SUPPORTED)
+        request.headers.add("User-Agent", self.config.user_agent)
+
+    def _send_invite(self, call: SipCall) -> None:
+        self.layer.request(call.invite, call.peer, lambda r: self._invite_response(call, r))
+
+    def _invite_response(self, call: SipCall, response: SipMessage) -> None:
+        status = response.status
+        if call.state == "ended":
+            if 200 <= status < 300:
+                self._ack_and_bye(call, response)
+            return
+        if status < 200:
+            if status > 100:
+                call.provisional = True
+                if response.to_tag and call.state == "calling":
+                    call.state = "early"
+                session = _session(response)
+                self.listener.progress(call, status, session)
+            if status > 100 or status == 100:
+                call.provisional = True
+            if call.cancel:
+                self._send_cancel(call)
+            return
+        if status < 300:
+            self._answered(call, response)
+            return
+        retry = status in (401, 407) and call.auth_tries < 1 and not call.cancel
+        if retry and self._retry_with_auth(call, response):
+            return
+        call.state, call.final_status = "ended", status
+        self.calls.pop((call.call_id, call.local_tag), None)
+        if call.cancel == "hang_up":
+            return  # our side ended it: nothing to report
+        if call.cancel == "timeout":
+            status = 408 if status == 487 else status
+        self.listener.failed(call, status, response.reason)
+
+    def _retry_with_auth(self, call: SipCall, challenge_response: SipMessage) -> bool:
+        header = "WWW-Authenticate" if challenge_response.status == 401 else "Proxy-Authenticate"
+        value = challenge_response.headers.get(header)
+        if not value or not self.config.username:
+            return False
+        try:
+            challenge = digest.Challenge.parse(value)
+        except digest.DigestError as exc:
+            log.info("cannot answer the trunk's challenge: %s", exc)
+            return False
+        call.auth_tries += 1
+        request = _reissue(call.invite, self._via())
+        request.headers.add(
+            "Authorization" if challenge_response.status == 401 else "Proxy-Authorization",
+            digest.authorization(
+                challenge,
+                username=self.config.username,
+                password=self.config.password,
+                method="INVITE",
+                uri=request.uri,
+            ),
+        )
+        call.invite = request
+        call.provisional = False
+        self._send_invite(call)
+        return True
+
+    def _answered(self, call: SipCall, response: SipMessage) -> None:
+        if call.dialog is not None:
+            if response.to_tag == call.dialog.remote_tag:
+                self.send(self._ack(call.dialog, response), call.dialog.next_hop())
+            else:
+                self._ack_and_bye(call, response)  # a second fork answered too
+            return
+        call.dialog = Dialog.as_uac(call.invite, response)
+        self.send(self._ack(call.dialog, response), call.dialog.next_hop())
+        if call.cancel:
+            # Our CANCEL crossed the 2xx: the call is up, so end it with BYE.
+            call.state = "ended"
+            self.bye(call)
+            if call.cancel == "timeout":
+                self.listener.failed(call, 408, "Request Timeout")
+            return
+        call.state, call.answered_at = "confirmed", time.monotonic()
+        self.listener.answered(call, _session(response))
+
+    def _ack(self, dialog: Dialog, response: SipMessage) -> SipMessage:
+        ack = dialog.request(
+            "ACK",
+            via_host=self.config.contact_host,
+            via_port=self.port,
+            contact=self.contact,
+            cseq=response.cseq[0],
+        )
+        return ack
+
+    def _ack_and_bye(self, call: SipCall, response: SipMessage) -> None:
+        """ACK a 2xx we do not want (another fork, or after we gave up), then BYE it."""
+        dialog = Dialog.as_uac(call.invite, response)
+        self.send(self._ack(dialog, response), dialog.next_hop())
+        bye = self._in_dialog(dialog, "BYE")
+        self.layer.request(bye, dialog.next_hop(), lambda _r: None)
+
+    def _stray_response(self, response: SipMessage) -> None:
+        """A response no transaction waits for: a retransmitted or forked 2xx to INVITE."""
+        if response.cseq[1] != "INVITE" or not 200 <= response.status < 300:
+            return
+        call = self.calls.get((response.call_id, response.from_tag))
+        if call is not None and call.outbound:
+            self._answered(call, response)
+
+    def cancel(self, call: SipCall, reason: str) -> None:
+        """Give up ringing: CANCEL now, or when the first provisional response comes."""
+        if call.state not in ("calling", "early") or call.cancel:
+            return
+        call.cancel = reason
+        if call.provisional:
+            self._send_cancel(call)
+
+    def _send_cancel(self, call: SipCall) -> None:
+        if getattr(call, "_cancel_sent", False):
+            return
+        call._cancel_sent = True  # type: ignore[attr-defined]
+        invite = call.invite
+        cancel = SipMessage(method="CANCEL", uri=invite.uri)
+        cancel.headers.add("Via", invite.headers.get_all("Via")[0])
+        for route in invite.headers.get_all("Route"):
+            cancel.headers.add("Route", route)
+        cancel.headers.add("Max-Forwards", "70")
+        for name in ("From", "To", "Call-ID"):
+            cancel.headers.add(name, invite.headers.get(name) or "")
+        cancel.headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
+        self.layer.request(cancel, call.peer, lambda _r: None)
+
+    # --- in dialog, both directions ---
+    def _in_dialog(self, dialog: Dialog, method: str) -> SipMessage:
+        request = dialog.request(
+            method, via_host=self.config.contact_host, via_port=self.port, contact=self.contact
+        )
+        request.headers.add("User-Agent", self.config.user_agent)
+        return request
+
+    def bye(self, call: SipCall) -> None:
+        """Hang up an established leg (no event: our side ended it)."""
+        if call.dialog is None:
+            return
+        call.state = "ended"
+        self._stop_ok(call)
+        request = self._in_dialog(call.dialog, "BYE")
+        self._request_with_auth(request, call.dialog.next_hop(), lambda _r: None, call.dialog)
+        self.calls.pop((call.call_id, call.local_tag), None)
+
+    def reinvite(self, call: SipCall, body: bytes) -> None:
+        """Offer new SDP in the dialog (hold: sendonly; unhold: sendrecv)."""
+        if call.dialog is None or call.state != "confirmed":
+            return
+        request = self._in_dialog(call.dialog, "INVITE")
+        self._common(request)
+        request.headers.add("Content-Type", "application/sdp")
+        request.body = body
+        hop = call.dialog.next_hop()
+
+        def on_response(response: SipMessage) -> None:
+            if 200 <= response.status < 300 and call.dialog is not None:
+                self.send(self._ack(call.dialog, response), hop)
+                session = _session(response)
+                if session is not None:
+                    self.listener.reanswered(call, session)
+            elif response.status == 491 and self.loop:  # glare: try again a bit later
+                self.loop.call_later(2.5, lambda: self.reinvite(call, body))
+
+        self.layer.request(request, hop, on_response)
+
+    def _request_with_auth(
+        self,
+        request: SipMessage,
+        addr: Addr,
+        on_final: Callable[[SipMessage], None],
+        dialog: Dialog | None = None,
+    ) -> None:
+        """Send a non-INVITE request, answering one digest challenge if it comes."""
+        tried = False
+
+        def on_response(response: SipMessage) -> None:
+            nonlocal tried, request
+            if response.status < 200:
+                return
+            if response.status in (401, 407) and not tried and self.config.username:
+                header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+                with contextlib.suppress(digest.DigestError, TypeError):
+                    challenge = digest.Challenge.parse(response.headers.get(header) or "")
+                    tried = True
+                    cseq = request.cseq[0] + 1
+                    if dialog is not None:
+                        dialog.local_cseq = cseq
+                    request = _reissue(request, self._via(), cseq=cseq)
+                    request.headers.add(
+                        "Authorization" if response.status == 401 else "Proxy-Authorization",
+                        digest.authorization(
+                            challenge,
+                            username=self.config.username,
+                            password=self.config.password,
+                            method=request.method,
+                            uri=request.uri,
+                        ),
+                    )
+                    self.layer.request(request, addr, on_response)
+                    return
+            on_final(response)
+
+        self.layer.request(request, addr, on_response)
+
+    # --- inbound requests ---
+    def _on_request(self, request: SipMessage, addr: Addr) -> None:
+        if request.method == "ACK":
+            if not self.layer.absorb_ack(request):
+                self._ack_received(request)
+            return
+        transaction = self.layer.match_request(request, addr)
+        if transaction is None:
+            return  # a retransmission, answered again
+        to_tag = request.to_tag
+        if request.method == "CANCEL":
+            self._cancel_received(request, transaction)
+        elif to_tag:
+            call = self.calls.get((request.call_id, to_tag))
+            if call is None or call.dialog is None:
+                transaction.respond(self._response(request, 481))
+            else:
+                self._in_dialog_request(call, request, transaction)
+        elif request.method == "INVITE":
+            self._new_invite(request, addr, transaction)
+        elif request.method == "OPTIONS":
+            transaction.respond(self._capabilities(self._response(request, 200)))
+        elif request.method == "BYE":
+            transaction.respond(self._response(request, 481))
+        else:
+            transaction.respond(self._capabilities(self._response(request, 405)))
+
+    def _response(self, request: SipMessage, status: int, to_tag: str = "") -> SipMessage:
+        response = response_to(request, status, REASONS.get(status, "Unknown"), to_tag=to_tag)
+        response.headers.add("Server", self.config.user_agent)
+        return response
+
+    def _capabilities(self, response: SipMessage) -> SipMessage:
+        response.headers.add("Allow", ALLOW)
+        response.headers.add("Accept", "application/sdp")
+        response.headers.add("Supported", SUPPORTED)
+        return response
+
+    def _new_invite(self, request: SipMessage, addr: Addr, transaction: object) -> None:
+        transaction.respond(self._response(request, 100))
+        tag = new_tag()
+        if self.live_calls() >= self.config.max_calls:
+            transaction.respond(self._response(request, 486, tag))
+            return
+        try:
+            offer = sdp.parse(request.body)
+            offer.codec  # noqa: B018 - raises without G.711
+        except (sdp.SdpError, ValueError):
+            transaction.respond(self._response(request, 488, tag))
+            return
+        from uuid import uuid4
+
+        call = SipCall(str(uuid4()), False, request, addr, tag, server_tx=transaction)
+        self.calls[(request.call_id, tag)] = call
+        transaction.respond(self._with_contact(self._response(request, 180, tag)))
+        call.state = "early"
+        self.listener.incoming(call, offer)
+
+    def _with_contact(self, response: SipMessage) -> SipMessage:
+        response.headers.add("Contact", self.contact)
+        return response
+
+    def answer(self, call: SipCall, body: bytes) -> None:
+        """Accept a ringing inbound call with our SDP answer."""
+        if call.outbound or call.state != "early":
+            return
+        call.dialog = Dialog.as_uas(call.invite, call.local_tag)
+        response = self._capabilities(
+            self._with_contact(self._response(call.invite, 200, call.local_tag))
+        )
+        _session_timer(call.invite, response)
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = body
+        call.server_tx.respond(response)
+        call.state, call.answered_at = "confirmed", time.monotonic()
+        self._send_ok(call, response, call.invite.cseq[0])
+
+    def reject(self, call: SipCall, status: int) -> None:
+        if call.outbound or call.state not in ("calling", "early"):
+            return
+        call.state, call.final_status = "ended", status
+        call.server_tx.respond(self._response(call.invite, status, call.local_tag))
+        self.calls.pop((call.call_id, call.local_tag), None)
+
+    def _send_ok(self, call: SipCall, response: SipMessage, cseq: int) -> None:
+        """Send a 2xx to INVITE and resend it (T1 doubling to T2) until the ACK (§13.3.1.4)."""
+        self._stop_ok(call)
+        call.ok, call.ok_cseq = response, cseq
+        started, interval = time.monotonic(), self.timers.t1
+
+        def resend() -> None:
+            nonlocal interval
+            if call.ok is not response or call.state == "ended":
+                return
+            if time.monotonic() - started >= 64 * self.timers.t1:
+                call.ok = None
+                if cseq == call.invite.cseq[0]:  # the call itself never got its ACK
+                    self.bye(call)
+                    self.listener.ended(call, "no ACK for our 200 OK", 408)
+                return
+            self.layer.retransmissions += 1
+            self.send(response, call.peer)
+            interval = min(interval * 2, self.timers.t2)
+            self.layer.later(interval, resend)
+
+        self.layer.later(interval, resend)
+
+    def _stop_ok(self, call: SipCall) -> None:
+        call.ok = None
+
+    def _ack_received(self, ack: SipMessage) -> None:
+        call = self.calls.get((ack.call_id, ack.to_tag))
+        if call is None or call.ok is None or ack.cseq[0] != call.ok_cseq:
+            return
+        call.ok = None
+        if call.ok_sent_offer and ack.body:
+            call.ok_sent_offer = False
+            with contextlib.suppress(sdp.SdpError, ValueError):
+                self.listener.reanswered(call, sdp.parse(ack.body))
+
+    def _cancel_received(self, cancel: SipMessage, transaction: object) -> None:
+        via = cancel.top_via
+        invite_tx = self.layer.invite_server(via.branch, via.host, via.port)
+        if invite_tx is None:
+            transaction.respond(self._response(cancel, 481))
+            return
+        transaction.respond(self._response(cancel, 200))
+        call = next(
+            (c for c in self.calls.values() if c.server_tx is invite_tx and c.state == "early"),
+            None,
+        )
+        if call is None:
+            return  # already answered: the CANCEL has no effect
+        call.state, call.final_status = "ended", 487
+        invite_tx.respond(self._response(call.invite, 487, call.local_tag))
+        self.calls.pop((call.call_id, call.local_tag), None)
+        self.listener.failed(call, 487, "the caller cancelled")
+
+    def _in_dialog_request(self, call: SipCall, request: SipMessage, transaction: object) -> None:
+        dialog = call.dialog
+        number = request.cseq[0]
+        if dialog.remote_cseq is not None and number <= dialog.remote_cseq:
+            transaction.respond(self._response(request, 500))
+            return
+        dialog.remote_cseq = number
+        method = request.method
+        if method == "BYE":
+            transaction.respond(self._response(request, 200))
+            call.state = "ended"
+            self._stop_ok(call)
+            self.calls.pop((call.call_id, call.local_tag), None)
+            self.listener.ended(call, "the remote party hung up", 200)
+        elif method in ("INVITE", "UPDATE"):
+            offer = None
+            if request.body:
+                try:
+                    offer = sdp.parse(request.body)
+                except (sdp.SdpError, ValueError):
+                    transaction.respond(self._response(request, 488))
+                    return
+            if contact := request.headers.get("Contact"):
+                dialog.remote_target = NameAddr.parse(contact).uri
+            body = self.listener.reoffer(call, offer)
+            response = self._capabilities(self._with_contact(self._response(request, 200)))
+            _session_timer(request, response)
+            if method == "INVITE" or offer is not None:
+                response.headers.add("Content-Type", "application/sdp")
+                response.body = body
+            transaction.respond(response)
+            if method == "INVITE":
+                call.ok_sent_offer = offer is None
+                self._send_ok(call, response, number)
+        elif method == "INFO":
+            transaction.respond(self._response(request, 200))
+            key = _dtmf_relay(request)
+            if key:
+                self.listener.info_digit(call, key)
+        elif method == "OPTIONS":
+            transaction.respond(self._capabilities(self._response(request, 200)))
+        else:
+            transaction.respond(self._capabilities(self._response(request, 405)))
+
+    # --- out of dialog: pings and registration ---
+    def options(self) -> asyncio.Future:
+        """Ping the trunk; the future gives (status, round trip in ms)."""
+        future = self.loop.create_future()
+        request = self._plain("OPTIONS", self._uri(""), self.config.username or "callauto")
+        request.headers.add("Accept", "application/sdp")
+        started = time.monotonic()
+
+        def done(response: SipMessage) -> None:
+            rtt = (time.monotonic() - started) * 1000
+            self.last_ping = {"status": response.status, "rtt_ms": round(rtt, 2), "at": time.time()}
+            if not future.done():
+                future.set_result((response.status, rtt))
+
+        self._request_with_auth(request, self.proxy, done)
+        return future
+
+    def _plain(
+        self, method: str, uri: Uri, user: str, call_id: str = "", cseq: int = 1
+    ) -> SipMessage:
+        request = SipMessage(method=method, uri=str(uri))
+        request.headers.add("Via", self._via())
+        request.headers.add("Max-Forwards", "70")
+        aor = NameAddr(self._uri(user))
+        request.headers.add("From", str(NameAddr(aor.uri, "", {"tag": new_tag()})))
+        request.headers.add("To", str(aor))
+        request.headers.add("Call-ID", call_id or new_call_id(self.config.contact_host))
+        request.headers.add("CSeq", f"{cseq} {method}")
+        request.headers.add("User-Agent", self.config.user_agent)
+        return request
+
+    def register(self) -> None:
+        """REGISTER our Contact for the trunk user; refresh before it expires."""
+        if not self._register_call_id:
+            self._register_call_id = new_call_id(self.config.contact_host)
+        self._register_cseq += 1
+        domain = Uri(self.config.sip_domain, "", self._uri("").port)
+        request = self._plain(
+            "REGISTER", domain, self.config.username, self._register_call_id, self._register_cseq
+        )
+        request.headers.add("Contact", self.contact)
+        request.headers.add("Expires", str(self.config.register_expires))
+        started = time.monotonic()
+
+        def done(response: SipMessage) -> None:
+            self._register_cseq = max(self._register_cseq, response.cseq[0])
+            rtt = round((time.monotonic() - started) * 1000, 2)
+            if 200 <= response.status < 300:
+                expires = _granted_expiry(response, self.config.register_expires)
+                self.registration = {
+                    "state": "registered",
+                    "status": response.status,
+                    "expires": expires,
+                    "rtt_ms": rtt,
+                    "at": time.time(),
+                }
+                refresh = max(expires * 0.8, min(expires, 1.0) * 0.5)
+            else:
+                self.registration = {
+                    "state": "failed",
+                    "status": response.status,
+                    "reason": response.reason,
+                    "at": time.time(),
+                }
+                refresh = 60.0
+            self._register_timer = self.loop.call_later(refresh, self.register)
+
+        self._request_with_auth(request, self.proxy, done)
+
+
+def _session(message: SipMessage) -> sdp.Session | None:
+    if not message.body or "sdp" not in (message.headers.get("Content-Type") or "").lower():
+        return None
+    try:
+        return sdp.parse(message.body)
+    except (sdp.SdpError, ValueError):
+        return None
+
+
+def _reissue(request: SipMessage, via: str, cseq: int | None = None) -> SipMessage:
+    """The same request as a new transaction: new top Via, next CSeq, no old credentials."""
+    copy = SipMessage(method=request.method, uri=request.uri, body=request.body)
+    copy.headers = request.headers.copy()
+    for name in ("Authorization", "Proxy-Authorization", "Via"):
+        copy.headers.remove(name)
+    number = cseq if cseq is not None else request.cseq[0] + 1
+    copy.headers.set("CSeq", f"{number} {request.method}")
+    rebuilt = SipMessage(method=copy.method, uri=copy.uri, body=copy.body)
+    rebuilt.headers.add("Via", via)
+    for name, value in copy.headers:
+        rebuilt.headers.add(name, value)
+    return rebuilt
+
+
+def _session_timer(request: SipMessage, response: SipMessage) -> None:
+    """Echo a session timer the peer requires (RFC 4028); they refresh, we answer."""
+    expires = request.headers.get("Session-Expires")
+    if expires and "timer" in [v.lower() for v in request.headers.get_all("Require")]:
+        seconds = expires.split(";")[0].strip()
+        response.headers.add("Session-Expires", f"{seconds};refresher=uac")
+        response.headers.add("Require", "timer")
+
+
+def _granted_expiry(response: SipMessage, asked: int) -> int:
+    for contact in response.headers.get_all("Contact"):
+        with contextlib.suppress(SipParseError, ValueError, TypeError):
+            value = NameAddr.parse(contact).params.get("expires")
+            if value:
+                return int(value)
+    header = response.headers.get("Expires")
+    return int(header) if header and header.strip().isdigit() else asked
+
+
+def _dtmf_relay(request: SipMessage) -> str | None:
+    """The key in an INFO application/dtmf-relay body ("Signal=5")."""
+    if "dtmf" not in (request.headers.get("Content-Type") or "").lower():
+        return None
+    for line in request.body.decode(errors="replace").splitlines():
+        name, _, value = line.partition("=")
+        if name.strip().lower() == "signal" and value.strip():
+            key = value.strip().upper()[:1]
+            return key if key in "0123456789*#ABCD" else None
+    return None

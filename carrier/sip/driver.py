@@ -33,6 +33,7 @@ from carrier.sip import sdp
 from carrier.sip.clock import MediaClock
 from carrier.sip.config import TrunkConfig
 from carrier.sip.engine import MediaEngine
+from carrier.sip.message import Uri
 from carrier.sip.mixer import Party
 from carrier.sip.stream import RtpStream
 from carrier.sip.transaction import Timers
@@ -230,7 +231,7 @@ class SipCarrier:
 
     def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
         """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
-        self._submit(self.engine.add_leg, leg_id, party, call=call, who=who)
+        self._submit(lambda: self.engine.add_leg(leg_id, party, call=call, who=who))
 
     def ping(self, timeout: float = 5.0) -> tuple[int, float]:
         """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""
@@ -318,12 +319,15 @@ class SipCarrier:
         if leg.ended:
             return
         body = self._sdp(leg, self.config.payload_types, offer=True)
-        user = _user(command.to, self.config.strip_plus)
+        # A SIP URI goes straight to its host (a lab peer, a PBX); anything else is a
+        # number for the trunk.
+        direct = Uri.parse(command.to) if command.to.startswith(("sip:", "sips:")) else None
+        user = direct.user if direct else _user(command.to, self.config.strip_plus)
         caller = _user(
             command.caller_id or self.config.default_caller_id or "anonymous",
             self.config.strip_plus,
         )
-        leg.call = self.ua.invite(leg.leg_id, user, caller, body)
+        leg.call = self.ua.invite(leg.leg_id, user, caller, body, uri=direct)
         leg.ring_timer = asyncio.get_running_loop().call_later(
             command.timeout, self._ring_timeout, leg
         )
@@ -444,7 +448,7 @@ class SipCarrier:
 
     def _bye_snapshots(self, snapshots: list[dict[str, Any]]) -> None:
         from carrier.sip.dialog import Dialog
-        from carrier.sip.message import NameAddr, Uri
+        from carrier.sip.message import NameAddr
 
         for snap in snapshots:
             dialog = Dialog(
@@ -555,8 +559,6 @@ def _e164(user: str, prefix: str) -> str:
 
 def _request_user(uri: str) -> str:
     try:
-        from carrier.sip.message import Uri
-
         return Uri.parse(uri).user
     except ValueError:
         return ""

@@ -31,6 +31,7 @@ class Quality:
     _jitter: float = 0.0  # timestamp units, RFC 3550's J
     _transit: float | None = None
     _seen: set[int] = field(default_factory=set)
+    _expected_before: int = 0  # packets expected from earlier sources (SSRCs)
     _expected_prior: int = 0
     _received_prior: int = 0
 
@@ -62,11 +63,19 @@ class Quality:
             self._jitter += (d - self._jitter) / 16
         self._transit = transit
 
+    def new_source(self) -> None:
+        """The peer switched SSRC (a re-INVITE, a media server, a DTMF generator): its
+        sequence numbers start afresh, so count loss per source (RFC 3550 §6.4.1)."""
+        self._expected_before = self.expected
+        self._base_seq, self._max_seq, self._cycles = None, 0, 0
+        self._seen = set()
+        self._transit = None
+
     @property
     def expected(self) -> int:
         if self._base_seq is None:
-            return 0
-        return self._cycles + self._max_seq - self._base_seq + 1
+            return self._expected_before
+        return self._expected_before + self._cycles + self._max_seq - self._base_seq + 1
 
     @property
     def lost(self) -> int:

@@ -122,6 +122,8 @@ class RtpStream:
             self.remote, self.latched = addr, True
             self.remote_rtcp = (addr[0], addr[1] + 1)
         if packet.ssrc != self._remote_ssrc:
+            if self._remote_ssrc is not None:
+                self.quality.new_source()
             self._remote_ssrc = packet.ssrc
             self.jitter.reset()
             self._last_event_ts = None

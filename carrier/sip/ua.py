@@ -176,16 +176,24 @@ class UserAgent(asyncio.DatagramProtocol):
 
     # --- outbound calls ---
     def invite(
-        self, leg_id: str, user: str, caller: str, body: bytes, display: str = ""
+        self,
+        leg_id: str,
+        user: str,
+        caller: str,
+        body: bytes,
+        display: str = "",
+        uri: Uri | None = None,
     ) -> SipCall:
-        """Send an INVITE for `user` at the trunk, from `caller`, offering `body`."""
+        """Send an INVITE for `user` at the trunk (or straight to `uri`), from `caller`,
+        offering `body`."""
         tag = new_tag()
         from_addr = NameAddr(self._uri(caller), display, {"tag": tag})
-        request = SipMessage(method="INVITE", uri=str(self._uri(user)))
+        target = uri or self._uri(user)
+        request = SipMessage(method="INVITE", uri=str(target))
         request.headers.add("Via", self._via())
         request.headers.add("Max-Forwards", "70")
         request.headers.add("From", str(from_addr))
-        request.headers.add("To", str(NameAddr(self._uri(user))))
+        request.headers.add("To", str(NameAddr(target)))
         request.headers.add("Call-ID", new_call_id(self.config.contact_host))
         request.headers.add("CSeq", "1 INVITE")
         request.headers.add("Contact", self.contact)
@@ -196,7 +204,7 @@ class UserAgent(asyncio.DatagramProtocol):
         self._common(request)
         request.headers.add("Content-Type", "application/sdp")
         request.body = body
-        call = SipCall(leg_id, True, request, self.proxy, tag)
+        call = SipCall(leg_id, True, request, target.hostport if uri else self.proxy, tag)
         self.calls[(request.call_id, tag)] = call
         self._send_invite(call)
         return call

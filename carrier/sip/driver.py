@@ -96,6 +96,9 @@ class SipCarrier(LegControl):
             await asyncio.sleep(grace)
             await self.clock.stop()
             self.ua.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()  # a leg still opening its ports, an answer waiting
 
         asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -332,3 +332,18 @@ def test_play_to_a_sip_leg_reports_start_and_finish_on_the_media_clock(tmp_path)
         assert peer.wait() == 0, peer.output()
     assert events.kinds()[1:] == ["play_started", "play_finished"]
     assert 0.48 <= took < 0.65  # 25 frames, within one tick
+
+
+def test_forked_answers_keep_the_first_and_bye_the_others(tmp_path):
+    """183 with SDP, then 2xx from two forks: both ACKed, the second BYEd at once, the
+    first kept until we hang up (SIPp checks the To tags)."""
+    path = scenario("uas_fork.xml", tmp_path)
+    with sipp(tmp_path, "-sf", str(path)) as peer, carrier(peer.port) as driver:
+        events = Events(driver)
+        dial(driver)
+        events.until(LegOutcome.ANSWERED)
+        time.sleep(0.3)
+        assert driver.live_legs() == {"A"}
+        driver.hang_up("A")
+        assert peer.wait() == 0, peer.output()
+    assert events.kinds() == [LegOutcome.ANSWERED]

@@ -28,6 +28,7 @@ class MediaClock:
         self.ticks = 0
         self.skipped = 0
         self.lateness: deque[float] = deque(maxlen=15000)  # seconds late, last 5 minutes
+        self.work: deque[float] = deque(maxlen=15000)  # seconds each tick's work took
         self.started_at = 0.0
 
     def add(self, ticker: Callable[[int], None]) -> None:
@@ -71,9 +72,11 @@ class MediaClock:
             # The tick count is time on the clock (skipped ticks included), so recordings
             # stay aligned to real time even after a stall.
             self.ticks = round((due - self.started_at) / TICK)
+            began = loop.time()
             for ticker in list(self._tickers):
                 try:
                     ticker(self.ticks)
                 except Exception:
                     log.exception("a media ticker failed; it is dropped, the clock goes on")
                     self.remove(ticker)
+            self.work.append(loop.time() - began)

@@ -436,8 +436,10 @@ class MediaEngine:
                 finished.append(entry)
                 continue
             if entry.loop:
-                index = (np.arange(entry.pos, entry.pos + FRAME)) % length
-                chunk = entry.pcm[index]
+                entry.pos %= length
+                chunk = entry.pcm[entry.pos : entry.pos + FRAME]
+                while len(chunk) < FRAME:  # wrap around (several times for tiny loops)
+                    chunk = np.concatenate([chunk, entry.pcm[: FRAME - len(chunk)]])
             else:
                 chunk = entry.pcm[entry.pos : entry.pos + FRAME]
                 if len(chunk) < FRAME:

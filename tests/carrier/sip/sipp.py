@@ -85,6 +85,7 @@ def sipp(
     echo: bool = False,
     timeout: str = "20s",
     name: str = "sipp",
+    calls: int = 1,
 ) -> Iterator[Sipp]:
     """Start SIPp with `args` (e.g. "-sf", path); stop it by PID afterwards."""
     port = free_port()
@@ -100,7 +101,7 @@ def sipp(
         "-mp",
         str(media),
         "-m",
-        "1",
+        str(calls),
         "-timeout",
         timeout,
         "-timeout_error",

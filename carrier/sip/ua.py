@@ -166,14 +166,11 @@ class UserAgent(Inbound, OutOfDialog, asyncio.DatagramProtocol):
                 self._ack_and_bye(call, response)
             return
         if status < 200:
+            call.provisional = True  # from now on a CANCEL may be sent (§9.1)
             if status > 100:
-                call.provisional = True
                 if response.to_tag and call.state == "calling":
                     call.state = "early"
-                session = _session(response)
-                self.listener.progress(call, status, session)
-            if status > 100 or status == 100:
-                call.provisional = True
+                self.listener.progress(call, status, _session(response))
             if call.cancel:
                 self._send_cancel(call)
             return

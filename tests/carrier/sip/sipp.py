@@ -9,7 +9,6 @@ are filled in here, so pcap paths are absolute wherever the checkout lives.
 from __future__ import annotations
 
 import contextlib
-import queue
 import shutil
 import socket
 import subprocess
@@ -178,6 +177,3 @@ class Events:
     def kinds(self) -> list[str]:
         self.seen += self.driver.poll()
         return [event.kind for event in self.seen]
-
-
-__all__ = ["SIPP", "SKIP_REASON", "Events", "carrier", "free_port", "queue", "scenario", "sipp"]

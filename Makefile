@@ -19,9 +19,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 # Debian packages the product and its tests need, as command:package (espeak-ng speaks TextSource
-# prompts; chromium runs the browser tests). Installed when missing and we are root with
+# prompts; chromium runs the browser tests; sipp (sip-tester) is the real SIP peer of the SIP
+# carrier tests). Installed when missing and we are root with
 # apt-get; otherwise we say what to install and carry on, since only that feature breaks.
-SYSDEPS := espeak-ng:espeak-ng chromium:chromium
+SYSDEPS := espeak-ng:espeak-ng chromium:chromium sipp:sip-tester
 
 sysdeps:
 	@missing=""; for dep in $(SYSDEPS); do \

@@ -149,6 +149,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Invitations to join a tenant: how long a link works, and how its e-mail is sent
+# (EMAIL_URL as django-environ reads it: consolemail:// prints it, smtp+tls://user:pw@host:587).
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="callauto <noreply@localhost>")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -230,7 +236,8 @@ HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callauto.hmac_auth.AcsHmacAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The permission table (tenants.permissions): every view names its actions.
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "callauto.errors.api_exception_handler",
@@ -254,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "PREPROCESSING_HOOKS": ["tenants.api.schema.tenant_api_only"],
+    # The schema and docs pages follow the permission table like every other route.
+    "SERVE_PERMISSIONS": ["tenants.api.permissions.TablePermission"],
     # Tenant models' `objects` refuse unscoped queries; the schema only reads their shape.
     "DEFAULT_QUERY_MANAGER": "unscoped",
     "ENUM_NAME_OVERRIDES": {

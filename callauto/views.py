@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from callauto.errors import NotFound
+from tenants.permissions import Action
 
 
 class UnknownCallingRoute(APIView):
@@ -13,6 +14,9 @@ class UnknownCallingRoute(APIView):
 
     Authenticating first means a wrong key still reads as 401 everywhere, as ACS does.
     """
+
+    # Any key may learn that a route does not exist (no permission entry is needed to 404).
+    permission_actions = dict.fromkeys(["get", "post", "put", "patch", "delete"], Action.READ)
 
     def _not_found(self, request: Request, *args: object, **kwargs: object) -> None:
         raise NotFound(f"No Call Automation operation at {request.path}.", code="UnknownRoute")

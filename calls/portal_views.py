@@ -11,14 +11,15 @@ from django.views.decorators.http import require_safe
 
 from calls.models import Call, CallEvent, MediaOperation, Participant
 from calls.portal_forms import CallFilterForm
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 from webhooks import delivery as delivery_service
 from webhooks.models import Delivery, DeliveryAttempt
 
 PAGE_SIZE = 50
 
 
-@tenant_page()
+@tenant_page(write=None)
 @require_safe
 def calls(request: HttpRequest) -> HttpResponse:
     """The tenant's calls, newest first, filtered by the query string."""
@@ -76,11 +77,11 @@ def _live_context(request: HttpRequest, call: Call) -> dict:
         .filter(call_event__call=call)
         .prefetch_related(Prefetch("attempt_log", queryset=attempts))
         .order_by("created_at", "pk"),
-        "can_redeliver": request.membership.has_role(Role.OPERATOR),
+        "can_redeliver": permits(request, Action.DELIVERIES_REDELIVER),
     }
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.DELIVERIES_REDELIVER)
 def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
     """Everything about one call; operators redeliver its callbacks from here."""
     tenant = request.tenant
@@ -99,7 +100,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
     return render(request, "portal/calls/call_detail.html", _live_context(request, call))
 
 
-@tenant_page()
+@tenant_page(write=None)
 @require_safe
 def call_timeline(request: HttpRequest, call_id: int) -> HttpResponse:
     """The live part of the call detail page, fetched again by call_detail.js."""

@@ -11,7 +11,8 @@ from calls import softphone
 from calls.models import MediaOperation, Participant, SimulatedCallee
 from carrier.media.play_sources import SourceError
 from tenants.models import PhoneNumber
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 ACTIONS = ("answer", "hang_up", "press")
 
@@ -31,7 +32,7 @@ def _back(request: HttpRequest, identity: SimulatedCallee | None) -> HttpRespons
     return redirect(f"{url}?as={identity.pk}" if identity else url)
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.CALLS_DRIVE)
 def softphone_page(request: HttpRequest) -> HttpResponse:
     """Pick who you are; then answer, decline, press keys and hang up as the page polls.
     Operators and up add identities and call the tenant's numbers; viewers watch."""
@@ -73,13 +74,13 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
             "identity": identity,
             "numbers": numbers,
             "error": error,
-            "can_act": request.membership.has_role(Role.OPERATOR),
+            "can_act": permits(request, Action.CALLS_DRIVE),
         },
         status=400 if error else 200,
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=None)
 def softphone_state(request: HttpRequest) -> JsonResponse:
     """The identity's ringing and connected calls, and what plays to each (polled)."""
     identity = _identity(request, request.GET.get("as"))
@@ -124,7 +125,7 @@ def _leg(request: HttpRequest, participant: Participant) -> dict:
     }
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.CALLS_DRIVE)
 def softphone_leg(request: HttpRequest, leg_id: str) -> JsonResponse:
     """POST action=answer|hang_up|press (with key=...) for one of the identity's legs."""
     if request.method != "POST":
@@ -154,7 +155,7 @@ def _field_error(field: str, message: str) -> JsonResponse:
     return JsonResponse(error_body("BadRequest", f"{field}: {message}", [detail]), status=400)
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=None)
 def softphone_audio(request: HttpRequest, op_id: str) -> HttpResponse:
     """What the carrier plays for one media operation of the tenant, as a WAV file."""
     op = MediaOperation.objects.for_tenant(request.tenant).filter(op_id=op_id).first()

@@ -13,7 +13,8 @@ from calls.forms import PeerCallForm, RingForm, SimulatedCalleeForm
 from calls.models import Call, SimulatedCallee
 from tenants.forms import form_error
 from tenants.models import PhoneNumber
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 
 def _save(request: HttpRequest, form: SimulatedCalleeForm) -> SimulatedCallee | None:
@@ -35,7 +36,7 @@ def _save(request: HttpRequest, form: SimulatedCalleeForm) -> SimulatedCallee | 
         return None
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.CALLEES_MANAGE)
 def callees(request: HttpRequest) -> HttpResponse:
     """List the tenant's scripted callees; admins add and remove them, ring one of the
     tenant's numbers and place peer-to-peer calls to try their webhooks."""
@@ -94,12 +95,12 @@ def callees(request: HttpRequest) -> HttpResponse:
             "peer_calls": Call.objects.for_tenant(tenant)
             .filter(direction=Call.Direction.PEER_TO_PEER)
             .order_by("-created_at")[:10],
-            "can_change": request.membership.has_role(Role.ADMIN),
+            "can_change": permits(request, Action.CALLEES_MANAGE),
         },
     )
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.CALLEES_MANAGE)
 def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
     """Show one scripted callee; admins change it."""
     tenant = request.tenant
@@ -120,6 +121,6 @@ def edit_callee(request: HttpRequest, callee_id: int) -> HttpResponse:
         {
             "callee": callee,
             "form": form,
-            "can_change": request.membership.has_role(Role.ADMIN),
+            "can_change": permits(request, Action.CALLEES_MANAGE),
         },
     )

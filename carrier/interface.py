@@ -24,6 +24,9 @@ class LegOutcome:
 
     # Outcomes after which the leg is gone.
     ENDS = frozenset({"busy", "no_answer", "rejected", "failed", "hung_up"})
+    # Drivers for real networks may add to ending kinds (and ANSWERED): sip_code and reason
+    # (the final SIP response; e.g. 404 not found under FAILED), quality (packet, jitter and
+    # MOS figures) and sip_trace (every SIP message of the leg). All optional.
 
 
 class MediaOutcome:

@@ -2,11 +2,12 @@ from django.http import HttpRequest
 
 from portal import registry
 from tenants.models import Membership
+from tenants.portal.access import page_capabilities
 
 
 def portal(request: HttpRequest) -> dict:
-    """The tenant switcher's entries, the navigation and the current tenant, for
-    portal/base.html."""
+    """The tenant switcher's entries, the navigation, the current tenant, and what the
+    member may do there (`can.<action>`, from the permission table), for every page."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -18,4 +19,5 @@ def portal(request: HttpRequest) -> dict:
         "portal_menu": registry.menu(),
         "tenant": getattr(request, "tenant", None),
         "membership": getattr(request, "membership", None),
+        "can": page_capabilities(request),
     }

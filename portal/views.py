@@ -22,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("portal:dashboard", tenant_slug=first.tenant.slug)
 
 
-@tenant_page()
+@tenant_page(write=None)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The tenant at a glance: each app's dashboard pieces (the "dashboard" slot)."""
     return render(request, "portal/dashboard.html")

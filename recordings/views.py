@@ -9,12 +9,13 @@ from django.views.decorators.http import require_GET
 from callauto.errors import AcsError
 from recordings import ranges, services
 from recordings.models import Recording, RecordingChunk
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write={"delete": Action.RECORDINGS_DELETE, "hold": Action.RECORDINGS_LEGAL_HOLD})
 def recordings(request: HttpRequest) -> HttpResponse:
-    """Everyone reads and plays; admins delete and set legal holds."""
+    """Everyone reads and plays; admins delete and set legal holds (tenants.permissions)."""
     tenant = request.tenant
     if request.method == "POST":
         return _action(request)
@@ -34,7 +35,8 @@ def recordings(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "server_call": server_call,
-            "can_change": request.membership.has_role(Role.ADMIN),
+            "can_delete": permits(request, Action.RECORDINGS_DELETE),
+            "can_hold": permits(request, Action.RECORDINGS_LEGAL_HOLD),
             "retention_days": tenant.recording_retention_days,
         },
     )
@@ -62,7 +64,7 @@ def _action(request: HttpRequest) -> HttpResponse:
     return redirect(request.get_full_path())
 
 
-@tenant_page()
+@tenant_page(write=None)
 @require_GET
 def chunk_file(request: HttpRequest, document_id: str) -> HttpResponse:
     """The file for the browser's audio player and downloads (Range honoured, so seeking

@@ -19,7 +19,8 @@ from reminders import csv_import, services
 from reminders.forms import ImportForm, PlanForm
 from reminders.models import Appointment, Attempt, Disposition, ImportJob, ReminderPlan
 from tenants.forms import form_error
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 D = Disposition
 
@@ -31,7 +32,7 @@ def _get(model: type, request: HttpRequest, pk: int) -> Any:
         raise Http404("Not found.") from None
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=None)
 def plans(request: HttpRequest) -> HttpResponse:
     rows = ReminderPlan.objects.for_tenant(request.tenant).annotate(
         appointment_count=Count("appointments")
@@ -41,12 +42,12 @@ def plans(request: HttpRequest) -> HttpResponse:
         "portal/reminders/plans.html",
         {
             "plans": rows,
-            "can_change": request.membership.has_role(Role.OPERATOR),
+            "can_change": permits(request, Action.REMINDERS_EDIT),
         },
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.REMINDERS_EDIT)
 def edit_plan(request: HttpRequest, plan_id: int | None = None) -> HttpResponse:
     """Create (no id) or change a reminder plan."""
     tenant = request.tenant
@@ -66,12 +67,12 @@ def edit_plan(request: HttpRequest, plan_id: int | None = None) -> HttpResponse:
         {
             "form": form,
             "plan": plan,
-            "can_change": request.membership.has_role(Role.OPERATOR),
+            "can_change": permits(request, Action.REMINDERS_EDIT),
         },
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=None)
 def appointments(request: HttpRequest) -> HttpResponse:
     rows = Appointment.objects.for_tenant(request.tenant).select_related("contact", "plan")
     status = request.GET.get("status", "")
@@ -90,7 +91,7 @@ def appointments(request: HttpRequest) -> HttpResponse:
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.REMINDERS_EDIT)
 def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
     """One appointment with every call made for it and what each call heard."""
     found = _get(Appointment, request, appointment_id)
@@ -104,12 +105,12 @@ def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
         {
             "appointment": found,
             "attempts": found.attempts.order_by("reminder_index", "attempt_number"),
-            "can_change": request.membership.has_role(Role.OPERATOR),
+            "can_change": permits(request, Action.REMINDERS_EDIT),
         },
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.REMINDERS_EDIT)
 def imports(request: HttpRequest) -> HttpResponse:
     """Upload a CSV of contacts and appointments; the import runs in the background."""
     tenant = request.tenant
@@ -135,7 +136,7 @@ def imports(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/reminders/imports.html", {"form": form, "jobs": jobs})
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=None)
 def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     """An import's progress (the page refreshes itself while it runs) and row errors."""
     job = _get(ImportJob, request, job_id)
@@ -151,7 +152,7 @@ def _rates(rows: list[dict]) -> list[dict]:
     return rows
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=None)
 def report(request: HttpRequest) -> HttpResponse:
     """Confirm, cancel and no-answer rates of the finished calls, by plan and by day
     (days in the tenant's zone), over the last 30 days."""

@@ -62,7 +62,7 @@ class TenantAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.action(description="Suspend selected tenants (their API calls answer 403)")
+    @admin.action(description="Suspend selected tenants (API refused, portal read-only)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         for tenant in queryset:
             services.set_tenant_status(tenant, Tenant.Status.SUSPENDED, actor=request.user)

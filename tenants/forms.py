@@ -13,8 +13,8 @@ class PhoneNumberForm(forms.Form):
         return normalize_e164(self.cleaned_data["e164"])
 
 
-class AddMemberForm(forms.Form):
-    user = forms.CharField(label="Username or email", max_length=254)
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="E-mail address", max_length=254)
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.VIEWER)
 
 
@@ -24,6 +24,11 @@ class RoleForm(forms.Form):
 
 class RegenerateKeyForm(forms.Form):
     name = forms.ChoiceField(choices=AccessKey.Name.choices)
+
+
+class KeyRoleForm(forms.Form):
+    name = forms.ChoiceField(choices=AccessKey.Name.choices)
+    role = forms.ChoiceField(choices=AccessKey._meta.get_field("role").choices)
 
 
 def form_error(form: forms.Form, exc: ValidationError) -> None:

@@ -96,7 +96,7 @@ class Tenant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        # Ordered from least to most powerful; Role.at_least() relies on it.
+        # Ordered from least to most powerful; tenants.permissions relies on it.
         VIEWER = "viewer"
         OPERATOR = "operator"
         ADMIN = "admin"
@@ -121,10 +121,6 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.tenant} ({self.role})"
 
-    def has_role(self, minimum: str) -> bool:
-        order = list(self.Role.values)
-        return order.index(self.role) >= order.index(minimum)
-
 
 class AccessKey(models.Model):
     """One of a tenant's two HMAC keys, as ACS has: rotate one while the other works."""
@@ -133,8 +129,19 @@ class AccessKey(models.Model):
         PRIMARY = "primary"
         SECONDARY = "secondary"
 
+    # Never owner: an owner's own actions (members, keys) are portal-only, and admins can
+    # read connection strings, so a key above admin would let an admin act as an owner.
+    ROLES = [Membership.Role.VIEWER, Membership.Role.OPERATOR, Membership.Role.ADMIN]
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="access_keys")
     name = models.CharField(max_length=16, choices=Name.choices)
+    # What a caller signing with this key may do (tenants.permissions). Admin by default:
+    # an ACS connection string drives the whole API, as every key did before keys had roles.
+    role = models.CharField(
+        max_length=16,
+        choices=[(role.value, role.label) for role in ROLES],
+        default=Membership.Role.ADMIN,
+    )
     # Fernet ciphertext of the base64 key; the plaintext is never stored.
     secret_encrypted = models.TextField()
     rotated_at = models.DateTimeField(auto_now=True)
@@ -230,3 +237,54 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("AuditEntry rows are append-only")
+
+
+class Invitation(models.Model):
+    """An owner's offer of a role in the tenant, sent as a link to an e-mail address.
+
+    Whoever opens the link, signed in (or signing up on it), accepts it: nobody joins a
+    tenant without acting themselves. The link's token is random and only its SHA-256
+    is stored; it works once, until `expires_at`, unless revoked.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REVOKED = "revoked"
+        EXPIRED = "expired"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.tenant} ({self.role})"
+
+    def state_at(self, now: Any) -> str:
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        return self.State.EXPIRED if now >= self.expires_at else self.State.PENDING

@@ -1,14 +1,14 @@
 """Tenant verbs. Each owns its transaction and writes one audit entry per change."""
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import ProtectedError
 
 from tenants import audit
 from tenants.audit import Actor
 from tenants.models import AccessKey, Membership, PhoneNumber, RatePlan, Tenant
+from tenants.permissions import KEY_ROLES, outranks
 from tenants.phone import normalize_e164
 
 Role = Membership.Role
@@ -73,6 +73,36 @@ def regenerate_access_key(tenant: Tenant, name: str, *, actor: Actor) -> AccessK
 
 
 @transaction.atomic
+def set_access_key_role(tenant: Tenant, name: str, role: str, *, actor: Actor) -> AccessKey:
+    """Give one key a role (viewer, operator or admin): what callers signing with it may do.
+
+    A member can never give a key more than their own role. Raises ValidationError for
+    a role keys cannot have or one above the actor's, AccessKey.DoesNotExist for a name
+    the tenant has no key by.
+    """
+    if role not in KEY_ROLES:
+        raise ValidationError(f"A key's role is one of {', '.join(KEY_ROLES)}.")
+    if isinstance(actor, AbstractBaseUser):
+        mine = Membership.objects.for_tenant(tenant).filter(user=actor).first()
+        if mine is None or outranks(role, mine.role):
+            raise ValidationError("You cannot give a key more than your own role.")
+    key = AccessKey.objects.for_tenant(tenant).select_for_update().get(name=name)
+    before = key.role
+    if before != role:
+        AccessKey.objects.for_tenant(tenant).filter(pk=key.pk).update(role=role)
+        key.role = role
+        audit.record(
+            tenant,
+            actor=actor,
+            action="access_key.role",
+            target=key,
+            before={"role": before},
+            after={"role": role},
+        )
+    return key
+
+
+@transaction.atomic
 def add_phone_number(tenant: Tenant, e164: str, *, actor: Actor, label: str = "") -> PhoneNumber:
     """Give the tenant a caller ID. Raises ValidationError for a bad or taken number."""
     number = normalize_e164(e164)
@@ -89,7 +119,8 @@ def add_phone_number(tenant: Tenant, e164: str, *, actor: Actor, label: str = ""
 
 @transaction.atomic
 def remove_phone_number(tenant: Tenant, phone_id: int, *, actor: Actor) -> None:
-    """Remove a caller ID. Raises PhoneNumber.DoesNotExist for another tenant's number."""
+    """Remove a caller ID. Raises PhoneNumber.DoesNotExist for another tenant's number and
+    ValidationError while something (a reminder plan) still calls from it."""
     phone = PhoneNumber.objects.for_tenant(tenant).get(pk=phone_id)
     audit.record(
         tenant,
@@ -98,7 +129,12 @@ def remove_phone_number(tenant: Tenant, phone_id: int, *, actor: Actor) -> None:
         target=phone,
         before={"e164": phone.e164},
     )
-    phone.delete()
+    try:
+        with transaction.atomic():
+            phone.delete()
+    except ProtectedError as exc:
+        users = ", ".join(sorted({str(obj) for obj in exc.protected_objects}))
+        raise ValidationError(f"{phone.e164} is still the caller ID of: {users}.") from None
 
 
 def _owners_left(tenant: Tenant, excluding: Membership) -> int:
@@ -108,29 +144,6 @@ def _owners_left(tenant: Tenant, excluding: Membership) -> int:
         .exclude(pk=excluding.pk)
         .count()
     )
-
-
-@transaction.atomic
-def add_member(tenant: Tenant, username_or_email: str, role: str, *, actor: Actor) -> Membership:
-    """Add an existing user to the tenant. Raises ValidationError if unknown or present."""
-    text = username_or_email.strip()
-    user = (
-        get_user_model()
-        .objects.filter(Q(username__iexact=text) | Q(email__iexact=text))
-        .order_by("pk")
-        .first()
-    )
-    if user is None or not text:
-        raise ValidationError(f"No user {text!r}; they must sign up or be created first.")
-    if role not in Role.values:
-        raise ValidationError(f"Unknown role {role!r}.")
-    membership, created = Membership.unscoped.get_or_create(
-        tenant=tenant, user=user, defaults={"role": role}
-    )
-    if not created:
-        raise ValidationError(f"{user.get_username()} is already a member.")
-    audit.record(tenant, actor=actor, action="member.add", target=membership, after={"role": role})
-    return membership
 
 
 @transaction.atomic

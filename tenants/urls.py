@@ -3,12 +3,15 @@
 from django.urls import path
 
 from tenants import views
-from tenants.portal import audit_log
+from tenants.portal import audit_log, invitations
 
 urlpatterns = [
     path("t/<slug:tenant_slug>/settings/keys/", views.access_keys, name="access_keys"),
     path("t/<slug:tenant_slug>/settings/numbers/", views.phone_numbers, name="phone_numbers"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
+    # An invitation link names no tenant: whoever holds it accepts it in their own account.
+    path("invitations/<str:token>/", invitations.invitation, name="invitation"),
+    path("invitations/<str:token>/signup/", invitations.signup, name="invitation_signup"),
     path("t/<slug:tenant_slug>/settings/rates/", views.rate_plan, name="rate_plan"),
     path("t/<slug:tenant_slug>/settings/retention/", views.retention, name="retention"),
     path("t/<slug:tenant_slug>/audit/", audit_log.audit_log, name="audit_log"),

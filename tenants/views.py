@@ -1,20 +1,36 @@
 """Portal pages for a tenant's settings: keys, phone numbers, members, rate plan."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from tenants import forms, services
-from tenants.models import AccessKey, Membership, PhoneNumber
-from tenants.portal.access import Role, tenant_page
+from tenants import forms, invitations, services
+from tenants.models import AccessKey, Invitation, Membership, PhoneNumber
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 
 
-@tenant_page(write_role=Role.OWNER)
+@tenant_page(write=Action.KEYS_MANAGE)
 def access_keys(request: HttpRequest) -> HttpResponse:
-    """Show connection strings to admins and owners; only owners regenerate keys."""
+    """Show connection strings to admins and owners; owners regenerate keys and set what
+    each key may do (its role)."""
     tenant = request.tenant
-    if request.method == "POST":
+    if request.method == "POST" and "role" in request.POST:
+        role_form = forms.KeyRoleForm(request.POST)
+        if role_form.is_valid():
+            name, role = role_form.cleaned_data["name"], role_form.cleaned_data["role"]
+            try:
+                services.set_access_key_role(tenant, name, role, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, f"The {name} key now acts as {role}.")
+                return redirect("portal:access_keys", tenant_slug=tenant.slug)
+        else:
+            messages.error(request, "Choose a key and one of the roles a key can have.")
+    elif request.method == "POST":
         form = forms.RegenerateKeyForm(request.POST)
         if form.is_valid():
             name = form.cleaned_data["name"]
@@ -22,19 +38,28 @@ def access_keys(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"The {name} key was regenerated; the other still works.")
             return redirect("portal:access_keys", tenant_slug=tenant.slug)
         messages.error(request, "Choose the primary or the secondary key.")
-    can_see = request.membership.has_role(Role.ADMIN)
+    can_see = permits(request, Action.KEYS_VIEW)
     keys = [
         {
             "name": key.name,
+            "role": key.role,
             "rotated_at": key.rotated_at,
             "connection_string": tenant.connection_string(key) if can_see else None,
         }
         for key in AccessKey.objects.for_tenant(tenant).order_by("name")
     ]
-    return render(request, "portal/tenants/access_keys.html", {"keys": keys, "can_see": can_see})
+    return render(
+        request,
+        "portal/tenants/access_keys.html",
+        {
+            "keys": keys,
+            "can_see": can_see,
+            "key_roles": forms.KeyRoleForm.base_fields["role"].choices,
+        },
+    )
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.NUMBERS_MANAGE)
 def phone_numbers(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     form = forms.PhoneNumberForm()
@@ -43,7 +68,10 @@ def phone_numbers(request: HttpRequest) -> HttpResponse:
             services.remove_phone_number(tenant, int(request.POST["remove"]), actor=request.user)
         except (ValueError, PhoneNumber.DoesNotExist):
             raise Http404("No such number.") from None
-        messages.success(request, "Number removed.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Number removed.")
         return redirect("portal:phone_numbers", tenant_slug=tenant.slug)
     if request.method == "POST":
         form = forms.PhoneNumberForm(request.POST)
@@ -64,15 +92,22 @@ def phone_numbers(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/tenants/phone_numbers.html", {"numbers": numbers, "form": form})
 
 
-@tenant_page(write_role=Role.OWNER)
+@tenant_page(write=Action.MEMBERS_MANAGE)
 def members(request: HttpRequest) -> HttpResponse:
+    """Members and pending invitations; owners invite by e-mail, revoke, change roles and
+    remove. Inviting answers the same whether or not the address has an account."""
     tenant = request.tenant
-    form = forms.AddMemberForm()
+    form = forms.InviteForm()
     if request.method == "POST":
         try:
             if "remove" in request.POST:
                 services.remove_member(tenant, int(request.POST["remove"]), actor=request.user)
                 messages.success(request, "Member removed.")
+            elif "revoke" in request.POST:
+                invitations.revoke_invitation(
+                    tenant, int(request.POST["revoke"]), actor=request.user
+                )
+                messages.success(request, "Invitation revoked; its link no longer works.")
             elif "change" in request.POST:
                 role_form = forms.RoleForm(request.POST)
                 if not role_form.is_valid():
@@ -85,18 +120,22 @@ def members(request: HttpRequest) -> HttpResponse:
                 )
                 messages.success(request, "Role changed.")
             else:
-                form = forms.AddMemberForm(request.POST)
+                form = forms.InviteForm(request.POST)
                 if not form.is_valid():
-                    raise ValidationError("Fill in a user and a role.")
-                services.add_member(
-                    tenant,
-                    form.cleaned_data["user"],
-                    form.cleaned_data["role"],
+                    raise ValidationError("Give an e-mail address and a role.")
+                invitation, link = invitations.invite_member(
+                    tenant, form.cleaned_data["email"], form.cleaned_data["role"],
                     actor=request.user,
+                )  # fmt: skip
+                # There may be no mail server: the inviter can pass the link on themselves.
+                messages.success(
+                    request,
+                    f"Invitation sent to {invitation.email} as {invitation.role}. If it does "
+                    f"not arrive, send them this link (it works once, for "
+                    f"{settings.INVITATION_TTL_DAYS} days): {link}",
                 )
-                messages.success(request, "Member added.")
-        except (ValueError, Membership.DoesNotExist):
-            raise Http404("No such member.") from None
+        except (ValueError, Membership.DoesNotExist, Invitation.DoesNotExist):
+            raise Http404("No such member or invitation.") from None
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
@@ -106,19 +145,22 @@ def members(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/tenants/members.html",
-        {"members": rows, "form": form, "roles": Membership.Role.choices},
+        {
+            "members": rows,
+            "invitations": invitations.pending_invitations(tenant),
+            "form": form,
+            "roles": Membership.Role.choices,
+        },
     )
 
 
-@tenant_page()
+# Rates are set by the platform's operators in /admin/: no tenant role has RATES_CHANGE.
+@tenant_page(write=Action.RATES_CHANGE)
 def rate_plan(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        # Rates are set by the platform's operators in /admin/, never by tenants.
-        raise PermissionDenied("The rate plan is read-only.")
     return render(request, "portal/tenants/rate_plan.html", {"plan": request.tenant.rate_plan})
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.SETTINGS_MANAGE)
 def retention(request: HttpRequest) -> HttpResponse:
     """How long recordings are kept; admins change it."""
     tenant = request.tenant
@@ -135,5 +177,5 @@ def retention(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/tenants/retention.html",
-        {"form": form, "can_change": request.membership.has_role(Role.ADMIN)},
+        {"form": form, "can_change": permits(request, Action.SETTINGS_MANAGE)},
     )

@@ -44,7 +44,7 @@ def _period_label(group: str):
     return label
 
 
-@tenant_page()
+@tenant_page(write=None)
 def usage(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     csv_url = reverse("portal:usage_csv", kwargs={"tenant_slug": tenant.slug})
@@ -82,7 +82,7 @@ CSV_COLUMNS = [
 ]
 
 
-@tenant_page()
+@tenant_page(write=None)
 def usage_csv(request: HttpRequest) -> HttpResponse:
     return _csv_response(_tenant_report(request, request.tenant))
 

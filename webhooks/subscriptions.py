@@ -4,8 +4,10 @@ A subscription receives IncomingCall and other call-independent events once it h
 answered the validation handshake (`webhooks.tasks.validate_subscription`).
 """
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from callauto import outbound
 from tenants import audit
 from tenants.models import Tenant
 from webhooks.models import EventSubscription
@@ -16,7 +18,15 @@ def subscribe_events(
     tenant: Tenant, *, endpoint_url: str, event_types: list[str], actor: object
 ) -> EventSubscription:
     """Register a webhook for IncomingCall and other call-independent events; it starts
-    receiving them once it answers the validation handshake (a task, after commit)."""
+    receiving them once it answers the validation handshake (a task, after commit).
+
+    Raises ValidationError for a URL the SSRF guard refuses (callauto.outbound.check),
+    so a forbidden address is refused when it is given, not only when it is used.
+    """
+    try:
+        outbound.check(endpoint_url)
+    except outbound.UnsafeUrl as exc:
+        raise ValidationError(f"This URL is not allowed: {exc}") from None
     subscription = EventSubscription.unscoped.create(
         tenant=tenant, endpoint_url=endpoint_url, event_types=event_types
     )

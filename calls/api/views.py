@@ -37,6 +37,7 @@ from calls.api.serializers import (
 )
 from calls.identifiers import parse_raw_id
 from calls.models import Participant
+from tenants.permissions import Action
 
 
 def _context(data: dict) -> dict[str, str]:
@@ -51,6 +52,13 @@ def _echo(data: dict) -> dict:
 
 
 class CallApiView(APIView):
+    # Reading a call is for any key; everything else drives calls (tenants.permissions).
+    permission_actions = {
+        "get": Action.READ,
+        "post": Action.CALLS_DRIVE,
+        "delete": Action.CALLS_DRIVE,
+    }
+
     @property
     def tenant(self) -> Any:
         return self.request.tenant

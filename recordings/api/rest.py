@@ -12,6 +12,7 @@ from calls.api.serializers import StrictBooleanField
 from recordings import locations, services
 from recordings.models import Recording
 from tenants.api.base import TenantViewSet
+from tenants.permissions import Action
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -52,6 +53,12 @@ class RecordingViewSet(
 ):
     model = Recording
     serializer_class = RecordingSerializer
+    permission_actions = {
+        "list": Action.READ,
+        "retrieve": Action.READ,
+        "destroy": Action.RECORDINGS_DELETE,
+        "partial_update": Action.RECORDINGS_LEGAL_HOLD,
+    }
     lookup_field = "recording_id"
     lookup_value_regex = "[^/]+"
 

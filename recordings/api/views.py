@@ -13,6 +13,7 @@ from recordings import ranges, services
 from recordings.api.serializers import StartRecordingBody
 from recordings.models import Recording
 from recordings.services import RECORDING_KIND
+from tenants.permissions import Action
 
 
 def state_response(recording: Recording) -> dict[str, str]:
@@ -24,6 +25,13 @@ def state_response(recording: Recording) -> dict[str, str]:
 
 
 class RecordingApiView(APIView):
+    # Starting, pausing and stopping a recording is driving the call (tenants.permissions).
+    permission_actions = {
+        "get": Action.READ,
+        "post": Action.CALLS_DRIVE,
+        "delete": Action.CALLS_DRIVE,
+    }
+
     @property
     def tenant(self) -> Any:
         return self.request.tenant
@@ -77,6 +85,8 @@ class MetadataView(RecordingApiView):
 
 class ObjectView(RecordingApiView):
     """deleteLocation: deletes the recording the chunk belongs to (files and rows)."""
+
+    permission_actions = {"delete": Action.RECORDINGS_DELETE}
 
     def delete(self, request: Request, tenant_slug: str, document_id: str) -> HttpResponse:
         chunk = services.get_chunk(self.tenant, document_id)

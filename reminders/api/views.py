@@ -1,7 +1,7 @@
 """The reminders part of the tenant REST API (`/t/<slug>/api/v1/`): contacts,
 appointments (with bulk upsert by externalId), plans, attempts (read-only), suppressions,
-CSV imports, on-demand dispatch. Access keys (HMAC) or portal sessions (members; writes
-need operator or above)."""
+CSV imports, on-demand dispatch. Access keys (HMAC) or portal sessions; each operation's
+action in the permission table (tenants.permissions) is named on its view."""
 
 import re
 from typing import Any
@@ -12,7 +12,7 @@ from django.db.models.deletion import ProtectedError
 from django_filters import rest_framework as filters
 from django_q.tasks import async_task
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -33,8 +33,8 @@ from reminders.models import (
     ReminderPlan,
     Suppression,
 )
-from tenants.api.base import TenantViewSet
-from tenants.api.session import OperatorWrites
+from tenants.api.base import JsonErrors, TenantViewSet
+from tenants.permissions import Action
 
 
 def _camel(name: str) -> str:
@@ -48,9 +48,11 @@ def field_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(exc.messages)
 
 
-class RemindersViewSet(TenantViewSet):
-    permission_classes = [OperatorWrites]
+READ = {"list": Action.READ, "retrieve": Action.READ}
+EDIT = Action.REMINDERS_EDIT
 
+
+class RemindersViewSet(TenantViewSet):
     @property
     def actor(self) -> Any:
         return self.request.user
@@ -117,6 +119,10 @@ class ContactViewSet(
 ):
     model = Contact
     serializer_class = s.ContactSerializer
+    permission_actions = {
+        **READ,
+        **dict.fromkeys(["create", "update", "partial_update", "destroy"], EDIT),
+    }
     filterset_class = ContactFilter
 
     def perform_create(self, serializer: serializers.Serializer) -> None:
@@ -147,6 +153,10 @@ class PlanViewSet(
 ):
     model = ReminderPlan
     serializer_class = s.PlanSerializer
+    permission_actions = {
+        **READ,
+        **dict.fromkeys(["create", "update", "partial_update", "destroy"], EDIT),
+    }
 
     def perform_create(self, serializer: serializers.Serializer) -> None:
         self._save(serializer, None)
@@ -178,6 +188,10 @@ class AppointmentViewSet(
 ):
     model = Appointment
     serializer_class = s.AppointmentSerializer
+    permission_actions = {
+        **READ,
+        **dict.fromkeys(["create", "update", "partial_update", "bulk", "cancel"], EDIT),
+    }
     filterset_class = AppointmentFilter
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
@@ -259,6 +273,7 @@ class AppointmentViewSet(
 class AttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RemindersViewSet):
     model = Attempt
     serializer_class = s.AttemptSerializer
+    permission_actions = READ
     filterset_class = AttemptFilter
 
 
@@ -271,6 +286,7 @@ class SuppressionViewSet(
 ):
     model = Suppression
     serializer_class = s.SuppressionSerializer
+    permission_actions = {**READ, "create": EDIT, "destroy": EDIT}
     filterset_class = SuppressionFilter
 
     def perform_create(self, serializer: serializers.Serializer) -> None:
@@ -291,6 +307,7 @@ class ImportViewSet(
 ):
     model = ImportJob
     serializer_class = s.ImportJobSerializer
+    permission_actions = {**READ, "create": EDIT}
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
@@ -320,7 +337,7 @@ class ImportViewSet(
 class DispatchView(APIView):
     """Run the dispatcher for this tenant now (one pass), besides the minute schedule."""
 
-    permission_classes = [OperatorWrites]
+    permission_actions = {"post": Action.REMINDERS_DISPATCH}
 
     @extend_schema(request=None, responses={202: None})
     def post(self, request: Request, tenant_slug: str) -> Response:
@@ -328,8 +345,16 @@ class DispatchView(APIView):
         return Response({"queued": True}, status=202)
 
 
-class DocsView(SpectacularRedocView):
+class SchemaView(JsonErrors, SpectacularAPIView):
+    """The OpenAPI schema of the tenant REST API."""
+
+    permission_actions = {"get": Action.READ}
+
+
+class DocsView(JsonErrors, SpectacularRedocView):
     """The API reference page (Redoc from drf-spectacular-sidecar, served by us)."""
+
+    permission_actions = {"get": Action.READ}
 
     template_name = "reminders/api_docs.html"
 

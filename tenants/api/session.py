@@ -1,6 +1,7 @@
 """Portal sessions on the tenant REST API: a signed-in member of the URL's tenant may use
-`/t/<slug>/api/v1/` from the browser. Reads need membership, writes operator or above;
-CSRF is enforced as for any session-authenticated write.
+`/t/<slug>/api/v1/` from the browser, with their membership's role in the permission
+table (tenants.api.permissions); CSRF is enforced as for any session-authenticated write.
+A suspended tenant's members are refused (403), as its access keys are.
 
 It runs before the HMAC authentication and steps aside (returns None) for requests that
 carry an Authorization header or no session, so access keys work exactly as before. The
@@ -8,13 +9,13 @@ Call Automation API (`/calling/`) stays HMAC-only.
 """
 
 import re
-from typing import Any
 
-from rest_framework import authentication, permissions
+from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from callauto.errors import NotFound
 from tenants.models import Membership
+from tenants.permissions import SUSPENDED
 
 TENANT_API = re.compile(r"^/t/[^/]+/api/")
 
@@ -36,18 +37,8 @@ class MemberSessionAuthentication(authentication.SessionAuthentication):
         membership = Membership.objects.for_tenant(tenant).filter(user=user).first()
         if membership is None:
             raise NotFound("No such tenant.")  # as the portal: foreign tenants do not exist
+        if not tenant.is_active:
+            # Authenticated but not allowed, exactly as HMAC answers a suspended tenant.
+            raise exceptions.PermissionDenied(SUSPENDED)
         self.enforce_csrf(request)
         return user, membership
-
-
-class OperatorWrites(permissions.BasePermission):
-    """Access keys may do anything; portal members read, operators and above write."""
-
-    message = "Your role cannot change this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        if not isinstance(request.auth, Membership) or request.method in permissions.SAFE_METHODS:
-            return True
-        return request.auth.has_role(Membership.Role.OPERATOR)

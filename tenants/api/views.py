@@ -6,9 +6,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenants.permissions import Action
+
 
 class TenantView(APIView):
     """Who am I: the tenant an access key belongs to (also the benchmark's baseline)."""
+
+    permission_actions = {"get": Action.READ}
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, tenant_slug: str) -> Response:

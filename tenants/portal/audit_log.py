@@ -66,7 +66,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEntr
     return form, form.apply(entries, request.tenant)
 
 
-@tenant_page()
+@tenant_page(write=None)
 @require_safe
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
@@ -104,7 +104,7 @@ def _rows(entries: QuerySet[AuditEntry]) -> Iterator[str]:
         )
 
 
-@tenant_page()
+@tenant_page(write=None)
 @require_safe
 def audit_log_csv(request: HttpRequest) -> HttpResponse:
     """The same entries as the page with the same filters, all of them, oldest first."""

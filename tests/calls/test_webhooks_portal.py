@@ -1,6 +1,7 @@
 """Portal: event webhooks (IncomingCall) and ringing a number from the browser."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from calls.models import Call, CarrierCommand
@@ -157,3 +158,39 @@ def test_a_viewer_cannot_place_a_peer_call(client, tenant, member_client):
 
     assert response.status_code == 403
     assert not Call.objects.for_tenant(tenant).exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:8080/hook",
+        "http://[::ffff:10.0.0.1]/hook",
+        "http://localhost:8080/hook",  # a name that resolves to loopback
+    ],
+)
+def test_a_webhook_to_a_forbidden_address_is_refused_when_saved(
+    client, tenant, user, settings, endpoint
+):
+    settings.OUTBOUND_ALLOWLIST = []
+    client.force_login(user)
+
+    response = client.post(url(), {"endpoint_url": endpoint})
+
+    assert response.status_code == 200
+    assert "This URL is not allowed" in response.content.decode()
+    assert not EventSubscription.unscoped.exists()
+    assert (
+        not AuditEntry.objects.for_tenant(tenant).filter(action="event_subscription.add").exists()
+    )
+
+
+def test_the_subscribe_service_refuses_a_forbidden_address_whoever_calls_it(tenant, settings):
+    settings.OUTBOUND_ALLOWLIST = []
+
+    with pytest.raises(ValidationError, match="not allowed"):
+        subscriptions.subscribe_events(
+            tenant, endpoint_url="http://169.254.169.254/x", event_types=[], actor=None
+        )
+
+    assert not EventSubscription.unscoped.exists()

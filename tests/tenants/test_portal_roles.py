@@ -32,7 +32,7 @@ class Change:
 
 CHANGES = [
     Change("access_keys", Role.OWNER, {"name": "secondary"}),
-    Change("members", Role.OWNER, {"user": "newcomer", "role": "viewer"}),
+    Change("members", Role.OWNER, {"email": "newcomer@example.com", "role": "viewer"}),
     Change("phone_numbers", Role.ADMIN, {"e164": "+14255550177"}),
     Change("callees", Role.ADMIN, {"raw_id": "+14255550188", "outcome": "answer"}),
     Change("edit_callee", Role.ADMIN, {"raw_id": "+14255550199", "outcome": "busy"}, "callee"),

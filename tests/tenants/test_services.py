@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from tenants import services
 from tenants.models import AccessKey, AuditEntry, Membership, PhoneNumber, Tenant
-from tests.factories import UserFactory, add_member
+from tests.factories import add_member
 
 pytestmark = pytest.mark.django_db
 
@@ -89,21 +89,6 @@ def test_an_owner_can_step_down_once_another_owner_exists(tenant, user):
 
     owner.refresh_from_db()
     assert owner.role == Role.VIEWER
-
-
-def test_add_member_by_email_and_refuse_duplicates(tenant, user):
-    newcomer = UserFactory(username="newcomer", email="new@example.com")
-
-    services.add_member(tenant, "NEW@example.com", Role.OPERATOR, actor=user)
-
-    assert Membership.objects.for_tenant(tenant).get(user=newcomer).role == Role.OPERATOR
-    with pytest.raises(ValidationError, match="already a member"):
-        services.add_member(tenant, "newcomer", Role.VIEWER, actor=user)
-
-
-def test_add_member_refuses_an_unknown_user(tenant, user):
-    with pytest.raises(ValidationError, match="No user"):
-        services.add_member(tenant, "nobody", Role.VIEWER, actor=user)
 
 
 def test_suspending_a_tenant_is_audited(tenant, user):

@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenants.permissions import Action
 from usage import reports
 from usage.api.serializers import UsageQuerySerializer, report_body
 
@@ -16,6 +17,8 @@ class UsageView(APIView):
     Query: `from`, `to` (ISO dates in the tenant's time zone, both included; by default
     this month so far) and `group` (`day` or `month`). Bad input answers 400 with details.
     """
+
+    permission_actions = {"get": Action.READ}
 
     @extend_schema(parameters=[UsageQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, tenant_slug: str) -> Response:

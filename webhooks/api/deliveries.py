@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from callauto.errors import BadRequest
 from tenants.api.base import TenantViewSet
+from tenants.permissions import Action
 from webhooks import delivery as delivery_service
 from webhooks.models import Delivery, DeliveryAttempt
 
@@ -70,6 +71,12 @@ def _since(value: Any, field: str) -> Any:
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     model = Delivery
     serializer_class = DeliverySerializer
+    permission_actions = {
+        "list": Action.READ,
+        "retrieve": Action.READ,
+        "redeliver": Action.DELIVERIES_REDELIVER,
+        "redeliver_dead": Action.DELIVERIES_REDELIVER,
+    }
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return DeliveryDetailSerializer if self.action == "retrieve" else DeliverySerializer

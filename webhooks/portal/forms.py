@@ -3,6 +3,7 @@
 from django import forms
 from django.db.models import QuerySet
 
+from callauto import outbound
 from webhooks.models import Delivery
 
 
@@ -30,6 +31,10 @@ class EventSubscriptionForm(forms.Form):
         url = self.cleaned_data["endpoint_url"]
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Must be an http(s) URL.")
+        try:
+            outbound.check(url)  # the SSRF guard the API's URL fields use, at save time
+        except outbound.UnsafeUrl as exc:
+            raise forms.ValidationError(f"This URL is not allowed: {exc}") from None
         return url
 
 

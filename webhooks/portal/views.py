@@ -9,14 +9,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tenants.portal.access import Role, tenant_page
+from tenants.permissions import Action
+from tenants.portal.access import permits, tenant_page
 from webhooks import delivery as delivery_service
 from webhooks import signing, subscriptions
 from webhooks.models import Delivery, DisabledEndpoint, EventSubscription
 from webhooks.portal.forms import DeliveryFilterForm, EventSubscriptionForm
 
 
-@tenant_page(write_role=Role.ADMIN)
+@tenant_page(write=Action.WEBHOOKS_MANAGE)
 def webhooks(request: HttpRequest) -> HttpResponse:
     """Event subscriptions (the IncomingCall webhook) and the Standard Webhooks secret."""
     tenant = request.tenant
@@ -45,7 +46,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Webhook added; it is validated in the background.")
             return redirect("portal:webhooks", tenant_slug=tenant.slug)
-    is_admin = request.membership.has_role(Role.ADMIN)
+    is_admin = permits(request, Action.WEBHOOKS_MANAGE)
     return render(
         request,
         "portal/webhooks/webhooks.html",
@@ -58,7 +59,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     )
 
 
-@tenant_page(write_role=Role.OPERATOR)
+@tenant_page(write=Action.DELIVERIES_REDELIVER)
 def deliveries(request: HttpRequest) -> HttpResponse:
     """Dead and retrying callbacks (or any state asked for), disabled endpoints; operators
     redeliver one, or every dead one since a time."""
@@ -78,7 +79,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
             "endpoint": form.cleaned_data.get("url", "") if form.is_valid() else "",
             "endpoints": everything.values_list("url", flat=True).distinct().order_by("url")[:50],
             "disabled": DisabledEndpoint.objects.for_tenant(tenant).order_by("url"),
-            "can_change": request.membership.has_role(Role.OPERATOR),
+            "can_change": permits(request, Action.DELIVERIES_REDELIVER),
         },
     )
 

@@ -1,0 +1,82 @@
+"""The one 20 ms media clock of a process: a single asyncio task ticks every stream.
+
+One task for all streams costs far less than one per stream (SIP-NOTES §4.1) and keeps
+every leg of a conference on the same tick, which mixing and recording alignment need.
+Each tick is absolute (`start + n * 20 ms`), so lateness does not accumulate; when the
+loop was stalled for more than 200 ms the clock skips ahead instead of bursting. A ticker
+that raises is logged and dropped, never allowed to stop the clock (pitfall 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+TICK = 0.020
+RESYNC_AFTER = 0.200
+
+
+class MediaClock:
+    def __init__(self) -> None:
+        self._tickers: list[Callable[[int], None]] = []
+        self._task: asyncio.Task | None = None
+        self.ticks = 0
+        self.skipped = 0
+        self.lateness: deque[float] = deque(maxlen=15000)  # seconds late, last 5 minutes
+        self.work: deque[float] = deque(maxlen=15000)  # seconds each tick's work took
+        self.started_at = 0.0
+
+    def add(self, ticker: Callable[[int], None]) -> None:
+        self._tickers.append(ticker)
+
+    def remove(self, ticker: Callable[[int], None]) -> None:
+        if ticker in self._tickers:
+            self._tickers.remove(ticker)
+
+    @property
+    def now(self) -> float:
+        """Seconds on the media clock: ticks so far times 20 ms."""
+        return self.ticks * TICK
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.started_at = due = loop.time()
+        while True:
+            due += TICK
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late = loop.time() - due
+            if late > RESYNC_AFTER:
+                missed = int(late / TICK)
+                self.skipped += missed
+                due += missed * TICK
+                late -= missed * TICK
+            self.lateness.append(max(late, 0.0))
+            # The tick count is time on the clock (skipped ticks included), so recordings
+            # stay aligned to real time even after a stall.
+            self.ticks = round((due - self.started_at) / TICK)
+            began = loop.time()
+            for ticker in list(self._tickers):
+                try:
+                    ticker(self.ticks)
+                except Exception:
+                    log.exception("a media ticker failed; it is dropped, the clock goes on")
+                    self.remove(ticker)
+            self.work.append(loop.time() - began)

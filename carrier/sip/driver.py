@@ -1,0 +1,250 @@
+"""`SipCarrier`: the Carrier protocol over a SIP trunk (calls/carrier/__init__.py).
+
+The gateway calls the protocol's methods from a worker thread, inside a database
+transaction, so none of them may block or touch the SIP state directly: each one hands
+its work to the SIP loop, which runs in its own thread (`call_soon_threadsafe`) together
+with the one media clock. What happens on the network comes back as CarrierEvents in a
+thread-safe queue that `poll()` drains. Ending events carry `sip_code` and `reason` (the
+final response), the leg's `quality` figures and its `sip_trace`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from carrier.interface import CarrierEvent, Collect, Dial, Play, Record, SendTones
+from carrier.media.audio import Audio
+from carrier.sip.clock import MediaClock
+from carrier.sip.config import TrunkConfig
+from carrier.sip.engine import MediaEngine
+from carrier.sip.legcontrol import LegControl, _Leg
+from carrier.sip.mixer import Party
+from carrier.sip.transaction import Timers
+from carrier.sip.ua import UserAgent
+
+log = logging.getLogger(__name__)
+
+
+class SipCarrier(LegControl):
+    def __init__(self, config: TrunkConfig, *, timers: Timers | None = None) -> None:
+        self.config = config
+        self._timers = timers
+        self._events: queue.SimpleQueue[CarrierEvent] = queue.SimpleQueue()
+        self._live: set[str] = set()
+        self._lock = threading.Lock()
+        self._legs: dict[str, _Leg] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.clock = MediaClock()
+        self.engine = MediaEngine(self.clock, self._emit)
+        self.ua = UserAgent(config, self, timers=timers)
+
+    # --- the SIP thread ---
+    def start(self) -> None:
+        """Bind the SIP socket and start the loop thread (returns once listening)."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._boot())
+            except BaseException as exc:
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="sip-loop", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+
+    async def _boot(self) -> None:
+        await self.ua.start()
+        self.clock.start()
+
+    @property
+    def sip_port(self) -> int:
+        return self.ua.port
+
+    def close(self, *, grace: float = 0.3) -> None:
+        """Hang up every leg (BYE, CANCEL, 503), then stop the loop thread."""
+        if self._loop is None or self._thread is None:
+            return
+
+        async def shut() -> None:
+            for leg in list(self._legs.values()):
+                self._end(leg, notify=False)
+            await asyncio.sleep(grace)
+            await self.clock.stop()
+            self.ua.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()  # a leg still opening its ports, an answer waiting
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop = self._thread = None
+
+    def _submit(self, function: Callable[..., Any], *args: Any) -> None:
+        def run() -> None:
+            try:
+                function(*args)
+            except Exception:
+                log.exception(
+                    "SIP carrier command %s failed", getattr(function, "__name__", function)
+                )
+
+        if self._loop is None:
+            raise RuntimeError("the SIP carrier is not started")
+        self._loop.call_soon_threadsafe(run)
+
+    def _run(self, coroutine: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine on the SIP loop and wait for its result (for tools and tests)."""
+        future: concurrent.futures.Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout=timeout)
+
+    def _emit(self, event: CarrierEvent) -> None:
+        self._events.put(event)
+
+    # --- the Carrier protocol ---
+    def dial(self, command: Dial) -> None:
+        self._submit(self._dial, command)
+
+    def answer(self, leg_id: str) -> None:
+        self._submit(self._answer, leg_id)
+
+    def reject(self, leg_id: str, sip_code: int) -> None:
+        self._submit(self._reject, leg_id, sip_code)
+
+    def hang_up(self, leg_id: str) -> None:
+        self._submit(lambda: self._legs.get(leg_id) and self._end(self._legs[leg_id], notify=False))
+
+    def set_muted(self, leg_id: str, muted: bool) -> None:
+        self._submit(self.engine.set_muted, leg_id, muted)
+
+    def play(self, command: Play) -> None:
+        self._submit(self.engine.play, command)
+
+    def collect(self, command: Collect) -> None:
+        self._submit(self.engine.collect, command)
+
+    def send_tones(self, command: SendTones) -> None:
+        self._submit(self.engine.send_tones, command)
+
+    def stop_media(self, op_id: str) -> None:
+        self._submit(self.engine.stop_media, op_id)
+
+    def listen_dtmf(self, leg_id: str, on: bool) -> None:
+        self._submit(self.engine.listen_dtmf, leg_id, on)
+
+    def start_recording(self, command: Record) -> None:
+        self._submit(self.engine.start_recording, command)
+
+    def pause_recording(self, recording_id: str) -> None:
+        self._submit(self.engine.pause_recording, recording_id)
+
+    def resume_recording(self, recording_id: str) -> None:
+        self._submit(self.engine.resume_recording, recording_id)
+
+    def stop_recording(self, recording_id: str) -> None:
+        self._submit(self.engine.stop_recording, recording_id)
+
+    def poll(self) -> list[CarrierEvent]:
+        events = []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def live_legs(self) -> set[str]:
+        with self._lock:
+            return set(self._live)
+
+    # A real network has no simulated person acting for the far end.
+    def press(self, leg: str, key: str) -> None:
+        pass
+
+    def callee_answer(self, leg_id: str) -> None:
+        pass
+
+    def callee_hang_up(self, leg_id: str) -> None:
+        pass
+
+    # --- beyond the protocol ---
+    def hold(self, leg_id: str, on: bool, music: Audio | None = None) -> None:
+        """Put the far end on hold (re-INVITE sendonly, optional music) or take it off."""
+        self._submit(self._hold, leg_id, on, music)
+
+    def join(self, leg_id: str, call: str, who: str = "") -> None:
+        """Conference a leg into `call` (an inbound leg once the engine knows its call)."""
+        self._submit(self.engine.join, leg_id, call, who)
+
+    def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
+        """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
+        self._submit(lambda: self.engine.add_leg(leg_id, party, call=call, who=who))
+
+    def ping(self, timeout: float = 5.0) -> tuple[int, float]:
+        """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""
+
+        async def ping() -> tuple[int, float]:
+            return await self.ua.options()
+
+        return self._run(ping(), timeout=max(timeout, 64 * (self._timers or Timers()).t1 + 1))
+
+    def status(self) -> dict[str, Any]:
+        """Registration, last ping, live calls and media clock health."""
+        late = sorted(self.clock.lateness)
+        p99 = late[int(len(late) * 0.99)] * 1000 if late else None
+        return {
+            "registration": dict(self.ua.registration),
+            "ping": dict(self.ua.last_ping),
+            "live_calls": len(self.live_legs()),
+            "retransmissions": self.ua.layer.retransmissions if self.ua.layer else 0,
+            "clock_late_p99_ms": round(p99, 2) if p99 is not None else None,
+            "clock_skipped_ticks": self.clock.skipped,
+        }
+
+    def trace(self, leg_id: str) -> list[dict[str, Any]]:
+        leg = self._legs.get(leg_id)
+        return self.ua.trace.entries(leg.call.call_id) if leg and leg.call else []
+
+    def dialogs(self) -> list[dict[str, Any]]:
+        """Snapshots of the established dialogs, for a gateway to keep across restarts."""
+
+        async def snap() -> list[dict[str, Any]]:
+            out = []
+            for leg in self._legs.values():
+                dialog = leg.call.dialog if leg.call else None
+                if dialog is not None and leg.call.state == "confirmed":
+                    out.append(
+                        {
+                            "leg_id": leg.leg_id,
+                            "call_id": dialog.call_id,
+                            "local": str(dialog.local),
+                            "remote": str(dialog.remote),
+                            "target": str(dialog.remote_target),
+                            "routes": dialog.route_set,
+                            "cseq": dialog.local_cseq,
+                        }
+                    )
+            return out
+
+        return self._run(snap())
+
+    def bye_dialogs(self, snapshots: list[dict[str, Any]]) -> None:
+        """After a restart: BYE dialogs of a previous run that this process cannot carry."""
+        self._submit(self._bye_snapshots, snapshots)

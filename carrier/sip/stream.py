@@ -1,0 +1,252 @@
+"""One leg's RTP stream: a UDP socket pair (RTP, RTCP), G.711 both ways, RFC 4733 both
+ways, symmetric RTP, the jitter buffer and the quality figures.
+
+The media clock drives it: each tick `pull()` takes the next 20 ms the peer sent and
+`push(frame)` sends our next 20 ms. While a telephone-event is on the wire `busy` is true
+and the engine holds its audio back rather than losing it (pitfall 4). Timestamps advance
+160 a tick whether we send or not (hold, silence), as RFC 3550 wants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from carrier.sip import g711, rtp
+from carrier.sip.jitter import FRAME, JitterBuffer
+from carrier.sip.quality import Quality
+from carrier.sip.transaction import Addr
+
+log = logging.getLogger(__name__)
+
+RTCP_EVERY = 250  # ticks (5 s)
+GAP_TICKS = 2  # 40 ms of audio between sent keys
+_SILENCE = np.zeros(FRAME, dtype=np.int16)
+_NTP_EPOCH = 2208988800
+
+
+class _Socket(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes, Addr], None]) -> None:
+        self.on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
+        self.on_datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP unreachable while the peer is not listening yet: not our problem
+
+
+class RtpStream:
+    def __init__(self, on_digit: Callable[[str, str, int], None]) -> None:
+        """`on_digit(key, source, duration_ms)` is called once per received key."""
+        self.on_digit = on_digit
+        self.local_port = 0
+        self.remote: Addr | None = None
+        self.remote_rtcp: Addr | None = None
+        self.latched = False
+        self.pt = g711.PCMU
+        self.te_pt: int | None = None
+        self.send_enabled = True
+        self.ssrc = random.getrandbits(32)
+        self.seq = random.getrandbits(16)
+        self.timestamp = random.getrandbits(32)
+        self.quality = Quality()
+        self.jitter = JitterBuffer()
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._events: deque[tuple[bytes, bool, int] | None] = deque()  # (payload, marker, ts)
+        self._event_ts = 0
+        self._last_event_ts: int | None = None
+        self._remote_ssrc: int | None = None
+        self._ticks = 0
+        self.on_keys_sent: Callable[[], None] | None = None
+
+    # --- sockets ---
+    async def open(self, host: str, port_min: int, port_max: int) -> None:
+        """Bind an even RTP port and the odd RTCP port above it, somewhere in the range."""
+        loop = asyncio.get_running_loop()
+        ports = list(range(port_min + port_min % 2, port_max - 1, 2))
+        start = random.randrange(len(ports))
+        for port in ports[start:] + ports[:start]:
+            try:
+                rtp_sock = _bound(host, port)
+                rtcp_sock = _bound(host, port + 1)
+            except OSError:
+                with contextlib.suppress(UnboundLocalError):
+                    rtp_sock.close()
+                continue
+            self._rtp, _ = await loop.create_datagram_endpoint(
+                lambda: _Socket(self._rtp_received), sock=rtp_sock
+            )
+            self._rtcp, _ = await loop.create_datagram_endpoint(
+                lambda: _Socket(self._rtcp_received), sock=rtcp_sock
+            )
+            self.local_port = port
+            return
+        raise OSError(f"no free RTP port pair in {port_min}-{port_max}")
+
+    def close(self) -> None:
+        for transport in (self._rtp, self._rtcp):
+            if transport is not None:
+                transport.close()
+        self._rtp = self._rtcp = None
+
+    def set_remote(self, host: str, port: int, rtcp_port: int | None = None) -> None:
+        """Where the SDP says to send; symmetric RTP may correct it from what arrives."""
+        if host in ("0.0.0.0", "::") or port == 0:
+            self.remote = None  # RFC 2543-style hold: send nothing
+            return
+        if self.remote != (host, port):
+            self.latched = False
+            self.jitter.reset()
+        self.remote = (host, port)
+        self.remote_rtcp = (host, rtcp_port or port + 1)
+
+    # --- receiving ---
+    def _rtp_received(self, data: bytes, addr: Addr) -> None:
+        try:
+            packet = rtp.parse(data)
+        except rtp.RtpError:
+            return
+        if packet.pt not in (g711.PCMU, g711.PCMA) and packet.pt != self.te_pt:
+            return
+        if not self.latched:  # symmetric RTP: answer where the packets come from
+            self.remote, self.latched = addr, True
+            self.remote_rtcp = (addr[0], addr[1] + 1)
+        if packet.ssrc != self._remote_ssrc:
+            if self._remote_ssrc is not None:
+                self.quality.new_source()
+            self._remote_ssrc = packet.ssrc
+            self.jitter.reset()
+            self._last_event_ts = None
+        self.quality.received(packet.seq, packet.timestamp, time.monotonic(), len(data))
+        if packet.pt == self.te_pt:
+            event = rtp.parse_event(packet.payload)
+            if event is not None and packet.timestamp != self._last_event_ts:
+                # One key per event timestamp, reported on its first packet.
+                self._last_event_ts = packet.timestamp
+                self.on_digit(event.key, "rfc4733", max(event.duration // 8, 40))
+            return
+        samples = g711.decode(packet.payload, packet.pt)
+        self.jitter.put(packet.timestamp, samples, marker=packet.marker)
+
+    def _rtcp_received(self, data: bytes, addr: Addr) -> None:
+        reports = rtp.parse_reports(data)
+        if not reports:
+            return
+        self.quality.rtcp_received += 1
+        for _kind, blocks in reports:
+            for block in blocks:
+                if block.ssrc == self.ssrc:
+                    self.quality.remote_fraction_lost = round(block.fraction_lost / 256, 4)
+                    self.quality.remote_jitter_ms = round(block.jitter / 8, 2)
+                    if block.lsr:
+                        now = _ntp_middle(time.time())
+                        rtt = ((now - block.lsr - block.dlsr) & 0xFFFFFFFF) / 65536 * 1000
+                        if rtt < 10_000:
+                            self.quality.rtt_ms = round(rtt, 2)
+
+    def pull(self) -> np.ndarray | None:
+        """What the peer said during the next 20 ms, or None (nothing yet, lost, hold)."""
+        return self.jitter.pop()
+
+    # --- sending ---
+    @property
+    def busy(self) -> bool:
+        """A telephone-event is on the wire: audio must wait (not be dropped)."""
+        return bool(self._events) and self._events[0] is not None
+
+    @property
+    def can_send_events(self) -> bool:
+        return self.te_pt is not None
+
+    def send_keys(self, keys: tuple[str, ...], *, tone_ms: int = 100) -> None:
+        """Queue RFC 4733 events for `keys`; `on_keys_sent` is called after the last."""
+        for key in keys:
+            packets = rtp.event_packets(key, tone_ms=tone_ms)
+            for index, (payload, marker) in enumerate(packets):
+                self._events.append((payload, marker, index))
+            self._events.extend([None] * GAP_TICKS)
+
+    def push(self, frame: np.ndarray | None) -> bool:
+        """Send one tick: the next event packet, else `frame` (or silence). Returns
+        whether `frame` was consumed (False while an event held it back)."""
+        self._ticks += 1
+        consumed = True
+        if self._events:
+            item = self._events.popleft()
+            if item is not None:
+                payload, marker, index = item
+                if index == 0:
+                    self._event_ts = self.timestamp
+                self._send(self.te_pt, payload, marker, self._event_ts)
+                consumed = False
+            elif not self._events and self.on_keys_sent:
+                self.on_keys_sent()
+            if item is None:
+                self._send_audio(frame)
+        else:
+            self._send_audio(frame)
+        self.timestamp = (self.timestamp + FRAME) & 0xFFFFFFFF
+        if self._ticks % RTCP_EVERY == 0:
+            self._send_report()
+        return consumed
+
+    def _send_audio(self, frame: np.ndarray | None) -> None:
+        payload = g711.encode(_SILENCE if frame is None else frame, self.pt)
+        self._send(self.pt, payload, False, self.timestamp)
+
+    def _send(self, pt: int | None, payload: bytes, marker: bool, timestamp: int) -> None:
+        if pt is None or self.remote is None or not self.send_enabled or self._rtp is None:
+            return
+        packet = rtp.build(pt, self.seq, timestamp, self.ssrc, payload, marker)
+        self.seq = (self.seq + 1) & 0xFFFF
+        self._rtp.sendto(packet, self.remote)
+        self.quality.sent(len(packet))
+
+    def _send_report(self) -> None:
+        if self._rtcp is None or self.remote_rtcp is None:
+            return
+        q = self.quality
+        block = None
+        if self._remote_ssrc is not None:
+            block = rtp.ReportBlock(
+                ssrc=self._remote_ssrc,
+                fraction_lost=q.interval_fraction_lost(),
+                cumulative_lost=q.lost,
+                highest_seq=q.highest_seq & 0xFFFFFFFF,
+                jitter=q.jitter_units,
+            )
+        sender = None
+        if q.packets_sent:
+            now = time.time() + _NTP_EPOCH
+            ntp = (int(now) << 32) | int((now % 1) * (1 << 32))
+            sender = (ntp, self.timestamp, q.packets_sent, q.octets_sent)
+        self._rtcp.sendto(rtp.build_report(self.ssrc, sender=sender, block=block), self.remote_rtcp)
+        q.rtcp_sent += 1
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _ntp_middle(unix: float) -> int:
+    """The middle 32 bits of the 64-bit NTP time (RTCP's LSR unit)."""
+    now = unix + _NTP_EPOCH
+    return ((int(now) & 0xFFFF) << 16) | int((now % 1) * 65536)

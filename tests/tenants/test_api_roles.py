@@ -5,12 +5,13 @@ import json
 
 import pytest
 
-from calls.models import Call, CallConnection, CallEvent
+from calls.models import Call, CallConnection
 from recordings.models import Recording
 from tenants import services
 from tenants.models import AccessKey, AuditEntry, Membership, Tenant
 from tests.callauto.test_hmac_auth import send
 from tests.conftest import key_of
+from tests.factories import make_call_delivery
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +33,13 @@ def dead_delivery(tenant) -> Delivery:
     connection = CallConnection.unscoped.create(
         tenant=tenant, call=call, callback_uri="https://acme.example.com/cb"
     )
-    event = CallEvent.unscoped.create(
-        tenant=tenant, call=call, connection=connection, sequence_number=1,
-        event_type="CallConnected",
-        data={}, callback_uri="https://acme.example.com/cb",
-    )  # fmt: skip
-    return Delivery.unscoped.create(tenant=tenant, event=event, state=Delivery.State.DEAD)
+    delivery = make_call_delivery(
+        tenant, call, state=Delivery.State.DEAD, url="https://acme.example.com/cb"
+    )
+    Delivery.unscoped.filter(pk=delivery.pk).update(
+        labels={**delivery.labels, "callConnectionId": connection.call_connection_id}
+    )
+    return delivery
 
 
 def session_call(client, method: str, path: str, body: object = None):

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from calls.models import Call, CallConnection, CallEvent, Participant, SimulatedCallee
+from calls.models import Call, CallConnection, Participant, SimulatedCallee
 from recordings.models import Recording, RecordingChunk
 from reminders import services as reminders
 from reminders.callback_auth import CallbackJwtAuthentication
@@ -33,7 +33,7 @@ from tenants.api.permissions import TablePermission
 from tenants.models import AccessKey, Membership, Tenant
 from tenants.permissions import TABLE, Action, as_markdown
 from tests.acs_signing import sign_headers
-from tests.factories import add_member
+from tests.factories import add_member, make_call_delivery
 from tests.recordings.storage import temporary_recordings_storage
 from tests.tenants.routes import Route, all_routes
 from webhooks.models import Delivery, EventSubscription
@@ -148,11 +148,9 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
         tenant=tenant, call=call, kind="phoneNumber", raw_id=softphone.raw_id,
         role=Participant.Role.TARGET,
     )  # fmt: skip
-    event = CallEvent.unscoped.create(
-        tenant=tenant, call=call, connection=connection_, sequence_number=1,
-        event_type="CallConnected", data={}, callback_uri=connection_.callback_uri,
-    )  # fmt: skip
-    delivery = Delivery.unscoped.create(tenant=tenant, event=event, state=Delivery.State.DEAD)
+    delivery = make_call_delivery(
+        tenant, call, state=Delivery.State.DEAD, url=connection_.callback_uri
+    )
     recording = Recording.unscoped.create(
         tenant=tenant, call=call, state=Recording.State.STOPPED, started_by="test"
     )

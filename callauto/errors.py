@@ -13,6 +13,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,17 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         code = next((c for k, c in _DRF_CODES.items() if isinstance(exc, k)), "Error")
         body = error_body(code, str(exc.detail))
     return Response(body, status=exc.status_code, headers=headers)
+
+
+class JsonErrorsMixin:
+    """For API views whose success is not JSON (the docs page's HTML, the schema's YAML):
+    their errors are still rendered as JSON in the ACS shape, not by the page's renderer."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
+        self.request.accepted_media_type = JSONRenderer.media_type  # type: ignore[attr-defined]
+        return response
 
 
 def _json_or(

@@ -17,7 +17,7 @@ from tenants.api.base import TenantViewSet
 
 class AttemptSerializer(serializers.ModelSerializer):
     startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
-    statusCode = serializers.IntegerField(source="status_code")  # noqa: N815
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)  # noqa: N815
     latencyMs = serializers.IntegerField(source="latency_ms")  # noqa: N815
     errorClass = serializers.CharField(source="error_class")  # noqa: N815
     responseExcerpt = serializers.CharField(source="response_excerpt")  # noqa: N815
@@ -31,12 +31,15 @@ class DeliverySerializer(serializers.ModelSerializer):
     webhookId = serializers.CharField(source="webhook_id")  # noqa: N815
     eventType = serializers.CharField(source="event.event_type")  # noqa: N815
     sequence = serializers.IntegerField(source="event.sequence_number")
-    callConnectionId = serializers.CharField(source="event.connection.call_connection_id")  # noqa: N815
+    # Out-of-call events and recording state sent to its own URL have no connection.
+    callConnectionId = serializers.CharField(  # noqa: N815
+        source="event.connection.call_connection_id", allow_null=True
+    )
     serverCallId = serializers.CharField(source="event.call.server_call_id")  # noqa: N815
-    lastStatus = serializers.IntegerField(source="last_status")  # noqa: N815
+    lastStatus = serializers.IntegerField(source="last_status", allow_null=True)  # noqa: N815
     lastError = serializers.CharField(source="last_error")  # noqa: N815
-    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at")  # noqa: N815
-    deliveredAt = serializers.DateTimeField(source="delivered_at")  # noqa: N815
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)  # noqa: N815
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)  # noqa: N815
     createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
 
     class Meta:

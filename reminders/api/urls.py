@@ -1,5 +1,4 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from reminders.api import views
@@ -17,6 +16,6 @@ urlpatterns = [
     *router.urls,
     path("reminders/dispatch", views.DispatchView.as_view(), name="reminders-dispatch"),
     path("reminders/callbacks/<str:token>", CallbackView.as_view(), name="reminders-callback"),
-    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema", views.SchemaView.as_view(), name="api-schema"),
     path("docs", views.DocsView.as_view(), name="api-docs"),
 ]

@@ -12,7 +12,7 @@ from django.db.models.deletion import ProtectedError
 from django_filters import rest_framework as filters
 from django_q.tasks import async_task
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callauto.errors import Conflict
+from callauto.errors import Conflict, JsonErrorsMixin
 from reminders import csv_import, services
 from reminders.api import serializers as s
 from reminders.models import (
@@ -34,6 +34,7 @@ from reminders.models import (
     Suppression,
 )
 from tenants.api.base import TenantViewSet
+from tenants.api.filters import ApiFilterSet
 from tenants.api.session import OperatorWrites
 
 
@@ -59,7 +60,7 @@ class RemindersViewSet(TenantViewSet):
 # --- filters --------------------------------------------------------------------------
 
 
-class ContactFilter(filters.FilterSet):
+class ContactFilter(ApiFilterSet):
     phone = filters.CharFilter()
     externalId = filters.CharFilter(field_name="external_id")  # noqa: N815
 
@@ -68,7 +69,7 @@ class ContactFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class AppointmentFilter(filters.FilterSet):
+class AppointmentFilter(ApiFilterSet):
     status = filters.ChoiceFilter(choices=Appointment.Status.choices)
     contact = filters.NumberFilter(field_name="contact_id")
     plan = filters.NumberFilter(field_name="plan_id")
@@ -81,7 +82,7 @@ class AppointmentFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class AttemptFilter(filters.FilterSet):
+class AttemptFilter(ApiFilterSet):
     appointment = filters.NumberFilter(field_name="appointment_id")
     externalId = filters.CharFilter(field_name="appointment__external_id")  # noqa: N815
     disposition = filters.ChoiceFilter(choices=Disposition.choices)
@@ -95,7 +96,7 @@ class AttemptFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class SuppressionFilter(filters.FilterSet):
+class SuppressionFilter(ApiFilterSet):
     phone = filters.CharFilter()
     reason = filters.ChoiceFilter(choices=Suppression.Reason.choices)
 
@@ -328,7 +329,11 @@ class DispatchView(APIView):
         return Response({"queued": True}, status=202)
 
 
-class DocsView(SpectacularRedocView):
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    """The OpenAPI schema of the tenant API (YAML, or JSON with ?format=json)."""
+
+
+class DocsView(JsonErrorsMixin, SpectacularRedocView):
     """The API reference page (Redoc from drf-spectacular-sidecar, served by us)."""
 
     template_name = "reminders/api_docs.html"

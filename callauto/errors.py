@@ -10,6 +10,8 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -79,6 +81,16 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 }
 
 
+def _suspicious(exc: SuspiciousOperation) -> AcsError:
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return BadRequest(
+            f"The request body is larger than the {limit:,} bytes allowed.",
+            code="RequestBodyTooLarge",
+        )
+    return BadRequest("The request is invalid.")
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str, str]]:
     """Turn DRF's nested validation errors into (target, code, message) triples."""
     if isinstance(detail, dict):
@@ -100,6 +112,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: every API error in the ACS shape."""
     if isinstance(exc, Http404):
         exc = NotFound(str(exc) if str(exc) else None)
+    if isinstance(exc, SuspiciousOperation):
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many form fields, a Host we do not
+        # serve: Django would answer 400 too, but as an HTML page under DEBUG.
+        logging.getLogger("django.security").warning("%s: %s", type(exc).__name__, exc)
+        exc = _suspicious(exc)
     if not isinstance(exc, exceptions.APIException):
         return None  # Django turns it into a 500 through handler500 below.
 

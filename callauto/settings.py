@@ -224,11 +224,16 @@ MEDIA_CACHE_DIR = Path(env.str("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-c
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 
+# The largest request body (besides uploaded files) any route reads; past it the APIs answer
+# 400 RequestBodyTooLarge in the ACS shape (callauto.errors), DEBUG or not.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callauto.hmac_auth.AcsHmacAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded nesting (callauto.parsers); Django caps the size (DATA_UPLOAD_MAX_MEMORY_SIZE).
+    "DEFAULT_PARSER_CLASSES": ["callauto.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "callauto.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -16,12 +16,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callauto.errors import Conflict, JsonErrorsMixin
+from callauto.parsers import JSONParser
 from reminders import csv_import, services
 from reminders.api import serializers as s
 from reminders.models import (

@@ -1,9 +1,11 @@
 """Tenant API for callback deliveries: list, inspect attempts, redeliver."""
 
+from datetime import UTC
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -59,12 +61,31 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
 
 def _since(value: Any, field: str) -> Any:
-    when = parse_datetime(value) if isinstance(value, str) else None
-    if when is None or when.tzinfo is None:
+    try:
+        when = parse_datetime(value) if isinstance(value, str) else None
+        # In UTC: PostgreSQL refuses offsets past ±15:59 that Python accepts.
+        when = when.astimezone(UTC) if when is not None and when.tzinfo else None
+    except (ValueError, OverflowError):  # a day 32, or a time UTC cannot hold
+        when = None
+    if when is None:
         raise BadRequest(f"{field}: must be an ISO 8601 time with a zone, e.g. 2026-11-25T10:00Z.")
     return when
 
 
+def _param(name: str, description: str, kind: Any = OpenApiTypes.STR, **kw: Any) -> Any:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, **kw)
+
+
+LIST_FILTERS = [
+    _param("state", "Only deliveries in this state.", enum=Delivery.State.values),
+    _param("serverCallId", "Only events of this call."),
+    _param("callConnectionId", "Only events of this call connection."),
+    _param("url", "Only deliveries to this callback URL."),
+    _param("since", "Only deliveries created at or after this time.", OpenApiTypes.DATETIME),
+]
+
+
+@extend_schema(methods=["GET"], parameters=LIST_FILTERS)
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     model = Delivery
     serializer_class = DeliverySerializer
@@ -96,13 +117,18 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
             rows = rows.prefetch_related("attempt_log")
         return rows
 
+    @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         found = self.get_object()
         again = delivery_service.redeliver(self.tenant, found.pk, actor=request.user)
         return Response(DeliverySerializer(again).data, status=202)
 
-    @extend_schema(operation_id="deliveries_redeliver_dead_since")
+    @extend_schema(
+        operation_id="deliveries_redeliver_dead_since",
+        request=inline_serializer("RedeliverSince", {"since": serializers.DateTimeField()}),
+        responses={202: inline_serializer("Redelivered", {"count": serializers.IntegerField()})},
+    )
     @action(detail=False, methods=["post"], url_path="redeliver")
     def redeliver_dead(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = request.data if isinstance(request.data, dict) else {}

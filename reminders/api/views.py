@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.db.models.deletion import ProtectedError
 from django_filters import rest_framework as filters
 from django_q.tasks import async_task
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -193,6 +193,7 @@ class AppointmentViewSet(
         rows = super().get_queryset().select_related("contact", "plan")
         return rows.prefetch_related("attempts") if self.action == "retrieve" else rows
 
+    @extend_schema(responses={201: s.AppointmentSerializer, 200: s.AppointmentSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Create, or update the appointment with the same externalId (an upsert)."""
         serializer = self.get_serializer(data=request.data)
@@ -217,7 +218,7 @@ class AppointmentViewSet(
             raise field_errors(exc) from exc
 
     @extend_schema(request=s.BulkSerializer, responses={200: s.AppointmentSerializer(many=True)})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def bulk(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upsert up to 1000 appointments by externalId, contacts by phone: all or none."""
         body = request.data if isinstance(request.data, dict) else {"appointments": request.data}
@@ -250,6 +251,7 @@ class AppointmentViewSet(
             self.tenant, actor=self.actor, external_id=item["externalId"], **fields
         )
 
+    @extend_schema(request=None, responses={200: s.AppointmentSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         appointment = services.cancel_appointment(
@@ -324,7 +326,12 @@ class DispatchView(APIView):
 
     permission_classes = [OperatorWrites]
 
-    @extend_schema(request=None, responses={202: None})
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("DispatchQueued", {"queued": serializers.BooleanField()})
+        },
+    )
     def post(self, request: Request, tenant_slug: str) -> Response:
         async_task("reminders.tasks.dispatch_reminders", request.tenant.pk, 0)
         return Response({"queued": True}, status=202)

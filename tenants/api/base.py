@@ -5,6 +5,7 @@ from typing import Any
 from django.db import models
 from rest_framework import pagination, viewsets
 
+from callauto.errors import NotFound
 from tenants.models import Tenant
 
 
@@ -29,6 +30,13 @@ class TenantViewSet(viewsets.GenericViewSet):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the shape
             return self.model.unscoped.none()
         return self.model.objects.for_tenant(self.tenant)
+
+    def get_object(self) -> models.Model:
+        # PostgreSQL text cannot hold NUL, so no stored id has one: don't ask the database
+        # (its driver refuses the query: a 500).
+        if "\x00" in str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")):
+            raise NotFound()
+        return super().get_object()
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "tenant": self.tenant}

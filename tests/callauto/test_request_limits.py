@@ -108,3 +108,39 @@ def test_a_20_mb_body_from_a_portal_session_is_a_400_in_the_acs_shape(
     response = client.post("/t/acme/api/v1/contacts", data=body, content_type="application/json")
 
     assert_error(response, 400, "RequestBodyTooLarge")
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("api/v1/plans", b'{"name": "P", "callerId": "+1425555\\u0000"}'),
+        ("api/v1/plans", b'{"name": "P", "callerId": "x", "retryPolicy": {"busy\\u0000": 1}}'),
+        ("api/v1/contacts", b'{"name": "\\ud800", "phone": "+14255550123"}'),
+        ("calling/recordings", b'{"callLocator": {"kind": "x\\udfff"}}'),
+    ],
+)
+def test_strings_the_database_cannot_hold_are_refused_on_any_field(client, tenant, path, raw):
+    response = signed(client, tenant, "POST", f"/t/acme/{path}", raw)
+
+    assert_error(response, 400, "InvalidJson", mentions="NUL characters or unpaired surrogates")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "api/v1/deliveries?url=%00",
+        "api/v1/deliveries?serverCallId=a%00b",
+        "api/v1/recordings?serverCallId=%00",
+        "calling/callConnections/x/participants?x=%00",
+    ],
+)
+def test_a_nul_in_the_query_string_is_a_400(client, tenant, path):
+    response = signed(client, tenant, "GET", f"/t/acme/{path}", b"")
+
+    assert_error(response, 400, "BadRequest", mentions="NUL")
+
+
+def test_a_recording_id_with_a_nul_is_not_found(client, tenant):
+    response = signed(client, tenant, "GET", "/t/acme/api/v1/recordings/a%00b", b"")
+
+    assert_error(response, 404, "NotFound")

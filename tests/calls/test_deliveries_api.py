@@ -5,7 +5,7 @@ import pytest
 
 from calls.models import Delivery
 from tests.callauto.test_hmac_auth import send
-from tests.calls.api_support import phone, signed
+from tests.calls.api_support import assert_error, phone, signed
 from tests.calls.conftest import EXPERT, OUR_NUMBER
 from tests.conftest import key_of
 
@@ -51,3 +51,22 @@ def test_a_delivery_without_a_call_connection_is_shown_with_its_attempts(
     assert response.status_code == 200, response.content
     assert response.json()["callConnectionId"] is None
     assert response.json()["attemptLog"][0]["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        ("2020-01-01T00:00:00%2B23:30", 200),  # PostgreSQL itself takes at most ±15:59
+        ("9999-12-31T23:59:59-23:00", 400),  # later than UTC can say
+        ("0001-01-01T00:00:00%2B01:00", 400),  # earlier than UTC can say
+        ("2026-02-30T00:00Z", 400),  # no such day
+    ],
+)
+def test_the_since_filter_takes_any_offset_and_refuses_times_utc_cannot_hold(
+    client, tenant, since, status
+):
+    response = send(client, "GET", f"/t/acme/api/v1/deliveries?since={since}", key=key_of(tenant))
+
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert_error(response, 400, "BadRequest", mentions="since")

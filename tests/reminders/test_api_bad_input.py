@@ -1,5 +1,8 @@
-"""Requests that collide with a unique rule or overflow a filter answer a 400 in the ACS
+"""Requests that collide with a unique rule or go past a filter's range answer a 400 in the ACS
 shape naming the field, never a 500 (issue 12, defect 7)."""
+
+from datetime import UTC, timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 
@@ -111,3 +114,32 @@ def test_a_number_filter_in_range_still_filters(client, acme, plan):
 
     assert [row["id"] for row in response.json()["results"]] == [appointment.pk]
     assert Appointment.objects.for_tenant(acme).count() == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "attempts?dialedAfter=9999-12-31T23:59:59-23:00",
+        "attempts?dialedBefore=0001-01-01T00:00:00%2B01:00",
+        "appointments?startsBefore=9999-12-31T23:00:00-02:00",
+    ],
+)
+def test_a_time_filter_that_utc_cannot_hold_is_a_400_naming_the_filter(client, acme, query):
+    response = api(client, acme, "GET", query)
+
+    name = query.split("?")[1].split("=")[0]
+    assert targets(assert_error(response, 400, "BadRequest", mentions="out of range")) == {name}
+
+
+def test_a_time_filter_with_an_offset_postgresql_refuses_is_applied_in_utc(client, acme, plan):
+    from tests.reminders.conftest import book
+
+    appointment = book(acme, plan)
+    # +23:30 is a valid ISO 8601 offset; PostgreSQL takes at most ±15:59.
+    after = appointment.starts_at.astimezone(UTC).replace(microsecond=0) - timedelta(hours=1)
+    local = after.astimezone(timezone(timedelta(hours=23, minutes=30))).isoformat()
+
+    response = api(client, acme, "GET", f"appointments?startsAfter={quote(local)}")
+
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [appointment.pk]

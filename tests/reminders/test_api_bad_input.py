@@ -143,3 +143,20 @@ def test_a_time_filter_with_an_offset_postgresql_refuses_is_applied_in_utc(clien
 
     assert response.status_code == 200, response.content
     assert [row["id"] for row in response.json()["results"]] == [appointment.pk]
+
+
+def test_the_portal_refuses_a_second_plan_with_the_same_name_on_the_form(
+    client, acme, plan, member_client
+):
+    from tests.reminders.test_portal import plan_form
+
+    member_client("operator")
+    number = acme.phone_numbers.get(e164=CALLER)
+
+    response = client.post(
+        "/portal/t/acme/reminders/plans/new/", plan_form(name=plan.name, caller_id=number.pk)
+    )
+
+    assert response.status_code == 200
+    assert "A plan with this name exists." in response.content.decode()
+    assert ReminderPlan.objects.for_tenant(acme).count() == 1

@@ -36,6 +36,9 @@ class MediaOutcome:
     RECOGNIZE_FAILED = "recognize_failed"  # detail: reason (initial_silence)
     TONES_SENT = "tones_sent"
     TONE = "tone"  # continuous DTMF: detail: key (no op)
+    # The operation could not be carried out at all (its legs are gone, or the driver
+    # failed on it). detail: message
+    FAILED = "media_failed"
 
 
 class RecordingOutcome:

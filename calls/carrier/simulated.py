@@ -37,6 +37,14 @@ QUICK = 0.2
 # Sent DTMF: each tone lasts 100 ms with 50 ms between tones (common carrier timing).
 TONE_SECONDS, GAP_SECONDS = 0.1, 0.05
 TONE_SAMPLES, GAP_SAMPLES = samples(TONE_SECONDS), samples(GAP_SECONDS)
+# A callee outcome for fault-isolation tests (not offered on the portal): dialling such a
+# callee makes the driver raise, as a bug in a driver or its network library would.
+FAULT = "fault"
+
+
+class ScriptedFault(RuntimeError):
+    """The simulated driver failing on purpose, for a callee scripted to do so."""
+
 
 Action = CarrierEvent | Callable[[], None]
 
@@ -66,6 +74,9 @@ class SimulatedCarrier:
         self._legs[command.leg_id] = {"to": command.to, "muted": False, "script": script}
         self.taping.leg(command.leg_id, call=command.call, who=command.to)
         outcome, leg = script.outcome, command.leg_id
+        if outcome == FAULT:
+            # Half-way through, like a real failure: the gateway must clean up after it.
+            raise ScriptedFault(f"scripted driver fault dialling {command.to}")
         if outcome in ("answer", "voicemail") and script.answer_after < command.timeout:
             self._answer_at(now + script.answer_after, leg, voicemail=outcome == "voicemail")
         elif outcome in ("answer", "voicemail", "no_answer"):

@@ -239,7 +239,9 @@ class Gateway:
                 self.carrier.send_tones(SendTones(op_id=op_id, leg=legs[0], keys=keys))
                 return
             field = "prompts" if op.kind == MediaOperation.Kind.RECOGNIZE else "sources"
-            audios = tuple(self._load(index, data) for index, data in enumerate(payload[field]))
+            audios = tuple(
+                self._load(index, data, op.tenant_id) for index, data in enumerate(payload[field])
+            )
         except _PlayFailed as failure:
             ingest(
                 CarrierEvent(
@@ -266,9 +268,10 @@ class Gateway:
             self.carrier.play(Play(op_id=op_id, legs=legs, audios=audios, loop=payload["loop"]))
 
     @staticmethod
-    def _load(index: int, data: dict) -> Audio:
+    def _load(index: int, data: dict, tenant_id: int) -> Audio:
         try:
-            return play_sources.load(PlaySource.from_payload(data))
+            # The operation's tenant: play caches are per tenant.
+            return play_sources.load(PlaySource.from_payload(data), tenant_id=tenant_id)
         except SourceError as exc:
             raise _PlayFailed(
                 {"index": index, "sub_code": exc.sub_code, "message": exc.message}

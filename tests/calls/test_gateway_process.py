@@ -111,3 +111,31 @@ def test_a_command_the_driver_fails_on_fails_its_call_while_another_tenants_conn
     log = "".join(gateway_process.output)
     assert "ERROR calls.gateway: gateway gateway-test: dial command" in log
     assert "ScriptedFault: scripted driver fault dialling 4:+14255550666" in log
+
+
+def test_the_gateway_carries_on_after_losing_its_database_connection(tenant, gateway_process):
+    tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
+
+    def call(callee: str):
+        return services.create_call(
+            tenant, targets=[Identifier.phone(callee)], callback_uri="http://127.0.0.1:9/cb",
+            source_caller_id="+14255550100",
+        )  # fmt: skip
+
+    first = call("+14255550123")
+    wait_for(lambda: state_of(first) == "connected")
+
+    # The database drops the gateway's connections (a restart, a failover, an admin).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    time.sleep(3)  # its nudge listener reconnects after 2 s
+    second = call("+14255550124")
+
+    # Its next step fails on the dead connection; it logs that and goes on with a new one
+    # (40 s: even with the nudge lost, its 30 s poll finds the work).
+    wait_for(lambda: state_of(second) == "connected", seconds=40)
+    assert gateway_process.poll() is None
+    assert "a step failed; carrying on" in "".join(gateway_process.output)

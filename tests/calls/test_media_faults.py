@@ -180,6 +180,20 @@ def test_tones_sent_to_a_participant_removed_at_once_fail_as_canceled(
     assert media_types(callbacks)[-1] == "SendDtmfTonesCompleted"
 
 
+def test_a_play_to_a_participant_removed_at_once_is_canceled(
+    connected, callbacks, gateway, loop_server
+):
+    connection = connected(CALLEE, SECOND)
+
+    connection.play_media(FileSource(loop_server), play_to=[PhoneNumberIdentifier(SECOND)])
+    connection.remove_participant(PhoneNumberIdentifier(SECOND))
+    gateway.advance(1)
+
+    assert media_types(callbacks) == ["RemoveParticipantSucceeded", "PlayCanceled"]
+    assert sub_code(callbacks, "PlayCanceled") == 8508
+    assert not CarrierCommand.unscoped.filter(state=CarrierCommand.State.FAILED).exists()
+
+
 def test_removing_a_participant_cancels_their_plays_and_starts_what_waited_behind(
     connected, callbacks, gateway, loop_server
 ):

@@ -10,9 +10,12 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,16 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 }
 
 
+def _suspicious(exc: SuspiciousOperation) -> AcsError:
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return BadRequest(
+            f"The request body is larger than the {limit:,} bytes allowed.",
+            code="RequestBodyTooLarge",
+        )
+    return BadRequest("The request is invalid.")
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[tuple[str, str, str]]:
     """Turn DRF's nested validation errors into (target, code, message) triples."""
     if isinstance(detail, dict):
@@ -99,6 +112,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: every API error in the ACS shape."""
     if isinstance(exc, Http404):
         exc = NotFound(str(exc) if str(exc) else None)
+    if isinstance(exc, SuspiciousOperation):
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many form fields, a Host we do not
+        # serve: Django would answer 400 too, but as an HTML page under DEBUG.
+        logging.getLogger("django.security").warning("%s: %s", type(exc).__name__, exc)
+        exc = _suspicious(exc)
     if not isinstance(exc, exceptions.APIException):
         return None  # Django turns it into a 500 through handler500 below.
 
@@ -122,6 +140,17 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         code = next((c for k, c in _DRF_CODES.items() if isinstance(exc, k)), "Error")
         body = error_body(code, str(exc.detail))
     return Response(body, status=exc.status_code, headers=headers)
+
+
+class JsonErrorsMixin:
+    """For API views whose success is not JSON (the docs page's HTML, the schema's YAML):
+    their errors are still rendered as JSON in the ACS shape, not by the page's renderer."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
+        self.request.accepted_media_type = JSONRenderer.media_type  # type: ignore[attr-defined]
+        return response
 
 
 def _json_or(

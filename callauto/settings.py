@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "callauto.middleware.ApiQueryGuard",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -234,12 +235,17 @@ MEDIA_CACHE_DIR = Path(env.str("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-c
 # --- ACS-compatible HMAC authentication ---
 HMAC_MAX_CLOCK_SKEW_SECONDS = env.int("HMAC_MAX_CLOCK_SKEW_SECONDS", default=300)
 
+# The largest request body (besides uploaded files) any route reads; past it the APIs answer
+# 400 RequestBodyTooLarge in the ACS shape (callauto.errors), DEBUG or not.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["callauto.hmac_auth.AcsHmacAuthentication"],
     # The permission table (tenants.permissions): every view names its actions.
     "DEFAULT_PERMISSION_CLASSES": ["tenants.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded nesting (callauto.parsers); Django caps the size (DATA_UPLOAD_MAX_MEMORY_SIZE).
+    "DEFAULT_PARSER_CLASSES": ["callauto.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "callauto.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -263,6 +269,10 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["tenants.api.schema.tenant_api_only"],
     # The schema and docs pages follow the permission table like every other route.
     "SERVE_PERMISSIONS": ["tenants.api.permissions.TablePermission"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenants.api.schema.acs_error_responses",
+    ],
     # Tenant models' `objects` refuse unscoped queries; the schema only reads their shape.
     "DEFAULT_QUERY_MANAGER": "unscoped",
     "ENUM_NAME_OVERRIDES": {

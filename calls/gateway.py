@@ -3,8 +3,14 @@
 `manage.py run_gateway` drives it from an asyncio loop in real time (every database call
 goes through sync_to_async, off the loop); tests drive the same object on a virtual
 clock with `advance()`, so what the tests exercise is what production runs.
+
+One gateway carries every tenant's calls, so a fault is contained where it happens: a
+command the driver fails on fails its own leg, operation or recording (with the ACS
+event that says so, and an error in the log), and a carrier event that cannot be
+ingested fails only what it was about; the other commands and events go on.
 """
 
+import contextlib
 import logging
 
 from django.db import transaction
@@ -28,10 +34,12 @@ from carrier.interface import (
     Collect,
     Dial,
     KeyPress,
+    LegOutcome,
     MediaOutcome,
     Originate,
     Play,
     Record,
+    RecordingOutcome,
     SendTones,
 )
 from carrier.media import play_sources
@@ -77,11 +85,59 @@ class Gateway:
                     Call.unscoped.filter(pk=command.call_id, gateway_id="").update(
                         gateway_id=self.gateway_id
                     )
-                self._execute(command)
+                try:
+                    # A savepoint per command: a failure undoes its own writes only.
+                    with transaction.atomic():
+                        self._execute(command)
+                except Exception:
+                    log.exception(
+                        "gateway %s: %s command %s (tenant %s, call %s) failed",
+                        self.gateway_id, command.kind, command.pk, command.tenant_id,
+                        command.call_id,
+                    )  # fmt: skip
+                    self._command_failed(command)
+                    continue
                 command.state = CarrierCommand.State.DONE
                 command.done_at = timezone.now()
                 command.save(update_fields=["state", "done_at"])
         return len(commands)
+
+    def _command_failed(self, command: CarrierCommand) -> None:
+        """Mark the command failed and fail what it was for, through the ingestion of
+        the carrier event a driver would have sent: the leg (CreateCallFailed,
+        AddParticipantFailed, AnswerFailed...), the media operation (PlayFailed,
+        RecognizeFailed, SendDtmfTonesFailed) or the recording (StartRecordingFailed)."""
+        CarrierCommand.unscoped.filter(pk=command.pk).update(
+            state=CarrierCommand.State.FAILED, done_at=timezone.now()
+        )
+        leg = str(command.participant.leg_id) if command.participant else ""
+        message = "The media server failed to carry out the request."
+        event: CarrierEvent | None = None
+        if command.kind in (CarrierCommand.Kind.DIAL, CarrierCommand.Kind.ANSWER):
+            # The driver may hold half a leg: let it go (it may fail on that too).
+            with contextlib.suppress(Exception):
+                self.carrier.hang_up(leg)
+            event = CarrierEvent(leg_id=leg, kind=LegOutcome.FAILED)
+        elif command.kind == CarrierCommand.Kind.MEDIA_START:
+            with contextlib.suppress(Exception):
+                self.carrier.stop_media(command.payload["op"])
+            detail = {"op": command.payload["op"], "message": message}
+            event = CarrierEvent(leg_id=leg, kind=MediaOutcome.FAILED, detail=detail)
+        elif command.kind == CarrierCommand.Kind.RECORD_START:
+            detail = {"recording": command.payload["recording"], "message": message,
+                      "at_start": True}  # fmt: skip
+            event = CarrierEvent(leg_id="", kind=RecordingOutcome.FAILED, detail=detail)
+        elif command.kind == CarrierCommand.Kind.RECORD_STOP:
+            detail = {"recording": command.payload["recording"], "message": message}
+            event = CarrierEvent(leg_id="", kind=RecordingOutcome.FAILED, detail=detail)
+        if event is None:
+            return  # no ACS event reports this one (a mute, a hang-up): the log does
+        try:
+            with transaction.atomic():
+                ingest(event, gateway_id=self.gateway_id)
+        except Exception:
+            log.exception("gateway %s: reporting the failure of command %s failed too",
+                          self.gateway_id, command.pk)  # fmt: skip
 
     def _execute(self, command: CarrierCommand) -> None:
         participant = command.participant
@@ -171,17 +227,25 @@ class Gateway:
             live = live.filter(raw_id__in=op.targets)
         legs = tuple(str(leg) for leg in live.values_list("leg_id", flat=True))
         payload = op.payload
+        if not legs:
+            # Everyone it was for has left (a race with a hang-up): nothing to play to.
+            message = "None of the operation's participants is in the call."
+            failed = {"op": op_id, "message": message}
+            ingest(CarrierEvent(leg_id="", kind=MediaOutcome.FAILED, detail=failed))
+            return
         try:
             if op.kind == MediaOperation.Kind.SEND_DTMF:
                 keys = tuple(KEYS[name] for name in payload["tones"])
                 self.carrier.send_tones(SendTones(op_id=op_id, leg=legs[0], keys=keys))
                 return
             field = "prompts" if op.kind == MediaOperation.Kind.RECOGNIZE else "sources"
-            audios = tuple(self._load(index, data) for index, data in enumerate(payload[field]))
+            audios = tuple(
+                self._load(index, data, op.tenant_id) for index, data in enumerate(payload[field])
+            )
         except _PlayFailed as failure:
             ingest(
                 CarrierEvent(
-                    leg_id=legs[0] if legs else "",
+                    leg_id=legs[0],
                     kind=MediaOutcome.PLAY_FAILED,
                     detail={"op": op_id, **failure.detail},
                 )
@@ -204,9 +268,10 @@ class Gateway:
             self.carrier.play(Play(op_id=op_id, legs=legs, audios=audios, loop=payload["loop"]))
 
     @staticmethod
-    def _load(index: int, data: dict) -> Audio:
+    def _load(index: int, data: dict, tenant_id: int) -> Audio:
         try:
-            return play_sources.load(PlaySource.from_payload(data))
+            # The operation's tenant: play caches are per tenant.
+            return play_sources.load(PlaySource.from_payload(data), tenant_id=tenant_id)
         except SourceError as exc:
             raise _PlayFailed(
                 {"index": index, "sub_code": exc.sub_code, "message": exc.message}
@@ -229,8 +294,47 @@ class Gateway:
     def ingest_events(self) -> int:
         done = 0
         for event in self.carrier.poll():
-            done += ingest(event, gateway_id=self.gateway_id)
+            try:
+                # ingest is atomic: a failure undoes this event's writes only.
+                done += ingest(event, gateway_id=self.gateway_id)
+            except Exception:
+                log.exception(
+                    "gateway %s: ingesting %s (leg %r, event %s) failed",
+                    self.gateway_id, event.kind, event.leg_id, event.event_id,
+                )  # fmt: skip
+                self._event_failed(event)
+                done += 1
         return done
+
+    def _event_failed(self, event: CarrierEvent) -> None:
+        """An event that could not be applied leaves its operation or call in a state
+        nothing will move it out of: fail the operation, or end the call (500)."""
+        try:
+            with transaction.atomic():
+                if "op" in event.detail:
+                    failed = {
+                        "op": event.detail["op"],
+                        "message": "The media server reported an unreadable outcome.",
+                    }
+                    ingest(CarrierEvent(leg_id=event.leg_id, kind=MediaOutcome.FAILED,
+                                        detail=failed))  # fmt: skip
+                    return
+                call_id = (
+                    Participant.unscoped.filter(leg_id=event.leg_id)
+                    .values_list("call_id", flat=True)
+                    .first()
+                    if event.leg_id
+                    else None
+                )
+                if call_id is None:
+                    return
+                call = Call.unscoped.select_for_update().get(pk=call_id)
+                if call.state != Call.State.DISCONNECTED:
+                    end_call(call, code=500, sub_code=0,
+                             message="The call failed in the media server.")  # fmt: skip
+        except Exception:
+            log.exception("gateway %s: containing the failed event %s failed too",
+                          self.gateway_id, event.event_id)  # fmt: skip
 
     def reconcile(self) -> int:
         """After a restart: end this gateway's calls whose legs its driver no longer carries."""

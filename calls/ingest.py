@@ -14,9 +14,14 @@ from django.utils import timezone
 from calls import events
 from calls.identifiers import Identifier, parse_raw_id
 from calls.incoming import make_context
-from calls.media_services import apply_media_event, report_tone
+from calls.media_services import (
+    apply_media_event,
+    cancel_for_connection,
+    cancel_for_participant,
+    report_tone,
+)
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
-from calls.services import end_call
+from calls.services import end_call, end_if_deserted
 from calls.transitions import transition
 from carrier.interface import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
 from tenants.models import PhoneNumber
@@ -200,6 +205,8 @@ def _transfer_accepted(connection: CallConnection, target: Participant) -> None:
         callback_uri=target.operation_callback_uri or None,
         **extra,
     )
+    # The app is out of the call: what it was still playing (hold music) stops.
+    cancel_for_connection(connection)
     transition(connection, K.DISCONNECTED)
     events.emit(
         connection,
@@ -280,5 +287,7 @@ def _failed(call: Call, participant: Participant, kind: str) -> None:
 def _hung_up(call: Call, participant: Participant) -> None:
     transition(participant, P.DISCONNECTED, left_at=timezone.now())
     events.emit_participants_updated(call)
-    if not Participant.unscoped.filter(call=call, state=P.CONNECTED).exists():
-        end_call(call, code=200, sub_code=0, message="The remote participant hung up.")
+    # Whoever is left alone (after a transfer the app has left) hears the call end, and
+    # CallDisconnected says it all; otherwise what was for them alone is canceled.
+    if not end_if_deserted(call, message="The remote participant hung up."):
+        cancel_for_participant(participant)

@@ -4,7 +4,8 @@ Each request becomes a MediaOperation. ACS runs one media operation at a time pe
 participant: a new one waits (QUEUED) behind a running one that shares a target, unless
 it asks to interrupt, which cancels what runs (with PlayCanceled / RecognizeCanceled).
 Starting an operation writes a MEDIA_START command; the gateway loads the audio and the
-carrier reports back through `apply_media_event`.
+carrier reports back through `apply_media_event`. When the people an operation is for
+leave (removed, hung up), it is canceled; when the app leaves, its operations stop.
 """
 
 from django.db import transaction
@@ -28,6 +29,13 @@ LIVE = [S.QUEUED, S.RUNNING]
 # Result codes (ACS-WIRE.md §5.2).
 RECOGNIZED_SUBCODES = {"max_tones": 8531, "stop_tone": 8514, "inter_tone_timeout": 8532}
 CANCELED = events.result(400, 8508, "Action failed, the operation was canceled.")
+# An operation the media server could not carry out (ACS: 500 with the "unspecified" code).
+FAILED_EVENTS = {
+    Op.Kind.PLAY: "PlayFailed",
+    Op.Kind.RECOGNIZE: "RecognizeFailed",
+    Op.Kind.SEND_DTMF: "SendDtmfTonesFailed",
+    Op.Kind.HOLD_MUSIC: "HoldFailed",
+}
 
 
 def _targets(connection: CallConnection, identifiers: list[Identifier]) -> list[str]:
@@ -106,6 +114,36 @@ def cancel_for_call(call_id: int) -> None:
     """The call ended: its media stops, with no events (CallDisconnected says it all)."""
     for op in Op.unscoped.select_for_update().filter(call_id=call_id, state__in=LIVE):
         cancel(op, notify=False)
+
+
+def cancel_for_participant(participant: Participant) -> None:
+    """`participant` left the call (removed or hung up): cancel, with their events
+    (PlayCanceled, RecognizeCanceled, SendDtmfTonesFailed), the queued and running
+    operations that were for them and nobody else still in the call, then start what
+    waited behind them. Operations for everyone go on for those who stay.
+
+    The caller holds the transaction and has already moved `participant` out of
+    CONNECTED.
+    """
+    staying = set(
+        Participant.unscoped.filter(
+            call_id=participant.call_id, state=Participant.State.CONNECTED
+        ).values_list("raw_id", flat=True)
+    )
+    ops = Op.unscoped.select_for_update().filter(call_id=participant.call_id, state__in=LIVE)
+    for op in ops.order_by("pk"):
+        if participant.raw_id in op.targets and not staying & set(op.targets):
+            cancel(op)
+    schedule(participant.call_id)
+
+
+def cancel_for_connection(connection: CallConnection) -> None:
+    """The app left the call: the operations it asked for stop, silently (it hears no
+    more events of this call)."""
+    ops = Op.unscoped.select_for_update().filter(connection=connection, state__in=LIVE)
+    for op in ops.order_by("pk"):
+        cancel(op, notify=False)
+    schedule(connection.call_id)
 
 
 def _emit(op: MediaOperation, event_type: str, **data: object) -> None:
@@ -358,6 +396,10 @@ def apply_media_event(event: CarrierEvent) -> bool:
     elif kind == MediaOutcome.TONES_SENT:
         _end(op, S.COMPLETED)
         _emit(op, "SendDtmfTonesCompleted", result_information=events.OK)
+    elif kind == MediaOutcome.FAILED:
+        message = str(detail.get("message") or "The operation could not be carried out.")
+        _end(op, S.FAILED, {"message": message})
+        _emit(op, FAILED_EVENTS[op.kind], result_information=events.result(500, 9999, message))
     schedule(op.call_id)
     return True
 

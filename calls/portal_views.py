@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
+from calls import services
 from calls.models import Call, CallEvent, MediaOperation, Participant
 from calls.portal_forms import CallFilterForm
 from tenants.permissions import Action
@@ -78,14 +79,18 @@ def _live_context(request: HttpRequest, call: Call) -> dict:
         .prefetch_related(Prefetch("attempt_log", queryset=attempts))
         .order_by("created_at", "pk"),
         "can_redeliver": permits(request, Action.DELIVERIES_REDELIVER),
+        "can_terminate": permits(request, Action.CALLS_DRIVE),
     }
 
 
-@tenant_page(write=Action.DELIVERIES_REDELIVER)
+@tenant_page(write={"redeliver": Action.DELIVERIES_REDELIVER, "terminate": Action.CALLS_DRIVE})
 def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
-    """Everything about one call; operators redeliver its callbacks from here."""
+    """Everything about one call; operators redeliver its callbacks and terminate it
+    from here (viewers see the page; their POSTs get 403 from tenant_page)."""
     tenant = request.tenant
     call = _call(request, call_id)
+    if request.method == "POST" and "terminate" in request.POST:
+        return _terminate(request, call)
     if request.method == "POST":
         try:
             # Only this call's callbacks: the form was on this call's page.
@@ -98,6 +103,19 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
         messages.success(request, "Queued for delivery again.")
         return redirect("portal:call_detail", tenant_slug=tenant.slug, call_id=call.pk)
     return render(request, "portal/calls/call_detail.html", _live_context(request, call))
+
+
+def _terminate(request: HttpRequest, call: Call) -> HttpResponse:
+    """End the call for everyone, through the verb behind the API's terminate (audited)."""
+    try:
+        services.terminate_call(
+            request.tenant, call.pk, actor=request.user, message=services.TERMINATED_FROM_PORTAL
+        )
+    except services.CallNotActive:
+        messages.info(request, "The call had already ended.")
+    else:
+        messages.success(request, "The call was terminated: everyone in it was hung up.")
+    return redirect("portal:call_detail", tenant_slug=request.tenant.slug, call_id=call.pk)
 
 
 @tenant_page(write=None)

@@ -17,6 +17,7 @@ from calls import events, incoming, nudge
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CarrierCommand, Participant
 from calls.transitions import transition
+from tenants import audit
 from tenants.models import PhoneNumber, Tenant
 
 K = CallConnection.State
@@ -190,9 +191,26 @@ def end_call(call: Call, *, code: int, sub_code: int, message: str) -> None:
         )
 
 
+def end_if_deserted(call: Call, *, message: str) -> bool:
+    """End `call` (and say so with True) once nobody is left to talk to: no participant
+    in it, or a single one and no application. As in ACS, a call with one party in it
+    is over: the person who stays after the other hung up hears the call end.
+
+    The caller holds the call's row lock and a transaction.
+    """
+    connected = Participant.unscoped.filter(call=call, state=P.CONNECTED).count()
+    app_in_call = CallConnection.unscoped.filter(call=call).exclude(state=K.DISCONNECTED).exists()
+    if connected == 0 or (connected == 1 and not app_in_call):
+        end_call(call, code=200, sub_code=0, message=message)
+        return True
+    return False
+
+
 @transaction.atomic
 def hang_up(tenant: Tenant, call_connection_id: str) -> None:
     """The application leaves the call. A call left with fewer than two people ends."""
+    from calls.media_services import cancel_for_connection  # media builds on this module
+
     connection = get_connection(tenant, call_connection_id, lock=True)
     if connection.state == K.DISCONNECTED:
         raise CallNotActive("The call connection has already disconnected.")
@@ -202,6 +220,8 @@ def hang_up(tenant: Tenant, call_connection_id: str) -> None:
     if remaining < 2:
         end_call(call, code=200, sub_code=0, message="The application hung up.")
         return
+    # The people stay; what the app was playing to them stops with it.
+    cancel_for_connection(connection)
     transition(connection, K.DISCONNECTED)
     events.emit(
         connection,
@@ -212,12 +232,46 @@ def hang_up(tenant: Tenant, call_connection_id: str) -> None:
 
 @transaction.atomic
 def terminate(tenant: Tenant, call_connection_id: str) -> None:
-    """End the call for everyone in it."""
+    """End the call for everyone in it (the SDK's hang_up(is_for_everyone=True)).
+
+    Raises NotFound for another tenant's connection, CallNotActive once it has left.
+    """
     connection = get_connection(tenant, call_connection_id, lock=True)
     if connection.state == K.DISCONNECTED:
         raise CallNotActive("The call connection has already disconnected.")
-    call = Call.unscoped.select_for_update().get(pk=connection.call_id)
-    end_call(call, code=200, sub_code=0, message="The call was terminated by the application.")
+    terminate_call(tenant, connection.call_id)
+
+
+TERMINATED_BY_APP = "The call was terminated by the application."
+TERMINATED_FROM_PORTAL = "The call was terminated from the portal."
+
+
+@transaction.atomic
+def terminate_call(
+    tenant: Tenant, call_id: int, *, actor: object = None, message: str = TERMINATED_BY_APP
+) -> Call:
+    """End a call for everyone in it: every leg is hung up, every connection gets
+    CallDisconnected. The one verb behind the API's terminate and the portal's
+    Terminate button; a person's termination (`actor`) is audited.
+
+    Raises Call.DoesNotExist for an unknown or another tenant's call, CallNotActive
+    for a call that has already ended.
+    """
+    call = Call.objects.for_tenant(tenant).select_for_update().get(pk=call_id)
+    if call.state == Call.State.DISCONNECTED:
+        raise CallNotActive("The call has already ended.")
+    before = call.state
+    end_call(call, code=200, sub_code=0, message=message)
+    if actor is not None:
+        audit.record(
+            tenant,
+            actor=actor,
+            action="call.terminate",
+            target=call,
+            before={"state": before},
+            after={"state": call.state},
+        )
+    return call
 
 
 def find_participant(connection: CallConnection, target: Identifier) -> Participant:
@@ -351,6 +405,8 @@ def remove_participant(
     operation_callback_uri: str = "",
 ) -> None:
     """Drop someone from the call; a call left with nobody else in it ends."""
+    from calls.media_services import cancel_for_participant  # media builds on this module
+
     connection = get_connection(tenant, call_connection_id, lock=True)
     _require_active(connection)
     participant = find_participant(connection, target)
@@ -368,6 +424,9 @@ def remove_participant(
     if not Participant.unscoped.filter(call_id=connection.call_id, state=P.CONNECTED).exists():
         call = Call.unscoped.select_for_update().get(pk=connection.call_id)
         end_call(call, code=200, sub_code=0, message="The last participant was removed.")
+        return
+    # What was playing to them, listening to them or sending them tones ends with them.
+    cancel_for_participant(participant)
 
 
 @transaction.atomic
@@ -622,6 +681,8 @@ def remove_participant_out_of_call(
     operation_context: str = "",
 ) -> None:
     """Drop someone from a call the app is not in; a call left with one person ends."""
+    from calls.media_services import cancel_for_participant  # media builds on this module
+
     call = get_server_call(tenant, server_call_id)
     participant = (
         Participant.unscoped.select_for_update()
@@ -645,8 +706,8 @@ def remove_participant_out_of_call(
         result_information=events.OK,
     )
     events.emit_participants_updated(call)
-    if Participant.unscoped.filter(call=call, state=P.CONNECTED).count() < 2:
-        end_call(call, code=200, sub_code=0, message="Too few participants remained.")
+    if not end_if_deserted(call, message="Too few participants remained."):
+        cancel_for_participant(participant)
 
 
 @transaction.atomic

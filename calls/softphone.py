@@ -158,14 +158,22 @@ def operation_audio(op: MediaOperation) -> Audio:
             parts.append(dtmf.tone(dtmf.KEYS[name], TONE_SECONDS))
         return concat(*parts)
     field = "prompts" if op.kind == MediaOperation.Kind.RECOGNIZE else "sources"
-    return concat(*(load(PlaySource.from_payload(data)) for data in payload.get(field, [])))
+    return concat(
+        *(
+            load(PlaySource.from_payload(data), tenant_id=op.tenant_id)
+            for data in payload.get(field, [])
+        )
+    )
 
 
 def operation_wav(op: MediaOperation) -> bytes:
-    """operation_audio as a WAV file, rendered once per distinct content: an IVR plays
-    the same prompts on every call, and speech takes a moment to render."""
-    content = json.dumps([op.kind, op.payload.get("prompts"), op.payload.get("sources"),
-                          op.payload.get("tones")], sort_keys=True)  # fmt: skip
+    """operation_audio as a WAV file, rendered once per distinct content of a tenant: an
+    IVR plays the same prompts on every call, and speech takes a moment to render. Like
+    the play caches, it is the tenant's own: the same sources of another tenant are
+    loaded for that tenant."""
+    content = json.dumps([op.tenant_id, op.kind, op.payload.get("prompts"),
+                          op.payload.get("sources"), op.payload.get("tones")],
+                         sort_keys=True)  # fmt: skip
     directory = Path(settings.MEDIA_CACHE_DIR)
     path = directory / f"softphone-{hashlib.sha256(content.encode()).hexdigest()}.wav"
     if path.exists():

@@ -39,6 +39,9 @@ class MediaOutcome:
     RECOGNIZE_FAILED = "recognize_failed"  # detail: reason (initial_silence)
     TONES_SENT = "tones_sent"
     TONE = "tone"  # continuous DTMF: detail: key (no op)
+    # The operation could not be carried out at all (its legs are gone, or the driver
+    # failed on it). detail: message
+    FAILED = "media_failed"
 
 
 class RecordingOutcome:
@@ -88,16 +91,19 @@ class CalleeScript:
     keys: tuple[KeyPress, ...] = ()
 
 
-class HasDuration(Protocol):
+class HasSamples(Protocol):
+    """Audio to play: its length in whole samples (8000 a second) is what media timing
+    is computed from."""
+
     @property
-    def duration(self) -> float: ...
+    def samples(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class Play:
     op_id: str
     legs: tuple[str, ...]
-    audios: tuple[HasDuration, ...]
+    audios: tuple[HasSamples, ...]
     loop: bool = False
 
 
@@ -107,7 +113,7 @@ class Collect:
 
     op_id: str
     leg: str
-    prompts: tuple[HasDuration, ...]
+    prompts: tuple[HasSamples, ...]
     interrupt_prompt: bool = False
     initial_silence: float = 5.0
     inter_tone: float = 2.0

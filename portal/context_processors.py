@@ -1,3 +1,4 @@
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from portal import registry
@@ -9,7 +10,9 @@ def portal(request: HttpRequest) -> dict:
     """The tenant switcher's entries, the navigation, the current tenant, and what the
     member may do there (`can.<action>`, from the permission table), for every page."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # Only a signed-in person has a switcher; an API page rendered for an access key
+    # (request.user is then the key's principal) has none.
+    if not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
         return {}
     memberships = (
         Membership.unscoped.filter(user=user).select_related("tenant").order_by("tenant__name")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 from phonenumbers import timezone as number_zones
@@ -60,6 +60,40 @@ def contact_zone(contact: Contact) -> ZoneInfo:
     return ZoneInfo(contact.time_zone)
 
 
+# The unique rules of the tenant's rows, by constraint name: the field a clash is reported on.
+UNIQUE_FIELDS = {
+    "contact_phone_per_tenant": ("phone", "A contact with this number exists."),
+    "contact_external_id_per_tenant": ("external_id", "A contact with this externalId exists."),
+    "plan_name_per_tenant": ("name", "A plan with this name exists."),
+    "appointment_external_id_per_tenant": (
+        "external_id",
+        "Another request created this appointment at the same time; send it again.",
+    ),
+}
+
+
+def _taken(tenant: Tenant, row: models.Model, **values: Any) -> bool:
+    """Whether another row of the tenant (of the same model) already has these values."""
+    others = type(row).objects.for_tenant(tenant).filter(**values)
+    if row.pk is not None:
+        others = others.exclude(pk=row.pk)
+    return others.exists()
+
+
+def _save_unique(row: models.Model) -> None:
+    """Save `row`; a unique rule broken anyway (a concurrent request saved the same value
+    between our check and this insert) is the ValidationError the check gives, not a 500."""
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable
+            row.save()
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)  # psycopg names the constraint
+        field = UNIQUE_FIELDS.get(getattr(diag, "constraint_name", None) or "")
+        if field is None:
+            raise
+        raise ValidationError({field[0]: field[1]}) from exc
+
+
 @transaction.atomic
 def save_contact(
     tenant: Tenant,
@@ -70,7 +104,8 @@ def save_contact(
     **fields: Any,
 ) -> Contact:
     """Create or change a contact. The phone is normalized to E.164; an empty zone is
-    filled from the number (default_zone). Raises ValidationError."""
+    filled from the number (default_zone). Raises ValidationError (also when another
+    contact of the tenant has the phone or the externalId)."""
     creating = contact is None
     contact = contact or Contact(tenant=tenant)
     for name, value in fields.items():
@@ -79,7 +114,14 @@ def save_contact(
     if not contact.time_zone:
         contact.time_zone = default_zone(contact.phone, tenant)
     contact.full_clean(exclude=["tenant"], validate_unique=False)
-    contact.save()
+    errors = {}
+    if _taken(tenant, contact, phone=contact.phone):
+        errors["phone"] = "A contact with this number exists."
+    if contact.external_id and _taken(tenant, contact, external_id=contact.external_id):
+        errors["external_id"] = "A contact with this externalId exists."
+    if errors:
+        raise ValidationError(errors)
+    _save_unique(contact)
     if audit_it:
         audit.record(
             tenant,
@@ -108,14 +150,15 @@ def delete_contact(tenant: Tenant, contact: Contact, *, actor: Actor) -> None:
 def save_plan(
     tenant: Tenant, *, actor: Actor, plan: ReminderPlan | None = None, **fields: Any
 ) -> ReminderPlan:
-    """Create or change a reminder plan. Raises ValidationError (caller ID not the
-    tenant's, bad offsets, weekdays, window or office number)."""
+    """Create or change a reminder plan. Raises ValidationError (name taken by another
+    plan of the tenant, caller ID not the tenant's, bad offsets, weekdays, window or
+    office number)."""
     creating = plan is None
     plan = plan or ReminderPlan(tenant=tenant)
     for name, value in fields.items():
         setattr(plan, name, value)
     validate_plan(tenant, plan)
-    plan.save()
+    _save_unique(plan)
     audit.record(
         tenant,
         actor=actor,
@@ -128,6 +171,8 @@ def save_plan(
 
 def validate_plan(tenant: Tenant, plan: ReminderPlan) -> None:
     errors: dict[str, str] = {}
+    if plan.name and _taken(tenant, plan, name=plan.name):
+        errors["name"] = "A plan with this name exists."
     if plan.caller_id_id and plan.caller_id.tenant_id != tenant.pk:
         errors["caller_id"] = "Not one of this tenant's phone numbers."
     offsets = plan.offsets_minutes
@@ -268,7 +313,7 @@ def save_appointment(
         plan_next(
             appointment, timezone.now(), from_index=0 if moved else appointment.next_reminder_index
         )
-    appointment.save()
+    _save_unique(appointment)
     if audit_it and (created or before != after):
         audit.record(
             tenant,

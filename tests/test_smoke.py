@@ -144,6 +144,18 @@ def test_every_main_portal_page_renders_on_the_embedded_database(make_run):
         assert response.status_code == 200, page
 
 
+def test_an_out_of_range_number_filter_is_a_400_on_the_embedded_database(make_run):
+    # SQLite's driver raises OverflowError past 64 bits, which was a 500 (issue 12).
+    session, _ = log_in(make_run)
+
+    response = session.get(
+        f"{make_run['http']}/t/demo/api/v1/appointments?contact=-3.9e48", timeout=10
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"][0]["target"] == "contact"
+
+
 def test_make_run_places_a_call_that_reaches_call_connected(make_run):
     connection_string = re.search(r"Connection string: (\S+)", make_run["banner"])[1]
     client = CallAutomationClient.from_connection_string(

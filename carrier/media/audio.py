@@ -7,6 +7,7 @@ byte without asking what format they are in.
 """
 
 import io
+import operator
 import struct
 import warnings
 import wave
@@ -86,19 +87,42 @@ class Audio:
             frames = _resample(frames, rate)
         return cls(frames)
 
-    def slice(self, start: float, end: float | None = None) -> "Audio":
-        """The part between `start` and `end` seconds (clamped to the audio; `end=None`
-        means to the end)."""
-        first = min(max(_to_samples(start), 0), self.samples)
-        last = self.samples if end is None else min(max(_to_samples(end), first), self.samples)
-        return Audio(self.pcm[first * WIDTH : last * WIDTH])
+    def slice(self, first: int, last: int | None = None) -> "Audio":
+        """Samples `first` up to `last` (clamped to the audio; `last=None` means to the end).
+
+        Positions are whole samples, never seconds: float positions drift and round
+        differently at each end, and a loop stepping by float pieces can stall on a
+        remainder of 1e-16 s. Raises TypeError for a position that is not an integer.
+        """
+        first = min(max(operator.index(first), 0), self.samples)
+        end = self.samples if last is None else min(max(operator.index(last), first), self.samples)
+        return Audio(self.pcm[first * WIDTH : end * WIDTH])
+
+    def looped(self, first: int, count: int) -> "Audio":
+        """`count` samples of this audio played in a loop, from sample `first` of the
+        endless repetition (so `first` may exceed the length). Empty audio loops to
+        silence. Raises ValueError for a negative position or count."""
+        first, count = operator.index(first), operator.index(count)
+        if first < 0 or count < 0:
+            raise ValueError("a loop position and length cannot be negative")
+        if not self.samples:
+            return Audio(bytes(count * WIDTH))
+        offset = first % self.samples
+        repeats = -(-(offset + count) // self.samples)  # ceiling division, in integers
+        return Audio((self.pcm * repeats)[offset * WIDTH : (offset + count) * WIDTH])
+
+
+def samples(seconds: float) -> int:
+    """The whole number of samples nearest to `seconds`: how a time on a clock becomes a
+    position in audio (once, at the edge; positions are then added as integers)."""
+    return round(seconds * RATE)
 
 
 def silence(seconds: float) -> Audio:
     """`seconds` of digital silence. Raises ValueError for a negative length."""
     if seconds < 0:
         raise ValueError("silence cannot be negative")
-    return Audio(bytes(_to_samples(seconds) * WIDTH))
+    return Audio(bytes(samples(seconds) * WIDTH))
 
 
 def concat(*audios: Audio) -> Audio:
@@ -112,10 +136,6 @@ def mix(a: Audio, b: Audio) -> Audio:
     length = max(len(a.pcm), len(b.pcm))
     # audioop.add saturates instead of wrapping around, which is the clipping we want.
     return Audio(audioop.add(a.pcm.ljust(length, b"\0"), b.pcm.ljust(length, b"\0"), WIDTH))
-
-
-def _to_samples(seconds: float) -> int:
-    return round(seconds * RATE)
 
 
 def _parse_wav(data: bytes) -> tuple[tuple[int, int, int], bytes]:

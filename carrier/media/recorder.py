@@ -3,9 +3,10 @@
 While a call runs, the carrier feeds a `RecordingTape`: each piece of audio goes on the
 track of whoever was heard (prompts the app played on "app", what a callee says or presses
 on that participant's track), placed on the call's clock; `start`, `pause`, `resume` and
-`stop` mark what is recorded. `render` then builds the file: paused spans and everything
-before start or after stop are left out of every channel, identically, and the metadata
-says where the cuts were.
+`stop` mark what is recorded. Every position on the tape is a whole sample of that clock
+(8000 a second), never a float of seconds, so pieces meet exactly and lengths add up.
+`render` then builds the file: paused spans and everything before start or after stop are
+left out of every channel, identically, and the metadata says where the cuts were.
 
 Pure and in memory (no database, no I/O), so the carrier can render on stop and a test can
 check the bytes directly.
@@ -14,6 +15,7 @@ check the bytes directly.
 import io
 import itertools
 import math
+import operator
 import random
 import struct
 import sys
@@ -26,7 +28,7 @@ from typing import Any, Literal
 
 import lameenc
 
-from carrier.media.audio import RATE, WIDTH, Audio
+from carrier.media.audio import RATE, WIDTH, Audio, samples
 
 # As in audio.py: deprecated, but the stdlib's only C-speed sample arithmetic on 3.11.
 with warnings.catch_warnings():
@@ -79,10 +81,10 @@ _MARKS: dict[str, tuple[frozenset[RecordingState], RecordingState]] = {
 @dataclass
 class Track:
     """What one participant (or the app, key "app") was heard saying or playing, as
-    (start in call seconds, audio) segments in the order they were added."""
+    (first call sample, audio) segments in the order they were added."""
 
     key: str
-    segments: list[tuple[float, Audio]] = field(default_factory=list)
+    segments: list[tuple[int, Audio]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,14 +103,14 @@ class RecordingTape:
 
     Audio may be added before the recording starts (a prompt already playing): only the
     part inside active spans is rendered. Marks must come in a valid order and never go
-    back in time.
+    back in time. Times are call samples (`calls.media.audio.samples(seconds)`).
     """
 
     def __init__(self) -> None:
         self._tracks: dict[str, Track] = {}
         self._state = RecordingState.NEW
-        # (call seconds, state entered), in order; the first is the start.
-        self._marks: list[tuple[float, RecordingState]] = []
+        # (call sample, state entered), in order; the first is the start.
+        self._marks: list[tuple[int, RecordingState]] = []
 
     @property
     def state(self) -> RecordingState:
@@ -119,49 +121,51 @@ class RecordingTape:
         """The tracks in the order their first audio was added."""
         return list(self._tracks.values())
 
-    def add(self, key: str, at: float, audio: Audio) -> None:
-        """Put `audio` on `key`'s track, starting at call time `at` seconds. Overlapping
-        audio on one track is summed.
+    def add(self, key: str, at: int, audio: Audio) -> None:
+        """Put `audio` on `key`'s track, starting at call sample `at`. Overlapping audio
+        on one track is summed.
 
-        Raises ValueError for an empty key or a negative time, RecordingStateError once
-        the recording has stopped (its file may already be rendered).
+        Raises ValueError for an empty key or a negative time, TypeError for a time that
+        is not a whole sample, RecordingStateError once the recording has stopped (its
+        file may already be rendered).
         """
         if not key:
             raise ValueError("a track needs a key")
-        _check_time(at)
+        at = _check_time(at)
         if self._state is RecordingState.STOPPED:
             raise RecordingStateError("the recording has stopped; it takes no more audio")
         self._tracks.setdefault(key, Track(key)).segments.append((at, audio))
 
-    def start(self, at: float, *, paused: bool = False) -> None:
-        """Start recording at call time `at`; `paused=True` (pauseOnStart) starts in a
+    def start(self, at: int, *, paused: bool = False) -> None:
+        """Start recording at call sample `at`; `paused=True` (pauseOnStart) starts in a
         pause, so nothing is recorded until `resume`.
 
         Raises RecordingStateError if already started, ValueError for a negative time.
         """
         self._mark("start paused" if paused else "start", at)
 
-    def pause(self, at: float) -> None:
-        """Pause at call time `at`. Raises RecordingStateError unless recording."""
+    def pause(self, at: int) -> None:
+        """Pause at call sample `at`. Raises RecordingStateError unless recording."""
         self._mark("pause", at)
 
-    def resume(self, at: float) -> None:
-        """Resume at call time `at`. Raises RecordingStateError unless paused."""
+    def resume(self, at: int) -> None:
+        """Resume at call sample `at`. Raises RecordingStateError unless paused."""
         self._mark("resume", at)
 
-    def stop(self, at: float) -> None:
-        """Stop at call time `at` (also ends a pause). Raises RecordingStateError unless
+    def stop(self, at: int) -> None:
+        """Stop at call sample `at` (also ends a pause). Raises RecordingStateError unless
         recording or paused."""
         self._mark("stop", at)
 
-    def _mark(self, mark: str, at: float) -> None:
-        _check_time(at)
+    def _mark(self, mark: str, at: int) -> None:
+        at = _check_time(at)
         allowed, to = _MARKS[mark]
         if self._state not in allowed:
             raise RecordingStateError(f"cannot {mark} a recording that is {self._state}")
         if self._marks and at < self._marks[-1][0]:
             raise RecordingStateError(
-                f"cannot {mark} at {at} s, before the previous mark at {self._marks[-1][0]} s"
+                f"cannot {mark} at sample {at}, before the previous mark at sample "
+                f"{self._marks[-1][0]}"
             )
         self._marks.append((at, to))
         self._state = to
@@ -169,8 +173,8 @@ class RecordingTape:
     def spans(self) -> list[tuple[int, int, RecordingState]]:
         """Each stretch between marks as (first call sample, end call sample, state),
         ACTIVE or PAUSED, in order. Empty before the recording starts."""
-        bounds = [(_to_samples(at), state) for at, state in self._marks]
-        return [(start, end, state) for (start, state), (end, _next) in itertools.pairwise(bounds)]
+        marks = self._marks
+        return [(start, end, state) for (start, state), (end, _next) in itertools.pairwise(marks)]
 
 
 def render(
@@ -283,15 +287,15 @@ def synthetic_voice(seconds: float, *, seed: int = 0) -> Audio:
     if seconds < 0:
         raise ValueError("a voice cannot last a negative time")
     rng = random.Random(seed)
-    total = _to_samples(seconds)
+    total = samples(seconds)
     out = array("h", bytes(total * WIDTH))
-    position = _to_samples(rng.uniform(0.05, 0.15))
+    position = samples(rng.uniform(0.05, 0.15))
     while position < total:
         for _syllable in range(rng.randint(1, 3)):
-            length = _to_samples(rng.uniform(0.12, 0.28))
+            length = samples(rng.uniform(0.12, 0.28))
             _syllable_into(out, position, length, rng)
-            position += length + _to_samples(rng.uniform(0.02, 0.06))
-        position += _to_samples(rng.uniform(0.15, 0.4))  # between words
+            position += length + samples(rng.uniform(0.02, 0.06))
+        position += samples(rng.uniform(0.15, 0.4))  # between words
     return Audio(_le_bytes(out))
 
 
@@ -314,7 +318,7 @@ def _first_heard(tracks: list[Track], active: list[tuple[int, int]]) -> list[tup
 
 
 def _sample_segments(track: Track) -> list[tuple[int, int]]:
-    return [(_to_samples(at), audio.samples) for at, audio in track.segments]
+    return [(at, audio.samples) for at, audio in track.segments]
 
 
 def _place(track: Track, active: list[tuple[int, int]], length: int) -> bytes:
@@ -323,8 +327,7 @@ def _place(track: Track, active: list[tuple[int, int]], length: int) -> bytes:
     out = bytearray(length * WIDTH)
     offset = 0  # where the current span begins in the output
     for start, end in active:
-        for seconds, audio in track.segments:
-            at = _to_samples(seconds)
+        for at, audio in track.segments:
             first, last = max(start, at), min(end, at + audio.samples)
             if first >= last:
                 continue
@@ -529,13 +532,11 @@ def _syllable_into(out: array, position: int, length: int, rng: random.Random) -
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _check_time(at: float) -> None:
-    if not (math.isfinite(at) and at >= 0):
-        raise ValueError(f"a call time must be a non-negative number of seconds, not {at}")
-
-
-def _to_samples(seconds: float) -> int:
-    return round(seconds * RATE)
+def _check_time(at: int) -> int:
+    at = operator.index(at)  # a float of seconds here would be a unit mistake
+    if at < 0:
+        raise ValueError(f"a call time must be a non-negative number of samples, not {at}")
+    return at
 
 
 def _le_bytes(samples: array) -> bytes:

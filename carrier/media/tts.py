@@ -5,6 +5,9 @@ network or model files, so a fresh machine can speak ACS TextSource prompts. It 
 sound like Azure's neural voices; the point is real audio of a realistic length.
 
 The cache is only an optimisation (a miss renders again), so it may live on local disk.
+Callers scope it (one scope per tenant): a shared entry would let one tenant learn, from
+how fast its prompt starts, whether another tenant had already spoken that exact text
+(a patient's name and appointment time, say).
 """
 
 import contextlib
@@ -41,12 +44,14 @@ def render(
     locale: str = "en-US",
     voice_kind: str | None = None,
     voice_name: str | None = None,
+    scope: str = "",
 ) -> Audio:
     """Speak `text` in canonical audio, rendering with espeak-ng on a cache miss.
 
-    The voice comes from `resolve_voice`. Rendered audio is cached by text, voice, locale,
-    voice kind and voice name, so a second call reads a file. Blocking (a subprocess):
-    call it from a thread when on an event loop.
+    The voice comes from `resolve_voice`. Rendered audio is cached by `scope` (whose
+    cache it is), text, voice, locale, voice kind and voice name, so a second call in the
+    same scope reads a file. Blocking (a subprocess): call it from a thread when on an
+    event loop.
 
     Raises TtsError for empty text, text over MAX_TEXT characters, an unknown voice kind,
     a missing espeak-ng, or a failed rendering.
@@ -56,7 +61,8 @@ def render(
     if len(text) > MAX_TEXT:
         raise TtsError(f"the text to speak is longer than {MAX_TEXT} characters")
     voice = resolve_voice(locale, voice_kind, voice_name)
-    path = _cache_dir() / f"tts-{_cache_key(text, voice, locale, voice_kind, voice_name)}.wav"
+    key = _cache_key(scope, text, voice, locale, voice_kind, voice_name)
+    path = _cache_dir() / f"tts-{key}.wav"
     try:
         return Audio.from_wav(path.read_bytes())
     except (OSError, AudioFormatError):
@@ -156,9 +162,9 @@ def _cache_dir() -> Path:
 
 
 def _cache_key(
-    text: str, voice: str, locale: str, voice_kind: str | None, voice_name: str | None
+    scope: str, text: str, voice: str, locale: str, voice_kind: str | None, voice_name: str | None
 ) -> str:
-    fields = [_CACHE_VERSION, WORDS_PER_MINUTE, text, voice, locale, voice_kind, voice_name]
+    fields = [_CACHE_VERSION, WORDS_PER_MINUTE, scope, text, voice, locale, voice_kind, voice_name]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 

@@ -5,6 +5,10 @@ answer until the invitation times out, reject, hang up after N s, press keys). M
 runs on the same clock: a play lasts as long as its audio, a DTMF collection keeps the
 initial-silence and inter-tone timers a real media server would. `poll()` runs what is
 due and returns the events that happened, oldest first.
+
+The clock is in seconds, but where media is (a prompt's start, its end, a sent tone) is
+counted in whole samples: a play that starts at sample s of n samples ends at s + n, and
+the tape hears exactly n samples of it.
 """
 
 import heapq
@@ -24,6 +28,7 @@ from carrier.interface import (
     Record,
     SendTones,
 )
+from carrier.media.audio import RATE, samples
 from carrier.simulated.taping import Taping
 
 DEFAULT_SCRIPT = CalleeScript()
@@ -31,6 +36,15 @@ DEFAULT_SCRIPT = CalleeScript()
 QUICK = 0.2
 # Sent DTMF: each tone lasts 100 ms with 50 ms between tones (common carrier timing).
 TONE_SECONDS, GAP_SECONDS = 0.1, 0.05
+TONE_SAMPLES, GAP_SAMPLES = samples(TONE_SECONDS), samples(GAP_SECONDS)
+# A callee outcome for fault-isolation tests (not offered on the portal): dialling such a
+# callee makes the driver raise, as a bug in a driver or its network library would.
+FAULT = "fault"
+
+
+class ScriptedFault(RuntimeError):
+    """The simulated driver failing on purpose, for a callee scripted to do so."""
+
 
 Action = CarrierEvent | Callable[[], None]
 
@@ -46,8 +60,8 @@ class SimulatedCarrier:
         self._listening: set[str] = set()  # legs with continuous DTMF recognition
         self._out: list[CarrierEvent] = []
         self.taping = Taping(
-            now=clock.now,
-            schedule=self._call,
+            now=self._sample,
+            schedule=lambda at, action: self._call(at / RATE, action),
             emit=lambda event: self._out.append(event),
             is_live=lambda leg: leg in self._legs,
             is_muted=lambda leg: self._legs.get(leg, {}).get("muted", False),
@@ -60,6 +74,9 @@ class SimulatedCarrier:
         self._legs[command.leg_id] = {"to": command.to, "muted": False, "script": script}
         self.taping.leg(command.leg_id, call=command.call, who=command.to)
         outcome, leg = script.outcome, command.leg_id
+        if outcome == FAULT:
+            # Half-way through, like a real failure: the gateway must clean up after it.
+            raise ScriptedFault(f"scripted driver fault dialling {command.to}")
         if outcome in ("answer", "voicemail") and script.answer_after < command.timeout:
             self._answer_at(now + script.answer_after, leg, voicemail=outcome == "voicemail")
         elif outcome in ("answer", "voicemail", "no_answer"):
@@ -124,17 +141,18 @@ class SimulatedCarrier:
 
     # --- media ---
     def play(self, command: Play) -> None:
-        now = self.clock.now()
+        now, start = self.clock.now(), self._sample()
         op = command.op_id
         self._ops[op] = {"legs": command.legs}
         self.taping.sound_started(op, command.legs, command.audios, command.loop)
-        self._at(now, command.legs[0], MediaOutcome.PLAY_STARTED, op=op)
+        self._at(now, _first(command.legs), MediaOutcome.PLAY_STARTED, op=op)
         if not command.loop:  # a looping play lasts until it is stopped
-            total = sum(audio.duration for audio in command.audios)
-            self._call(now + total, lambda: self._finish(op, MediaOutcome.PLAY_FINISHED))
+            total = sum(audio.samples for audio in command.audios)
+            finish = lambda: self._finish(op, MediaOutcome.PLAY_FINISHED)  # noqa: E731
+            self._call((start + total) / RATE, finish)
 
     def collect(self, command: Collect) -> None:
-        now = self.clock.now()
+        now, start = self.clock.now(), self._sample()
         op, leg = command.op_id, command.leg
         self._ops[op] = {"legs": (leg,), "command": command, "tones": [], "phase": "prompt"}
         self._collecting[leg] = op
@@ -142,16 +160,16 @@ class SimulatedCarrier:
         if leg in self._legs:  # keys the callee presses "n seconds into the prompt"
             for press in self._legs[leg].pop("prompt_keys", []):
                 self._call(now + press.at, lambda p=press: self.press(leg, p.key))
-        prompt = sum(audio.duration for audio in command.prompts)
-        self._call(now + prompt, lambda: self._prompt_done(op))
+        prompt = sum(audio.samples for audio in command.prompts)
+        self._call((start + prompt) / RATE, lambda: self._prompt_done(op))
 
     def send_tones(self, command: SendTones) -> None:
         count = len(command.keys)
-        seconds = count * TONE_SECONDS + max(count - 1, 0) * GAP_SECONDS
+        length = count * TONE_SAMPLES + max(count - 1, 0) * GAP_SAMPLES
         self._ops[command.op_id] = {"legs": (command.leg,)}
-        self.taping.tones_sent(command.leg, command.keys, TONE_SECONDS, GAP_SECONDS)
+        self.taping.tones_sent(command.leg, command.keys, TONE_SAMPLES, GAP_SAMPLES)
         finish = lambda: self._finish(command.op_id, MediaOutcome.TONES_SENT)  # noqa: E731
-        self._call(self.clock.now() + seconds, finish)
+        self._call((self._sample() + length) / RATE, finish)
 
     def stop_media(self, op_id: str) -> None:
         state = self._ops.pop(op_id, None)
@@ -226,7 +244,7 @@ class SimulatedCarrier:
             return  # stopped meanwhile
         if "command" in state:
             self._collecting.pop(state["command"].leg, None)
-        self._at(self.clock.now(), state["legs"][0], kind, op=op, **detail)
+        self._at(self.clock.now(), _first(state["legs"]), kind, op=op, **detail)
 
     # --- recording ---
     def start_recording(self, command: Record) -> None:
@@ -292,6 +310,10 @@ class SimulatedCarrier:
     def live_legs(self) -> set[str]:
         return set(self._legs)
 
+    def _sample(self) -> int:
+        """The clock as a whole sample: where media starting now begins."""
+        return samples(self.clock.now())
+
     def _at(self, when: float, leg_id: str, kind: str, **detail: object) -> None:
         event = CarrierEvent(leg_id=leg_id, kind=kind, detail=detail)
         heapq.heappush(self._timeline, (when, next(self._order), event))
@@ -307,6 +329,12 @@ class SimulatedCarrier:
             if callable(item[2]) or item[2].leg_id != leg_id or item[2].kind in MEDIA_KINDS
         ]
         heapq.heapify(self._timeline)
+
+
+def _first(legs: tuple[str, ...]) -> str:
+    # A media event names a leg only for the record (ingestion goes by the operation),
+    # and the legs a play was for may all have left before it started.
+    return legs[0] if legs else ""
 
 
 MEDIA_KINDS = frozenset(

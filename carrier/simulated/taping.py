@@ -6,6 +6,10 @@ by barge-in or a cancel is cut short on tape too); keys a callee presses go on i
 track as real DTMF tones; a callee says a short "hello" when it answers, and in a call no
 app is in, the people talk in turns (synthetic voice). Tracks are keyed by rawId, which
 is what channelAffinity names.
+
+Times here are whole samples of the carrier's clock (`now()` gives the current sample):
+where a prompt is, how much of a loop was heard and where it goes on tape are integer
+arithmetic, so a loop stopped at any moment is flushed in a bounded number of steps.
 """
 
 import zlib
@@ -14,23 +18,24 @@ from dataclasses import dataclass, field
 
 from carrier.interface import CarrierEvent, Record, RecordingOutcome
 from carrier.media import dtmf
-from carrier.media.audio import Audio, concat
+from carrier.media.audio import RATE, Audio, concat, samples
 from carrier.media.recorder import APP, RecordingState, RecordingTape, render, synthetic_voice
 
-HELLO_AFTER, HELLO_SECONDS = 0.2, 0.8
-TURN_SECONDS, TURN_GAP = 1.6, 0.4
+HELLO_AFTER, HELLO_SECONDS = samples(0.2), 0.8
+TURN_SECONDS, TURN_GAP = 1.6, samples(0.4)
 KEY_SECONDS = 0.1
 
 
 @dataclass
 class _Sound:
-    """A prompt or play in progress: put on tape up to `flushed` seconds so far."""
+    """A prompt or play in progress, from call sample `start`: put on tape up to
+    `flushed` samples after its start so far."""
 
-    start: float
+    start: int
     audio: Audio
     loop: bool
     legs: tuple[str, ...]
-    flushed: float = 0.0
+    flushed: int = 0
 
 
 @dataclass
@@ -43,8 +48,8 @@ class _Recording:
 
 @dataclass
 class Taping:
-    now: Callable[[], float]
-    schedule: Callable[[float, Callable[[], None]], None]
+    now: Callable[[], int]  # the carrier's clock, in samples
+    schedule: Callable[[int, Callable[[], None]], None]  # run at that sample
     emit: Callable[[CarrierEvent], None]
     is_live: Callable[[str], bool]  # is the leg still up?
     is_muted: Callable[[str], bool]
@@ -78,10 +83,11 @@ class Taping:
     def key(self, leg: str, key: str) -> None:
         self._add(self._call_of.get(leg), self._who.get(leg, leg), dtmf.tone(key, KEY_SECONDS))
 
-    def tones_sent(self, leg: str, keys: tuple[str, ...], tone: float, gap: float) -> None:
+    def tones_sent(self, leg: str, keys: tuple[str, ...], tone: int, gap: int) -> None:
+        """Sent DTMF: each key `tone` samples long, `gap` samples apart, from now."""
         for index, key in enumerate(keys):
             at = self.now() + index * (tone + gap)
-            self._add(self._call_of.get(leg), APP, dtmf.tone(key, tone), at=at)
+            self._add(self._call_of.get(leg), APP, dtmf.tone(key, tone / RATE), at=at)
 
     def leg_gone(self, leg: str) -> None:
         self._answered.discard(leg)
@@ -168,31 +174,28 @@ class Taping:
             return []
         return [r.tape for r in self._recordings.values() if r.call == call]
 
-    def _add(self, call: str | None, track: str, audio: Audio, at: float | None = None) -> None:
+    def _add(self, call: str | None, track: str, audio: Audio, at: int | None = None) -> None:
         for tape in self._live_tapes(call):
             tape.add(track, self.now() if at is None else at, audio)
 
     def _flush(self, sound: _Sound, also: _Recording | None = None) -> None:
-        """Put what `sound` played since the last flush on its calls' tapes."""
-        elapsed = self.now() - sound.start
-        duration = sound.audio.duration
+        """Put what `sound` played since the last flush on its calls' tapes: one piece,
+        however many times a loop went round (integer samples: no remainder to stall on)."""
+        elapsed = max(self.now() - sound.start, 0)
         if not sound.loop:
-            elapsed = min(elapsed, duration)
+            elapsed = min(elapsed, sound.audio.samples)
         calls = {self._call_of.get(leg) for leg in sound.legs} - {None}
         tapes = [tape for call in calls for tape in self._live_tapes(call)]
         if also is not None and also.tape not in tapes:
             tapes.append(also.tape)
-        position = sound.flushed
-        while position < elapsed and duration > 0:
-            offset = position % duration
-            take = min(duration - offset, elapsed - position)
-            piece = sound.audio.slice(offset, offset + take)
+        if elapsed > sound.flushed and sound.audio.samples and tapes:
+            piece = sound.audio.looped(sound.flushed, elapsed - sound.flushed)
             for tape in tapes:
-                tape.add(APP, sound.start + position, piece)
-            position += take
+                tape.add(APP, sound.start + sound.flushed, piece)
         sound.flushed = max(sound.flushed, elapsed)
 
     def _say(self, leg: str, seconds: float) -> None:
+        """The person on `leg` talks for `seconds` from now (a synthetic voice)."""
         if leg not in self._answered or self.is_muted(leg):
             return
         who = self._who.get(leg, leg)
@@ -212,4 +215,5 @@ class Taping:
         if speakers:
             self._say(speakers[recording.turn % len(speakers)], TURN_SECONDS)
             recording.turn += 1
-        self.schedule(self.now() + TURN_SECONDS + TURN_GAP, lambda: self._turn(recording_id))
+        after = samples(TURN_SECONDS) + TURN_GAP
+        self.schedule(self.now() + after, lambda: self._turn(recording_id))

@@ -3,6 +3,8 @@ set or lift a legal hold. Starting and stopping is the ACS route (`/calling/reco
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +17,21 @@ from tenants.api.base import TenantViewSet
 from tenants.permissions import Action
 
 
+class ChunkSerializer(serializers.Serializer):
+    """One stored file of a recording (the schema of RecordingSerializer.chunks)."""
+
+    documentId = serializers.CharField()  # noqa: N815
+    index = serializers.IntegerField()
+    endReason = serializers.CharField()  # noqa: N815
+    contentLocation = serializers.URLField()  # noqa: N815
+    metadataLocation = serializers.URLField()  # noqa: N815
+    deleteLocation = serializers.URLField()  # noqa: N815
+    contentType = serializers.CharField()  # noqa: N815
+    durationSeconds = serializers.FloatField()  # noqa: N815
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
 class RecordingSerializer(serializers.ModelSerializer):
     recordingId = serializers.CharField(source="recording_id")  # noqa: N815
     serverCallId = serializers.CharField(source="call.server_call_id")  # noqa: N815
@@ -22,9 +39,10 @@ class RecordingSerializer(serializers.ModelSerializer):
     channelOrder = serializers.JSONField(source="channel_order")  # noqa: N815
     startedBy = serializers.CharField(source="started_by")  # noqa: N815
     startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
-    stoppedAt = serializers.DateTimeField(source="stopped_at")  # noqa: N815
+    stoppedAt = serializers.DateTimeField(source="stopped_at", allow_null=True)  # noqa: N815
     endReason = serializers.CharField(source="end_reason")  # noqa: N815
-    recordedSeconds = serializers.FloatField(source="recorded_seconds")  # noqa: N815
+    # Null while the recording runs (and for one that failed to start).
+    recordedSeconds = serializers.FloatField(source="recorded_seconds", allow_null=True)  # noqa: N815
     legalHold = serializers.BooleanField(source="legal_hold")  # noqa: N815
     chunks = serializers.SerializerMethodField()
 
@@ -36,6 +54,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "chunks",
         ]  # fmt: skip
 
+    @extend_schema_field(ChunkSerializer(many=True))
     def get_chunks(self, recording: Recording) -> list[dict[str, Any]]:
         return [
             {**locations.chunk_wire(chunk), "contentType": chunk.content_type,
@@ -48,6 +67,14 @@ class LegalHoldBody(serializers.Serializer):
     legalHold = StrictBooleanField()  # noqa: N815
 
 
+@extend_schema(
+    methods=["GET"],
+    parameters=[
+        OpenApiParameter(
+            "serverCallId", OpenApiTypes.STR, description="Only recordings of this call."
+        )
+    ],
+)
 class RecordingViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
 ):
@@ -71,6 +98,7 @@ class RecordingViewSet(
     def perform_destroy(self, instance: Recording) -> None:
         services.delete_recording(self.tenant, instance, actor=self.request.user)
 
+    @extend_schema(request=LegalHoldBody, responses=RecordingSerializer)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """PATCH {"legalHold": true|false}."""
         recording = self.get_object()

@@ -8,13 +8,14 @@ import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from reminders.models import (
     Appointment,
     Attempt,
     Contact,
+    Disposition,
     ImportJob,
     ReminderPlan,
     Suppression,
@@ -36,6 +37,18 @@ def iana_zone(value: str) -> str:
     if value and value not in zoneinfo.available_timezones():
         raise serializers.ValidationError(f"{value!r} is not an IANA time zone.")
     return value
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+        "example": "09:00",
+        "description": "A wall-clock time in the contact's zone, HH:MM[:SS] (no offset).",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A time of day without an offset: OpenAPI's `format: time` (RFC 3339) demands one."""
 
 
 class TenantScoped:
@@ -95,8 +108,8 @@ class PlanSerializer(TenantScoped, serializers.ModelSerializer):
         max_length=10,
         required=False,
     )
-    windowStart = serializers.TimeField(source="window_start", required=False)
-    windowEnd = serializers.TimeField(source="window_end", required=False)
+    windowStart = LocalTimeField(source="window_start", required=False)
+    windowEnd = LocalTimeField(source="window_end", required=False)
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), max_length=7, required=False
     )
@@ -140,9 +153,11 @@ class AttemptSerializer(serializers.ModelSerializer):
     callConnectionId = serializers.CharField(source="call_connection_id")
     serverCallId = serializers.CharField(source="server_call_id")
     dueAt = serializers.DateTimeField(source="due_at")
-    dialedAt = serializers.DateTimeField(source="dialed_at")
-    connectedAt = serializers.DateTimeField(source="connected_at")
-    endedAt = serializers.DateTimeField(source="ended_at")
+    # Empty until the call gets that far (or if it never does).
+    disposition = serializers.ChoiceField(choices=Disposition.choices, allow_blank=True)
+    dialedAt = serializers.DateTimeField(source="dialed_at", allow_null=True)
+    connectedAt = serializers.DateTimeField(source="connected_at", allow_null=True)
+    endedAt = serializers.DateTimeField(source="ended_at", allow_null=True)
 
     class Meta:
         model = Attempt
@@ -173,7 +188,10 @@ class AppointmentSerializer(TenantScoped, serializers.ModelSerializer):
     contact = serializers.PrimaryKeyRelatedField(queryset=Contact.unscoped.none())
     plan = serializers.PrimaryKeyRelatedField(queryset=ReminderPlan.unscoped.none())
     nextReminderIndex = serializers.IntegerField(source="next_reminder_index", read_only=True)
-    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", read_only=True)
+    # Null once nothing more is due (all reminders done, or a call in flight).
+    nextAttemptAt = serializers.DateTimeField(
+        source="next_attempt_at", read_only=True, allow_null=True
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
@@ -277,7 +295,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
     updated = serializers.IntegerField(source="updated_count")
     skipBadRows = serializers.BooleanField(source="skip_bad_rows")
     createdAt = serializers.DateTimeField(source="created_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = ImportJob

@@ -11,17 +11,18 @@ from django.db import models, transaction
 from django.db.models.deletion import ProtectedError
 from django_filters import rest_framework as filters
 from django_q.tasks import async_task
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callauto.errors import Conflict
+from callauto.errors import Conflict, JsonErrorsMixin
+from callauto.parsers import JSONParser
 from reminders import csv_import, services
 from reminders.api import serializers as s
 from reminders.models import (
@@ -33,7 +34,8 @@ from reminders.models import (
     ReminderPlan,
     Suppression,
 )
-from tenants.api.base import JsonErrors, TenantViewSet
+from tenants.api.base import TenantViewSet
+from tenants.api.filters import ApiFilterSet
 from tenants.permissions import Action
 
 
@@ -61,7 +63,7 @@ class RemindersViewSet(TenantViewSet):
 # --- filters --------------------------------------------------------------------------
 
 
-class ContactFilter(filters.FilterSet):
+class ContactFilter(ApiFilterSet):
     phone = filters.CharFilter()
     externalId = filters.CharFilter(field_name="external_id")  # noqa: N815
 
@@ -70,7 +72,7 @@ class ContactFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class AppointmentFilter(filters.FilterSet):
+class AppointmentFilter(ApiFilterSet):
     status = filters.ChoiceFilter(choices=Appointment.Status.choices)
     contact = filters.NumberFilter(field_name="contact_id")
     plan = filters.NumberFilter(field_name="plan_id")
@@ -83,7 +85,7 @@ class AppointmentFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class AttemptFilter(filters.FilterSet):
+class AttemptFilter(ApiFilterSet):
     appointment = filters.NumberFilter(field_name="appointment_id")
     externalId = filters.CharFilter(field_name="appointment__external_id")  # noqa: N815
     disposition = filters.ChoiceFilter(choices=Disposition.choices)
@@ -97,7 +99,7 @@ class AttemptFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class SuppressionFilter(filters.FilterSet):
+class SuppressionFilter(ApiFilterSet):
     phone = filters.CharFilter()
     reason = filters.ChoiceFilter(choices=Suppression.Reason.choices)
 
@@ -205,6 +207,7 @@ class AppointmentViewSet(
         rows = super().get_queryset().select_related("contact", "plan")
         return rows.prefetch_related("attempts") if self.action == "retrieve" else rows
 
+    @extend_schema(responses={201: s.AppointmentSerializer, 200: s.AppointmentSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Create, or update the appointment with the same externalId (an upsert)."""
         serializer = self.get_serializer(data=request.data)
@@ -229,7 +232,7 @@ class AppointmentViewSet(
             raise field_errors(exc) from exc
 
     @extend_schema(request=s.BulkSerializer, responses={200: s.AppointmentSerializer(many=True)})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def bulk(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upsert up to 1000 appointments by externalId, contacts by phone: all or none."""
         body = request.data if isinstance(request.data, dict) else {"appointments": request.data}
@@ -262,6 +265,7 @@ class AppointmentViewSet(
             self.tenant, actor=self.actor, external_id=item["externalId"], **fields
         )
 
+    @extend_schema(request=None, responses={200: s.AppointmentSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         appointment = services.cancel_appointment(
@@ -339,19 +343,24 @@ class DispatchView(APIView):
 
     permission_actions = {"post": Action.REMINDERS_DISPATCH}
 
-    @extend_schema(request=None, responses={202: None})
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("DispatchQueued", {"queued": serializers.BooleanField()})
+        },
+    )
     def post(self, request: Request, tenant_slug: str) -> Response:
         async_task("reminders.tasks.dispatch_reminders", request.tenant.pk, 0)
         return Response({"queued": True}, status=202)
 
 
-class SchemaView(JsonErrors, SpectacularAPIView):
-    """The OpenAPI schema of the tenant REST API."""
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    """The OpenAPI schema of the tenant API (YAML, or JSON with ?format=json)."""
 
     permission_actions = {"get": Action.READ}
 
 
-class DocsView(JsonErrors, SpectacularRedocView):
+class DocsView(JsonErrorsMixin, SpectacularRedocView):
     """The API reference page (Redoc from drf-spectacular-sidecar, served by us)."""
 
     permission_actions = {"get": Action.READ}

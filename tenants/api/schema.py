@@ -1,6 +1,6 @@
 """OpenAPI (drf-spectacular) for the tenant REST API: only `/t/<slug>/api/v1/` routes are
 described (the Call Automation API follows the ACS specification instead), with both of
-its authentication schemes."""
+its authentication schemes and the ACS error shape every 4xx answer uses."""
 
 from typing import Any
 
@@ -32,3 +32,47 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict:
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+ACS_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "target": {"type": "string"},
+                        },
+                        "required": ["code", "message"],
+                    },
+                },
+            },
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+
+
+def acs_error_responses(result: dict, **kwargs: Any) -> dict:
+    """Postprocessing hook: every operation may answer any 4xx, always in the ACS error
+    shape (callauto.errors), so clients and schema checks know what a failure looks like."""
+    result.setdefault("components", {}).setdefault("schemas", {})["AcsError"] = ACS_ERROR
+    error = {
+        "description": "Bad input (400), authentication (401), permission (403), another "
+        "tenant's or an unknown id (404), method (405), conflict (409), media type (415).",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AcsError"}}},
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("4XX", error)
+    return result

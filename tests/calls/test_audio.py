@@ -126,9 +126,23 @@ def test_concat_mix_and_slice_have_the_expected_durations():
     assert concat(a, b, a).duration == pytest.approx(2.4)
     assert mix(a, b).duration == pytest.approx(1.0)
     assert mix(b, a).duration == pytest.approx(1.0)
-    assert concat(a, b).slice(0.9, 1.2).duration == pytest.approx(0.3)
-    assert b.slice(0.3).duration == pytest.approx(0.1)
-    assert b.slice(0.3, 9.0).duration == pytest.approx(0.1)
+    assert concat(a, b).slice(7200, 9600).samples == 2400
+    assert b.slice(2400).samples == 800
+    assert b.slice(2400, 72000).samples == 800
+
+
+def test_slice_positions_are_whole_samples():
+    with pytest.raises(TypeError):
+        silence(1.0).slice(0.5)
+
+
+def test_a_loop_repeats_the_audio_from_any_position():
+    ramp = Audio(array("h", range(5)).tobytes())
+
+    assert array("h", ramp.looped(3, 9).pcm).tolist() == [3, 4, 0, 1, 2, 3, 4, 0, 1]
+    assert array("h", ramp.looped(12, 3).pcm).tolist() == [2, 3, 4]
+    assert ramp.looped(0, 0).samples == 0
+    assert Audio(b"").looped(0, 4).pcm == bytes(8)
 
 
 def test_mix_adds_samples_and_clips_instead_of_wrapping():

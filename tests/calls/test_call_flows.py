@@ -124,6 +124,41 @@ def test_remote_hang_up_ends_a_one_to_one_call(acme, sdk_client, callbacks, gate
     assert CallConnection.unscoped.get().state == CallConnection.State.DISCONNECTED
 
 
+def test_the_person_left_alone_after_the_app_handed_over_hears_the_call_end(
+    acme, sdk_client, callbacks, gateway
+):
+    # Issue 12, defect 9: the reminders' press-3 transfer. The app adds the office and
+    # leaves the two talking; when the office hangs up, the patient is alone in the call.
+    script(acme, f"4:{SECOND}", hang_up_after=5)
+    _props, connection = place_call(sdk_client, callbacks, PhoneNumberIdentifier(CALLEE))
+    gateway.advance(2)
+    connection.add_participant(PhoneNumberIdentifier(SECOND))
+    gateway.advance(2)
+    connection.hang_up(is_for_everyone=False)
+    gateway.advance(1)
+    assert Call.unscoped.get().state == Call.State.CONNECTED  # the two talk
+
+    gateway.advance(5)  # the office hangs up
+
+    call = Call.unscoped.get()
+    assert call.state == Call.State.DISCONNECTED
+    assert set(call.participants.values_list("state", flat=True)) == {"disconnected"}
+    assert not gateway.carrier.live_legs()  # the patient's leg was hung up too
+    assert callbacks.types()[-1] == "CallDisconnected"  # the app left before; nothing new
+
+
+def test_the_app_left_alone_in_a_call_hears_it_end(acme, sdk_client, callbacks, gateway):
+    script(acme, f"4:{CALLEE}", hang_up_after=3)
+    script(acme, f"4:{SECOND}", hang_up_after=4)
+    place_call(sdk_client, callbacks, PhoneNumberIdentifier(CALLEE), PhoneNumberIdentifier(SECOND))
+
+    gateway.advance(6)
+
+    assert Call.unscoped.get().state == Call.State.DISCONNECTED
+    assert callbacks.types()[-1] == "CallDisconnected"
+    assert CallConnection.unscoped.get().state == CallConnection.State.DISCONNECTED
+
+
 def test_add_cancel_and_remove_participants(acme, sdk_client, callbacks, gateway):
     script(acme, "4:+14255550125", answer_after=30)  # slow to answer: we cancel first
     _, connection = place_call(sdk_client, callbacks, PhoneNumberIdentifier(CALLEE))

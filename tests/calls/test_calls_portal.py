@@ -216,3 +216,80 @@ def test_a_call_page_redelivers_only_its_own_callbacks(client, connected, tenant
 
     assert response.status_code == 404
     assert not AuditEntry.objects.for_tenant(tenant).filter(action="delivery.redeliver").exists()
+
+
+# --- Terminate (issue 12, defect 9): the same verb as the API's hang-up for everyone ------
+
+
+def test_an_operator_terminates_a_live_call_from_its_page(
+    client, connected, callbacks, member_client, gateway
+):
+    membership = member_client(Role.OPERATOR)
+    detail = url("call_detail", call_id=connected.call_id)
+    assert "Terminate call" in client.get(detail).content.decode()
+
+    response = client.post(detail, {"terminate": "1"})
+    gateway.advance(1)
+
+    assert response.status_code == 302
+    call = Call.unscoped.get(pk=connected.call_id)
+    assert call.state == Call.State.DISCONNECTED
+    assert call.end_message == services.TERMINATED_FROM_PORTAL
+    assert not gateway.carrier.live_legs()  # the callee's leg was hung up
+    disconnected = callbacks.of_type("CallDisconnected")[0]["data"]["resultInformation"]
+    assert disconnected["message"] == services.TERMINATED_FROM_PORTAL
+    [entry] = AuditEntry.objects.for_tenant(connected.tenant).filter(action="call.terminate")
+    assert (entry.actor, entry.target_id) == (membership.user, str(call.pk))
+    assert (entry.before, entry.after) == ({"state": "connected"}, {"state": "disconnected"})
+    assert "Terminate call" not in client.get(detail).content.decode()
+
+
+def test_a_call_the_app_has_left_can_still_be_terminated_from_the_portal(
+    client, connected, member_client, gateway, tenant
+):
+    # The app hands the callee over to a second person and leaves (a press-3 transfer).
+    services.add_participant(
+        tenant, connected.call_connection_id, target=Identifier.phone("+14255550124")
+    )
+    gateway.advance(2)
+    services.hang_up(tenant, connected.call_connection_id)
+    member_client(Role.ADMIN)
+
+    client.post(url("call_detail", call_id=connected.call_id), {"terminate": "1"})
+    gateway.advance(1)
+
+    assert Call.unscoped.get(pk=connected.call_id).state == Call.State.DISCONNECTED
+    assert not gateway.carrier.live_legs()
+
+
+def test_a_viewer_sees_no_terminate_button_and_cannot_post_it(client, connected, member_client):
+    member_client(Role.VIEWER)
+    detail = url("call_detail", call_id=connected.call_id)
+
+    assert "Terminate call" not in client.get(detail).content.decode()
+    assert client.post(detail, {"terminate": "1"}).status_code == 403
+    assert Call.unscoped.get(pk=connected.call_id).state == Call.State.CONNECTED
+    assert not AuditEntry.unscoped.filter(action="call.terminate").exists()
+
+
+def test_terminating_a_call_that_already_ended_only_says_so(client, connected, member_client):
+    services.terminate(connected.tenant, connected.call_connection_id)
+    member_client(Role.OPERATOR)
+
+    response = client.post(
+        url("call_detail", call_id=connected.call_id), {"terminate": "1"}, follow=True
+    )
+
+    assert "The call had already ended." in response.content.decode()
+    assert not AuditEntry.unscoped.filter(action="call.terminate").exists()
+
+
+def test_another_tenants_call_cannot_be_terminated(client, tenant, other_tenant, user):
+    theirs = make_call(other_tenant, state=Call.State.CONNECTED)
+    client.force_login(user)
+
+    response = client.post(url("call_detail", call_id=theirs.pk), {"terminate": "1"})
+
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.state == Call.State.CONNECTED

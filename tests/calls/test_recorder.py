@@ -6,7 +6,7 @@ from array import array
 import miniaudio
 import pytest
 
-from carrier.media.audio import RATE, Audio, silence
+from carrier.media.audio import RATE, Audio, samples, silence
 from carrier.media.dtmf import detect, tone
 from carrier.media.recorder import (
     RecordingState,
@@ -21,17 +21,22 @@ CALLEE = "4:+14255550123"
 AGENT = "8:acs:agent"
 
 
+def at(seconds: float) -> int:
+    """A call time for the tape: whole samples."""
+    return samples(seconds)
+
+
 def _call(*, stop: float = 6.0) -> RecordingTape:
     """A recorded call: a prompt, a 1 s pause from 1.0 to 2.0 s, the callee pressing 5 at
     3.0 s and speaking at 4.0 s."""
     tape = RecordingTape()
-    tape.start(0.0)
-    tape.add("app", 0.0, synthetic_voice(0.9, seed=1))
-    tape.pause(1.0)
-    tape.resume(2.0)
-    tape.add(CALLEE, 3.0, tone("5", 0.2))
-    tape.add(CALLEE, 4.0, synthetic_voice(1.5, seed=2))
-    tape.stop(stop)
+    tape.start(at(0.0))
+    tape.add("app", at(0.0), synthetic_voice(0.9, seed=1))
+    tape.pause(at(1.0))
+    tape.resume(at(2.0))
+    tape.add(CALLEE, at(3.0), tone("5", 0.2))
+    tape.add(CALLEE, at(4.0), synthetic_voice(1.5, seed=2))
+    tape.stop(at(stop))
     return tape
 
 
@@ -105,11 +110,11 @@ def test_an_unmixed_file_carries_the_key_only_on_the_callees_channel():
 
 def test_unmixed_channels_follow_the_channel_order_then_who_was_heard_first():
     tape = RecordingTape()
-    tape.start(0.0)
-    tape.add("app", 0.5, tone("1", 0.2))
-    tape.add(CALLEE, 1.0, tone("2", 0.2))
-    tape.add(AGENT, 1.5, tone("3", 0.2))
-    tape.stop(2.0)
+    tape.start(at(0.0))
+    tape.add("app", at(0.5), tone("1", 0.2))
+    tape.add(CALLEE, at(1.0), tone("2", 0.2))
+    tape.add(AGENT, at(1.5), tone("3", 0.2))
+    tape.stop(at(2.0))
 
     rendered = render(tape, channel_type="unmixed", channel_order=[AGENT])
 
@@ -131,13 +136,13 @@ def test_a_listed_participant_never_heard_gets_a_silent_channel():
 
 def test_audio_before_start_and_after_stop_is_left_out():
     tape = RecordingTape()
-    tape.add(CALLEE, 0.5, tone("1", 0.2))  # before the recording starts
-    tape.add(CALLEE, 1.8, tone("2", 0.4))  # straddles the start: its last 0.2 s count
-    tape.start(2.0)
-    tape.add(CALLEE, 3.0, tone("3", 0.2))
-    tape.add(CALLEE, 3.9, tone("4", 0.5))  # straddles the stop: its first 0.1 s count
-    tape.add(CALLEE, 4.5, tone("5", 0.2))  # after the stop
-    tape.stop(4.0)
+    tape.add(CALLEE, at(0.5), tone("1", 0.2))  # before the recording starts
+    tape.add(CALLEE, at(1.8), tone("2", 0.4))  # straddles the start: its last 0.2 s count
+    tape.start(at(2.0))
+    tape.add(CALLEE, at(3.0), tone("3", 0.2))
+    tape.add(CALLEE, at(3.9), tone("4", 0.5))  # straddles the stop: its first 0.1 s count
+    tape.add(CALLEE, at(4.5), tone("5", 0.2))  # after the stop
+    tape.stop(at(4.0))
 
     rendered = render(tape)
 
@@ -152,11 +157,11 @@ def test_mixing_sums_the_tracks_then_clips_once_instead_of_wrapping():
         return Audio(array("h", [value] * samples).tobytes())
 
     tape = RecordingTape()
-    tape.start(0.0)
-    tape.add("app", 0.0, constant(30000, 800))
-    tape.add(CALLEE, 0.0, constant(30000, 800))
-    tape.add(AGENT, 0.0, constant(-30000, 400))
-    tape.stop(0.1)
+    tape.start(at(0.0))
+    tape.add("app", at(0.0), constant(30000, 800))
+    tape.add(CALLEE, at(0.0), constant(30000, 800))
+    tape.add(AGENT, at(0.0), constant(-30000, 400))
+    tape.stop(at(0.1))
 
     _params, [mixed] = _open_wav(render(tape).data)
 
@@ -240,64 +245,73 @@ def test_invalid_state_sequences_raise(marks):
     tape = RecordingTape()
     *valid, invalid = marks
     for second, mark in enumerate(valid):
-        getattr(tape, mark)(float(second))
+        getattr(tape, mark)(at(second))
     state = tape.state
 
     with pytest.raises(RecordingStateError):
-        getattr(tape, invalid)(10.0)
+        getattr(tape, invalid)(at(10.0))
 
     assert tape.state == state
 
 
 def test_a_mark_cannot_go_back_in_time():
     tape = RecordingTape()
-    tape.start(2.0)
+    tape.start(at(2.0))
 
     with pytest.raises(RecordingStateError, match="before the previous mark"):
-        tape.pause(1.0)
+        tape.pause(at(1.0))
 
 
 def test_no_audio_is_taken_after_stop():
     tape = _call()
 
     with pytest.raises(RecordingStateError):
-        tape.add(CALLEE, 7.0, tone("1"))
+        tape.add(CALLEE, at(7.0), tone("1"))
 
 
 def test_only_a_stopped_recording_renders():
     tape = RecordingTape()
-    tape.start(0.0)
-    tape.add(CALLEE, 0.0, tone("1"))
+    tape.start(at(0.0))
+    tape.add(CALLEE, at(0.0), tone("1"))
 
     with pytest.raises(RecordingStateError, match="stopped"):
         render(tape)
 
 
-@pytest.mark.parametrize("at", [-1.0, float("nan"), float("inf")])
-def test_a_time_must_be_a_non_negative_number(at):
+def test_a_time_must_be_a_non_negative_number_of_samples():
     tape = RecordingTape()
 
     with pytest.raises(ValueError, match="non-negative"):
-        tape.start(at)
+        tape.start(-1)
     with pytest.raises(ValueError, match="non-negative"):
-        tape.add(CALLEE, at, tone("1"))
+        tape.add(CALLEE, -8000, tone("1"))
+
+
+@pytest.mark.parametrize("seconds", [1.5, float("nan"), float("inf")])
+def test_a_time_in_seconds_is_refused(seconds):
+    tape = RecordingTape()
+
+    with pytest.raises(TypeError):
+        tape.start(seconds)
+    with pytest.raises(TypeError):
+        tape.add(CALLEE, seconds, tone("1"))
 
 
 def test_pause_on_start_records_nothing_until_resume():
     tape = RecordingTape()
-    tape.start(0.0, paused=True)
-    tape.add(CALLEE, 0.5, tone("1", 0.2))
-    tape.add("app", 0.0, synthetic_voice(1.5))
-    tape.resume(2.0)
-    tape.add(CALLEE, 2.5, tone("9", 0.2))
-    tape.stop(3.0)
+    tape.start(at(0.0), paused=True)
+    tape.add(CALLEE, at(0.5), tone("1", 0.2))
+    tape.add("app", at(0.0), synthetic_voice(1.5))
+    tape.resume(at(2.0))
+    tape.add(CALLEE, at(2.5), tone("9", 0.2))
+    tape.stop(at(3.0))
 
     rendered = render(tape)
 
     _params, [mixed] = _open_wav(rendered.data)
     assert tape.state == RecordingState.STOPPED
     assert rendered.duration == pytest.approx(1.0)
-    assert _is_silent(mixed.slice(0.0, 0.5))
+    assert _is_silent(mixed.slice(at(0.0), at(0.5)))
     [(offset, key)] = detect(mixed)
     assert key == "9"
     assert offset == pytest.approx(0.5, abs=0.05)
@@ -310,13 +324,13 @@ def test_pause_on_start_records_nothing_until_resume():
 
 def test_metadata_lists_the_pauses_and_the_channel_map():
     tape = RecordingTape()
-    tape.add(CALLEE, 10.0, silence(1.0))
-    tape.start(10.0)
-    tape.pause(11.0)
-    tape.resume(12.5)
-    tape.add("app", 13.0, tone("1"))
-    tape.pause(14.0)
-    tape.stop(15.0)  # stopped while paused: that pause runs to the stop
+    tape.add(CALLEE, at(10.0), silence(1.0))
+    tape.start(at(10.0))
+    tape.pause(at(11.0))
+    tape.resume(at(12.5))
+    tape.add("app", at(13.0), tone("1"))
+    tape.pause(at(14.0))
+    tape.stop(at(15.0))  # stopped while paused: that pause runs to the stop
 
     metadata = render(tape, channel_type="unmixed", channel_order=["app"]).metadata
 

@@ -2,11 +2,15 @@
 
 import io
 import wave
+from array import array
 
-from carrier.interface import Dial, Record, RecordingOutcome, VirtualClock
+import pytest
+
+from carrier.interface import Dial, Play, Record, RecordingOutcome, VirtualClock
 from carrier.media import dtmf
 from carrier.media.audio import Audio
 from carrier.simulated.driver import SimulatedCarrier
+from tests.calls.deadline import deadline
 
 
 def run(carrier: SimulatedCarrier, clock: VirtualClock, until: float) -> list:
@@ -74,3 +78,39 @@ def test_an_ended_call_is_forgotten():
         set(),
         {},
     )
+
+
+def ramp(length: int) -> Audio:
+    """Audio whose every sample says where in it it is, so a misplaced piece shows."""
+    return Audio(array("h", (i % 20000 - 10000 for i in range(length))).tobytes())
+
+
+def channels(data: bytes) -> list[array]:
+    with wave.open(io.BytesIO(data)) as reader:
+        count, frames = reader.getnchannels(), array("h", reader.readframes(reader.getnframes()))
+    return [frames[index::count] for index in range(count)]
+
+
+@pytest.mark.parametrize("stop", ["stop_media", "hang_up", "stop_recording"])
+def test_a_looped_play_stopped_mid_loop_is_taped_to_the_sample(stop):
+    carrier, clock = answered_call("+14255550123")
+    carrier.start_recording(
+        Record("rec-1", "call-1", (("leg-0", "4:+14255550123"),), channel_type="unmixed",
+               channel_order=("app",))
+    )  # fmt: skip
+    prompt = ramp(5600)  # 0.7 s
+    carrier.play(Play("op-1", ("leg-0",), (prompt,), loop=True))
+    run(carrier, clock, 4.5)  # 2.5 s: 3 loops and 4400 samples (float steps stalled here)
+
+    with deadline(5):
+        if stop == "stop_media":
+            carrier.stop_media("op-1")
+            carrier.stop_recording("rec-1")
+        elif stop == "hang_up":
+            carrier.hang_up("leg-0")  # the call's last leg: the recording stops with it
+        else:
+            carrier.stop_recording("rec-1")
+        [ready] = [e for e in carrier.poll() if e.kind == RecordingOutcome.READY]
+
+    app = channels(ready.detail["data"])[0]
+    assert app.tobytes() == prompt.looped(0, 20000).pcm

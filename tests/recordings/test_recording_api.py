@@ -273,3 +273,23 @@ def test_a_recording_of_a_call_the_carrier_already_lost_fails_to_start(
     assert failed["data"]["resultInformation"]["code"] == 500
     assert Recording.unscoped.get().state == Recording.State.FAILED
     assert not callbacks.of_type("RecordingStateChanged")[1:]  # only the start's "active"
+
+
+def test_a_recording_the_driver_fails_to_start_fails_alone(
+    client, tenant, p2p, gateway, callbacks, monkeypatch
+):
+    def out_of_disk(command: object) -> None:
+        raise OSError("the recorder's disk is full")
+
+    monkeypatch.setattr(gateway.carrier, "start_recording", out_of_disk)  # the broken network
+    response = start(client, tenant, p2p, recordingStateCallbackUri=callbacks.url)
+    gateway.advance(0.1)
+
+    [failed] = callbacks.of_type("StartRecordingFailed")
+    assert failed["data"]["recordingId"] == response.json()["recordingId"]
+    assert failed["data"]["resultInformation"]["code"] == 500
+    assert Recording.unscoped.get().state == Recording.State.FAILED
+    command = CarrierCommand.unscoped.get(kind=CarrierCommand.Kind.RECORD_START)
+    assert command.state == CarrierCommand.State.FAILED
+    p2p.refresh_from_db()
+    assert p2p.state == "connected"  # the call itself goes on

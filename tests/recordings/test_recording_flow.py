@@ -17,7 +17,7 @@ from azure.core.rest import HttpRequest
 
 from calls.models import SimulatedCallee
 from carrier.media import dtmf
-from carrier.media.audio import Audio
+from carrier.media.audio import Audio, samples
 from recordings.models import Recording, RecordingChunk
 from tenants import services as tenant_services
 from tests.calls.api_support import phone, signed
@@ -174,7 +174,7 @@ def test_a_key_the_callee_presses_is_in_the_recording_where_it_was_pressed(
     assert [key for _at, key in keys] == ["1"]
     assert keys[0][0] == pytest.approx(2.0, abs=0.05)
     # The prompt was really spoken (barge-in cut it at the key).
-    assert channel_energy(heard.slice(0.2, 1.8).pcm, 1)[0] > 100
+    assert channel_energy(heard.slice(samples(0.2), samples(1.8)).pcm, 1)[0] > 100
 
 
 def test_an_mp3_recording_decodes_to_the_recorded_duration(

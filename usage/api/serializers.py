@@ -31,7 +31,8 @@ class UsageQuerySerializer(serializers.Serializer):
         elif start is None:
             start = end.replace(day=1)
         elif end is None:
-            end = start + timedelta(days=30)
+            # A month from `from`, but no later than the last day a date can be.
+            end = start + timedelta(days=min(30, (date.max - start).days))
         if start > end:
             raise serializers.ValidationError({"to": "must not be before from."})
         if (end - start).days >= MAX_DAYS:

@@ -1,9 +1,11 @@
 """Tenant API for callback deliveries: list, inspect attempts, redeliver."""
 
+from datetime import UTC
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,7 +25,7 @@ def _label(name: str) -> serializers.CharField:
 
 class AttemptSerializer(serializers.ModelSerializer):
     startedAt = serializers.DateTimeField(source="started_at")  # noqa: N815
-    statusCode = serializers.IntegerField(source="status_code")  # noqa: N815
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)  # noqa: N815
     latencyMs = serializers.IntegerField(source="latency_ms")  # noqa: N815
     errorClass = serializers.CharField(source="error_class")  # noqa: N815
     responseExcerpt = serializers.CharField(source="response_excerpt")  # noqa: N815
@@ -39,10 +41,10 @@ class DeliverySerializer(serializers.ModelSerializer):
     sequence = serializers.IntegerField()
     callConnectionId = _label("callConnectionId")  # noqa: N815
     serverCallId = _label("serverCallId")  # noqa: N815
-    lastStatus = serializers.IntegerField(source="last_status")  # noqa: N815
+    lastStatus = serializers.IntegerField(source="last_status", allow_null=True)  # noqa: N815
     lastError = serializers.CharField(source="last_error")  # noqa: N815
-    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at")  # noqa: N815
-    deliveredAt = serializers.DateTimeField(source="delivered_at")  # noqa: N815
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)  # noqa: N815
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)  # noqa: N815
     createdAt = serializers.DateTimeField(source="created_at")  # noqa: N815
 
     class Meta:
@@ -62,12 +64,31 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
 
 def _since(value: Any, field: str) -> Any:
-    when = parse_datetime(value) if isinstance(value, str) else None
-    if when is None or when.tzinfo is None:
+    try:
+        when = parse_datetime(value) if isinstance(value, str) else None
+        # In UTC: PostgreSQL refuses offsets past ±15:59 that Python accepts.
+        when = when.astimezone(UTC) if when is not None and when.tzinfo else None
+    except (ValueError, OverflowError):  # a day 32, or a time UTC cannot hold
+        when = None
+    if when is None:
         raise BadRequest(f"{field}: must be an ISO 8601 time with a zone, e.g. 2026-11-25T10:00Z.")
     return when
 
 
+def _param(name: str, description: str, kind: Any = OpenApiTypes.STR, **kw: Any) -> Any:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, **kw)
+
+
+LIST_FILTERS = [
+    _param("state", "Only deliveries in this state.", enum=Delivery.State.values),
+    _param("serverCallId", "Only events of this call."),
+    _param("callConnectionId", "Only events of this call connection."),
+    _param("url", "Only deliveries to this callback URL."),
+    _param("since", "Only deliveries created at or after this time.", OpenApiTypes.DATETIME),
+]
+
+
+@extend_schema(methods=["GET"], parameters=LIST_FILTERS)
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     model = Delivery
     serializer_class = DeliverySerializer
@@ -100,13 +121,18 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
             rows = rows.prefetch_related("attempt_log")
         return rows
 
+    @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         found = self.get_object()
         again = delivery_service.redeliver(self.tenant, found.pk, actor=request.user)
         return Response(DeliverySerializer(again).data, status=202)
 
-    @extend_schema(operation_id="deliveries_redeliver_dead_since")
+    @extend_schema(
+        operation_id="deliveries_redeliver_dead_since",
+        request=inline_serializer("RedeliverSince", {"since": serializers.DateTimeField()}),
+        responses={202: inline_serializer("Redelivered", {"count": serializers.IntegerField()})},
+    )
     @action(detail=False, methods=["post"], url_path="redeliver")
     def redeliver_dead(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = request.data if isinstance(request.data, dict) else {}

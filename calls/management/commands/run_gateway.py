@@ -2,22 +2,31 @@
 
 An asyncio loop owns the driver; every database touch (claiming commands, ingesting
 events) runs through sync_to_async so it never blocks the loop. It polls for command
-rows, so a lost nudge or a restart loses nothing, and reconciles on start.
+rows, so a lost nudge or a restart loses nothing, and reconciles on start. It carries
+every tenant's calls, so nothing may stop it but a signal: a step that fails (the
+database went away, a bug) is logged, and the loop goes on after a short pause.
 """
 
 import asyncio
 import contextlib
+import logging
 import signal
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from calls import nudge
 from calls.gateway import Gateway
 from carrier.interface import MonotonicClock
 from carrier.simulated.driver import SimulatedCarrier
+
+log = logging.getLogger(__name__)
+# After a failed step: long enough not to spin on a persistent fault, short enough that
+# calls barely notice a passing one.
+RETRY_PAUSE = 1.0
 
 
 class Command(BaseCommand):
@@ -56,8 +65,16 @@ class Command(BaseCommand):
         listener = asyncio.create_task(nudge.listen(wake))
         step = sync_to_async(gateway.step)
         while not stop.is_set():
-            while await step():
-                pass  # what an event led to (a queued play) runs at once
+            try:
+                while await step():
+                    pass  # what an event led to (a queued play) runs at once
+            except Exception:
+                log.exception("gateway %s: a step failed; carrying on", gateway_id)
+                # A broken connection is replaced on the next step.
+                await sync_to_async(close_old_connections)()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=RETRY_PAUSE)
+                continue
             # Sleep until the next poll, a nudge from the web tier, or the next timed event.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self._until_next(carrier, poll))

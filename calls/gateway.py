@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from calls.call_verbs import end_call
 from calls.ingest import ingest
 from calls.models import (
     Call,
@@ -26,7 +27,6 @@ from calls.models import (
     Participant,
     SimulatedCallee,
 )
-from calls.services import end_call
 from carrier.interface import (
     CalleeScript,
     Carrier,

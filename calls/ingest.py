@@ -12,16 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from calls import events
+from calls.call_verbs import end_call, end_if_deserted
 from calls.identifiers import Identifier, parse_raw_id
 from calls.incoming import make_context
-from calls.media_services import (
+from calls.media_verbs import (
     apply_media_event,
     cancel_for_connection,
     cancel_for_participant,
     report_tone,
 )
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
-from calls.services import end_call, end_if_deserted
 from calls.transitions import transition
 from carrier.interface import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
 from tenants.models import PhoneNumber

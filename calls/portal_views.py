@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
-from calls import services
+from calls import call_verbs, lookups
 from calls.models import Call, CallEvent, MediaOperation, Participant
 from calls.portal_forms import CallFilterForm
 from tenants.permissions import Action
@@ -108,10 +108,10 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
 def _terminate(request: HttpRequest, call: Call) -> HttpResponse:
     """End the call for everyone, through the verb behind the API's terminate (audited)."""
     try:
-        services.terminate_call(
-            request.tenant, call.pk, actor=request.user, message=services.TERMINATED_FROM_PORTAL
+        call_verbs.terminate_call(
+            request.tenant, call.pk, actor=request.user, message=call_verbs.TERMINATED_FROM_PORTAL
         )
-    except services.CallNotActive:
+    except lookups.CallNotActive:
         messages.info(request, "The call had already ended.")
     else:
         messages.success(request, "The call was terminated: everyone in it was hung up.")

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from callauto.errors import BadRequest, Conflict, NotFound
-from calls import services
+from calls import call_verbs, incoming_verbs
 from calls.callees import normalize_raw_id, save_callee
 from calls.identifiers import parse_raw_id
 from calls.models import CarrierCommand, MediaOperation, Participant, SimulatedCallee
@@ -92,7 +92,7 @@ def answer_leg(tenant: Tenant, leg_id: str, *, actor: Actor) -> Participant:
     participant = _softphone_leg(tenant, leg_id)
     if participant.state != P.INVITED or participant.role == Participant.Role.CALLER:
         raise Conflict("This call is not ringing you.")
-    services.leg_command(participant, CarrierCommand.Kind.CALLEE_ANSWER)
+    call_verbs.leg_command(participant, CarrierCommand.Kind.CALLEE_ANSWER)
     return participant
 
 
@@ -103,7 +103,7 @@ def hang_up_leg(tenant: Tenant, leg_id: str, *, actor: Actor) -> Participant:
     participant = _softphone_leg(tenant, leg_id)
     if not participant.is_live:
         raise Conflict("This call has already ended.")
-    services.leg_command(participant, CarrierCommand.Kind.CALLEE_HANG_UP)
+    call_verbs.leg_command(participant, CarrierCommand.Kind.CALLEE_HANG_UP)
     return participant
 
 
@@ -124,7 +124,7 @@ def press_key(tenant: Tenant, leg_id: str, key: str, *, actor: Actor) -> str:
     participant = _softphone_leg(tenant, leg_id)
     if participant.state != P.CONNECTED:
         raise Conflict("Keys can be pressed only on a connected call.")
-    services.leg_command(participant, CarrierCommand.Kind.PRESS, key=pressed)
+    call_verbs.leg_command(participant, CarrierCommand.Kind.PRESS, key=pressed)
     return pressed
 
 
@@ -137,7 +137,7 @@ def call_number(
     callee of the tenant."""
     if not identities(tenant).filter(pk=identity.pk).exists():
         raise NotFound("No such softphone identity.")
-    return services.simulate_incoming_call(
+    return incoming_verbs.simulate_incoming_call(
         tenant, to_number=to_number, caller=parse_raw_id(identity.raw_id, "caller")
     )
 

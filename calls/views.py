@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from rest_framework.exceptions import APIException
 
-from calls import services
+from calls import incoming_verbs, server_call_verbs
 from calls.callees import delete_callee, save_callee
 from calls.forms import PeerCallForm, RingForm, SimulatedCalleeForm
 from calls.models import Call, SimulatedCallee
@@ -48,7 +48,7 @@ def callees(request: HttpRequest) -> HttpResponse:
         peer_form = PeerCallForm(request.POST)
         if peer_form.is_valid():
             try:
-                call = services.simulate_p2p_call(
+                call = server_call_verbs.simulate_p2p_call(
                     tenant,
                     caller=peer_form.cleaned_data["caller"],
                     callee=peer_form.cleaned_data["callee"],
@@ -63,7 +63,7 @@ def callees(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST" and "ring" in request.POST:
         ring_form = RingForm(request.POST, numbers=numbers)
         if ring_form.is_valid():
-            services.simulate_incoming_call(
+            incoming_verbs.simulate_incoming_call(
                 tenant,
                 to_number=ring_form.cleaned_data["to_number"],
                 caller=ring_form.cleaned_data["caller"],

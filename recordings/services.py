@@ -13,8 +13,8 @@ from django_q.tasks import async_task
 
 from callauto.errors import BadRequest, Conflict, NotFound
 from calls import events
+from calls.lookups import CallNotActive, get_connection
 from calls.models import Call, CallConnection, CarrierCommand
-from calls.services import CallNotActive, get_connection
 from recordings.models import Recording, RecordingChunk
 from recordings.transitions import transition
 from tenants import audit

@@ -17,11 +17,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from callauto.errors import AcsError
-from calls import services as calls_services
+from calls import call_verbs
 from calls.identifiers import Identifier
 from reminders import windows
+from reminders.calling import callback_url
 from reminders.models import Appointment, Attempt, Disposition, Suppression
-from reminders.services import callback_url, finish_attempt
+from reminders.services import finish_attempt
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def _dispatch(tenant: Tenant, appointment: Appointment, now: datetime, suppresse
     try:
         with transaction.atomic():
             attempt = _claim(tenant, appointment, now)
-            connection = calls_services.create_call(
+            connection = call_verbs.create_call(
                 tenant,
                 targets=[Identifier.phone(contact.phone)],
                 callback_uri=callback_url(tenant, attempt),
@@ -120,7 +121,7 @@ def _dispatch(tenant: Tenant, appointment: Appointment, now: datetime, suppresse
     except IntegrityError:
         log.info("reminder slot of appointment %s already dispatched", appointment.pk)
         return 0
-    except calls_services.TooManyCalls as exc:
+    except call_verbs.TooManyCalls as exc:
         raise _LimitReached from exc
     except AcsError as exc:
         attempt = _claim(tenant, appointment, now)

@@ -1,7 +1,7 @@
 """The reminder call flow as a table: (step, event) -> next step, actions, disposition.
 
 Pure: it reads the event and a few facts about the attempt and decides; services.py
-carries out the actions through calls.services / calls.media_services. Steps:
+carries out the actions through calls.call_verbs / participant_verbs / media_verbs. Steps:
 
   dialing --CallConnected--> menu --1/2/9--> goodbye --PlayCompleted--> ending
                                |--3--> transferring --AddParticipantSucceeded--> ending

@@ -12,7 +12,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callauto.errors import NotFound, NotSupported
-from calls import media_services, services
+from calls import (
+    call_verbs,
+    incoming_verbs,
+    lookups,
+    media_verbs,
+    participant_verbs,
+    server_call_verbs,
+)
 from calls.api import render
 from calls.api.idempotency import once
 from calls.api.serializers import (
@@ -68,7 +75,7 @@ class CreateCallView(CallApiView):
     def post(self, request: Request, tenant_slug: str) -> Response:
         def act() -> Response:
             data = parse(CreateCallBody, request)
-            connection = services.create_call(
+            connection = call_verbs.create_call(
                 self.tenant,
                 targets=data["targets"],
                 callback_uri=data["callbackUri"],
@@ -85,7 +92,7 @@ class AnswerCallView(CallApiView):
     def post(self, request: Request, tenant_slug: str) -> Response:
         def act() -> Response:
             data = parse(AnswerBody, request)
-            connection = services.answer_call(
+            connection = incoming_verbs.answer_call(
                 self.tenant,
                 incoming_call_context=data["incomingCallContext"],
                 callback_uri=data["callbackUri"],
@@ -100,7 +107,7 @@ class RedirectCallView(CallApiView):
     def post(self, request: Request, tenant_slug: str) -> Response:
         def act() -> Response:
             data = parse(RedirectBody, request)
-            services.redirect_call(
+            incoming_verbs.redirect_call(
                 self.tenant,
                 incoming_call_context=data["incomingCallContext"],
                 target=data["target"],
@@ -114,7 +121,7 @@ class RejectCallView(CallApiView):
     def post(self, request: Request, tenant_slug: str) -> Response:
         def act() -> Response:
             data = parse(RejectBody, request)
-            services.reject_call(
+            incoming_verbs.reject_call(
                 self.tenant,
                 incoming_call_context=data["incomingCallContext"],
                 reason=data["callRejectReason"],
@@ -128,7 +135,7 @@ class ConnectCallView(CallApiView):
     def post(self, request: Request, tenant_slug: str) -> Response:
         def act() -> Response:
             data = parse(ConnectBody, request)
-            connection = services.connect_call(
+            connection = call_verbs.connect_call(
                 self.tenant,
                 server_call_id=data["callLocator"],
                 callback_uri=data["callbackUri"],
@@ -143,7 +150,7 @@ class TransferView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
             data = parse(TransferBody, request)
-            services.transfer_to_participant(
+            participant_verbs.transfer_to_participant(
                 self.tenant,
                 call_connection_id,
                 target=data["targetParticipant"],
@@ -158,18 +165,18 @@ class TransferView(CallApiView):
 
 class CallConnectionView(CallApiView):
     def get(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
-        connection = services.get_connection(self.tenant, call_connection_id)
+        connection = lookups.get_connection(self.tenant, call_connection_id)
         return Response(render.connection_properties(connection))
 
     def delete(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
-        services.hang_up(self.tenant, call_connection_id)
+        call_verbs.hang_up(self.tenant, call_connection_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TerminateView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
-            services.terminate(self.tenant, call_connection_id)
+            call_verbs.terminate(self.tenant, call_connection_id)
             return Response(status=status.HTTP_204_NO_CONTENT)
 
         return once(request, self.tenant, act)
@@ -177,7 +184,7 @@ class TerminateView(CallApiView):
 
 class ParticipantsView(CallApiView):
     def get(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
-        connection = services.get_connection(self.tenant, call_connection_id)
+        connection = lookups.get_connection(self.tenant, call_connection_id)
         rows = Participant.unscoped.filter(
             call_id=connection.call_id, state=Participant.State.CONNECTED
         ).order_by("joined_at", "pk")
@@ -188,7 +195,7 @@ class ParticipantView(CallApiView):
     def get(
         self, request: Request, tenant_slug: str, call_connection_id: str, raw_id: str
     ) -> Response:
-        connection = services.get_connection(self.tenant, call_connection_id)
+        connection = lookups.get_connection(self.tenant, call_connection_id)
         # Django has already percent-decoded the path (like unquote: "+" stays "+").
         target = parse_raw_id(raw_id, "participantRawId")
         found = Participant.unscoped.filter(
@@ -203,7 +210,7 @@ class AddParticipantView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
             data = parse(AddParticipantBody, request)
-            participant = services.add_participant(
+            participant = participant_verbs.add_participant(
                 self.tenant,
                 call_connection_id,
                 target=data["participantToAdd"],
@@ -225,7 +232,7 @@ class RemoveParticipantView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
             data = parse(RemoveParticipantBody, request)
-            services.remove_participant(
+            participant_verbs.remove_participant(
                 self.tenant,
                 call_connection_id,
                 target=data["participantToRemove"],
@@ -240,7 +247,7 @@ class CancelAddParticipantView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
             data = parse(CancelAddBody, request)
-            services.cancel_add_participant(
+            participant_verbs.cancel_add_participant(
                 self.tenant,
                 call_connection_id,
                 invitation_id=data["invitationId"],
@@ -255,7 +262,7 @@ class MuteParticipantView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
             data = parse(MuteBody, request)
-            services.mute_participant(
+            participant_verbs.mute_participant(
                 self.tenant,
                 call_connection_id,
                 target=data["target"],
@@ -269,7 +276,7 @@ class MuteParticipantView(CallApiView):
 class PlayView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         data = parse(PlayBody, request)
-        media_services.play(
+        media_verbs.play(
             self.tenant,
             call_connection_id,
             sources=data["sources"],
@@ -284,7 +291,7 @@ class PlayView(CallApiView):
 class RecognizeView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         data = parse(RecognizeBody, request)
-        media_services.recognize_dtmf(
+        media_verbs.recognize_dtmf(
             self.tenant,
             call_connection_id,
             target=data["target"],
@@ -302,7 +309,7 @@ class RecognizeView(CallApiView):
 
 class CancelAllMediaView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
-        media_services.cancel_all_media(self.tenant, call_connection_id)
+        media_verbs.cancel_all_media(self.tenant, call_connection_id)
         return Response(status=202)
 
 
@@ -311,7 +318,7 @@ class ContinuousDtmfView(CallApiView):
 
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         data = parse(TargetBody, request)
-        media_services.set_continuous_dtmf(
+        media_verbs.set_continuous_dtmf(
             self.tenant,
             call_connection_id,
             target=data["targetParticipant"],
@@ -325,7 +332,7 @@ class SendDtmfView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         def act() -> Response:
             data = parse(SendDtmfBody, request)
-            media_services.send_dtmf(
+            media_verbs.send_dtmf(
                 self.tenant,
                 call_connection_id,
                 tones=data["tones"],
@@ -342,7 +349,7 @@ class HoldView(CallApiView):
 
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         data = parse(HoldBody if self.on else TargetBody, request)
-        media_services.set_hold(
+        media_verbs.set_hold(
             self.tenant,
             call_connection_id,
             target=data["targetParticipant"],
@@ -357,7 +364,7 @@ class OutOfCallAddView(CallApiView):
     def post(self, request: Request, tenant_slug: str, server_call_id: str) -> Response:
         def act() -> Response:
             data = parse(OutOfCallAddBody, request)
-            participant = services.add_participant_out_of_call(
+            participant = server_call_verbs.add_participant_out_of_call(
                 self.tenant,
                 server_call_id,
                 target=data["participantToAdd"],
@@ -380,7 +387,7 @@ class OutOfCallRemoveView(CallApiView):
     def post(self, request: Request, tenant_slug: str, server_call_id: str) -> Response:
         def act() -> Response:
             data = parse(OutOfCallRemoveBody, request)
-            services.remove_participant_out_of_call(
+            server_call_verbs.remove_participant_out_of_call(
                 self.tenant,
                 server_call_id,
                 target=data["participantToRemove"],
@@ -398,5 +405,5 @@ class NotSupportedView(CallApiView):
     feature = ""
 
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
-        services.get_connection(self.tenant, call_connection_id)  # foreign ids stay 404
+        lookups.get_connection(self.tenant, call_connection_id)  # foreign ids stay 404
         raise NotSupported(f"{self.feature} is not supported by callauto yet.")

@@ -14,10 +14,7 @@ check the bytes directly.
 
 import io
 import itertools
-import math
 import operator
-import random
-import struct
 import sys
 import warnings
 import wave
@@ -26,9 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-import lameenc
-
-from carrier.media.audio import RATE, WIDTH, Audio, samples
+from carrier.media import mp3
+from carrier.media.audio import RATE, WIDTH, Audio
 
 # As in audio.py: deprecated, but the stdlib's only C-speed sample arithmetic on 3.11.
 with warnings.catch_warnings():
@@ -45,11 +41,7 @@ CHANNEL_TYPES = ("mixed", "unmixed")
 # MP3: MPEG-2.5 Layer III at the recording's own 8 kHz, so nothing is resampled and the
 # encoder delay is LAME's fixed 576 samples (a resampler would add its own). 32 kbps per
 # channel is transparent enough for 4 kHz telephone audio, DTMF included.
-MP3_KBPS_PER_CHANNEL = 32
 MP3_MAX_CHANNELS = 2
-_MP3_FRAME_SAMPLES = 576  # per frame for MPEG-2 and 2.5 Layer III
-_LAME_ENCODER_DELAY = 576
-_LAME_QUALITY = 2  # LAME's best; a minute of audio still encodes in about 0.1 s
 
 
 class RecordingStateError(Exception):
@@ -249,7 +241,10 @@ def render(
     if format == "wav":
         data, bit_rate = _wav(pcm, len(channels)), RATE * WIDTH * 8 * len(channels)
     else:
-        data, bit_rate = _mp3(pcm, len(channels)), MP3_KBPS_PER_CHANNEL * 1000 * len(channels)
+        data, bit_rate = (
+            mp3.encode(pcm, len(channels)),
+            mp3.MP3_KBPS_PER_CHANNEL * 1000 * len(channels),
+        )
 
     first, last = spans[0][0], spans[-1][1]
     metadata = {
@@ -273,30 +268,6 @@ def render(
         channels=len(channels),
         metadata=metadata,
     )
-
-
-def synthetic_voice(seconds: float, *, seed: int = 0) -> Audio:
-    """`seconds` of something that sounds like speech, for the simulated callee: syllables
-    of a few harmonics over a 120-220 Hz voice pitch that drifts, vowel-like timbres, a
-    syllable-rate envelope and pauses between words. The same seed gives the same audio.
-
-    Its energy is spread over eight gliding harmonics, most of it below the DTMF band, so
-    `dtmf.detect` does not take it for a key (checked over many seeds). Raises ValueError
-    for a negative length.
-    """
-    if seconds < 0:
-        raise ValueError("a voice cannot last a negative time")
-    rng = random.Random(seed)
-    total = samples(seconds)
-    out = array("h", bytes(total * WIDTH))
-    position = samples(rng.uniform(0.05, 0.15))
-    while position < total:
-        for _syllable in range(rng.randint(1, 3)):
-            length = samples(rng.uniform(0.12, 0.28))
-            _syllable_into(out, position, length, rng)
-            position += length + samples(rng.uniform(0.02, 0.06))
-        position += samples(rng.uniform(0.15, 0.4))  # between words
-    return Audio(_le_bytes(out))
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -400,133 +371,6 @@ def _wav(pcm: bytes, channels: int) -> bytes:
         out.setframerate(RATE)
         out.writeframes(pcm)
     return buffer.getvalue()
-
-
-# --- MP3 ------------------------------------------------------------------------------------
-
-
-def _mp3(pcm: bytes, channels: int) -> bytes:
-    """Interleaved 8 kHz PCM as a CBR MP3 that starts with a LAME "Info" frame."""
-    encoder = lameenc.Encoder()
-    encoder.set_in_sample_rate(RATE)
-    encoder.set_out_sample_rate(RATE)
-    encoder.set_channels(channels)
-    encoder.set_bit_rate(MP3_KBPS_PER_CHANNEL * channels)
-    encoder.set_quality(_LAME_QUALITY)
-    encoder.silence()
-    frames = bytes(encoder.encode(pcm) + encoder.flush())
-    samples = len(pcm) // (WIDTH * channels)
-    return _info_frame(frames, samples, channels) + frames
-
-
-def _frame_count(frames: bytes) -> int:
-    """How many MPEG-2/2.5 Layer III frames `frames` holds (they must be whole)."""
-    count = position = 0
-    while position < len(frames):
-        (header,) = struct.unpack_from(">I", frames, position)
-        rate = _SAMPLE_RATES.get((header >> 19) & 3, {}).get((header >> 10) & 3)
-        kbps = _LSF_KBPS[(header >> 12) & 15]
-        if header >> 21 != 0x7FF or (header >> 17) & 3 != 1 or not rate or not kbps:
-            raise RuntimeError(f"the encoder wrote no MPEG-2/2.5 Layer III frame at {position}")
-        position += 72_000 * kbps // rate + ((header >> 9) & 1)
-        count += 1
-    return count
-
-
-# MPEG version bits -> {sample rate index: Hz}, for the low-sampling-frequency versions.
-_SAMPLE_RATES = {0: {0: 11025, 1: 12000, 2: 8000}, 2: {0: 22050, 1: 24000, 2: 16000}}
-_LSF_KBPS = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0)
-
-
-def _info_frame(frames: bytes, samples: int, channels: int) -> bytes:
-    """A silent first frame carrying the Xing "Info" header and LAME tag.
-
-    lameenc streams frames and never writes this tag, so a decoder would play LAME's
-    576-sample delay, its own 529 and the final frame's padding as extra audio (about 150
-    ms at 8 kHz). With the tag, gapless decoders (ffmpeg, mpg123, miniaudio) trim exactly
-    to the recorded samples. Layout: Gabriel Bouvigne's "Mp3 info tag" specification.
-    """
-    count = _frame_count(frames)
-    padding = count * _MP3_FRAME_SAMPLES - _LAME_ENCODER_DELAY - samples
-    if not 0 <= padding < 4096:
-        raise RuntimeError(f"unexpected encoder padding: {padding} samples")
-    header = bytearray(frames[:4])
-    header[2] &= ~0x02  # no padding slot: the size below is exact
-    size = 72_000 * MP3_KBPS_PER_CHANNEL * channels // RATE
-    body = bytearray(size)
-    body[:4] = header
-    position = 4 + (9 if channels == 1 else 17)  # the side information stays zero (silence)
-    total = size + len(frames)
-    # Flags: frame count and byte count present, no seek table (CBR seeks by arithmetic).
-    struct.pack_into(">4sIII", body, position, b"Info", 0x3, count, total)
-    lame = position + 16
-    struct.pack_into(">9s", body, lame, b"LAME3.100")
-    # Bytes 21-23: encoder delay and padding, 12 bits each; 28-31: the whole file's size.
-    body[lame + 21 : lame + 24] = ((_LAME_ENCODER_DELAY << 12) | padding).to_bytes(3, "big")
-    struct.pack_into(">I", body, lame + 28, total)
-    # The tag's CRC-16 covers the frame up to itself.
-    struct.pack_into(">H", body, lame + 34, _crc16(bytes(body[: lame + 34])))
-    return bytes(body)
-
-
-def _crc16(data: bytes) -> int:
-    """CRC-16/ARC (reflected polynomial 0xA001), the LAME tag's checksum."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _bit in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-# --- synthetic voice ------------------------------------------------------------------------
-
-_TABLE_SIZE = 1024
-# Relative harmonic weights of a few vowel-like timbres (the first "formant" peaks at a
-# different harmonic in each). Fundamental-heavy, so no two harmonics near DTMF
-# frequencies ever carry most of a window's energy.
-_VOWELS = (
-    (1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08),
-    (1.0, 0.5, 0.6, 0.45, 0.25, 0.15, 0.1, 0.06),
-    (1.0, 0.8, 0.4, 0.2, 0.22, 0.2, 0.1, 0.05),
-    (1.0, 0.6, 0.35, 0.3, 0.3, 0.12, 0.08, 0.06),
-)
-_PEAK = 0.3 * 32767
-
-
-def _vowel_tables() -> list[array]:
-    """One pitch period of each timbre, normalised to a peak of 1."""
-    tables = []
-    for weights in _VOWELS:
-        period = [
-            sum(
-                weight * math.sin(2 * math.pi * (harmonic + 1) * i / _TABLE_SIZE)
-                for harmonic, weight in enumerate(weights)
-            )
-            for i in range(_TABLE_SIZE)
-        ]
-        peak = max(abs(value) for value in period)
-        tables.append(array("d", (value / peak for value in period)))
-    return tables
-
-
-_TABLES = _vowel_tables()
-
-
-def _syllable_into(out: array, position: int, length: int, rng: random.Random) -> None:
-    """Write one syllable into `out` (native 16-bit samples) from `position`."""
-    table = _TABLES[rng.randrange(len(_TABLES))]
-    pitch = rng.uniform(120, 220)
-    glide = rng.uniform(-0.2, 0.15)  # relative pitch change over the syllable
-    level = _PEAK * rng.uniform(0.6, 1.0)
-    end = min(position + length, len(out))
-    phase = rng.random()
-    for n in range(end - position):
-        progress = n / length
-        phase = (phase + pitch * (1 + glide * progress) / RATE) % 1.0
-        # A parabolic envelope: rises and falls once per syllable, like a vowel nucleus.
-        envelope = 4 * progress * (1 - progress)
-        out[position + n] = round(level * envelope * table[int(phase * _TABLE_SIZE)])
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from carrier.interface import CarrierEvent, Record, RecordingOutcome
 from carrier.media import dtmf
 from carrier.media.audio import RATE, Audio, concat, samples
-from carrier.media.recorder import APP, RecordingState, RecordingTape, render, synthetic_voice
+from carrier.media.recorder import APP, RecordingState, RecordingTape, render
+from carrier.media.voice import synthetic_voice
 
 HELLO_AFTER, HELLO_SECONDS = samples(0.2), 0.8
 TURN_SECONDS, TURN_GAP = 1.6, samples(0.4)

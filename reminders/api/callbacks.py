@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callauto.errors import BadRequest, NotFound
-from reminders import services
+from reminders import calling
 from reminders.callback_auth import CallbackJwtAuthentication
 from reminders.models import Attempt
 
@@ -24,7 +24,7 @@ class CallbackView(APIView):
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise BadRequest("The body must be an array of CloudEvents.")
         try:
-            services.handle_events(request.tenant, token, events)
+            calling.handle_events(request.tenant, token, events)
         except Attempt.DoesNotExist:
             raise NotFound("No reminder call has this callback.") from None
         return Response(status=204)

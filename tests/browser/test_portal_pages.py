@@ -10,7 +10,7 @@ from azure.communication.callautomation import PhoneNumberIdentifier
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from calls import services
+from calls import call_verbs
 from calls.identifiers import Identifier
 from calls.models import Call
 from tenants import services as tenant_services
@@ -107,7 +107,7 @@ def test_the_live_timeline_shows_the_hang_up_and_then_stops_refreshing(
 
 def dead_callback(tenant, callbacks, gateway) -> Delivery:
     """A connected call whose CallDisconnected callback failed (500) until it was dead."""
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(CALLEE)],
         callback_uri=callbacks.url,
@@ -116,7 +116,7 @@ def dead_callback(tenant, callbacks, gateway) -> Delivery:
     gateway.advance(2)
     callbacks.status = 500
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        services.hang_up(tenant, connection.call_connection_id)
+        call_verbs.hang_up(tenant, connection.call_connection_id)
         dead = Delivery.unscoped.get(event_type="CallDisconnected")
         while dead.state != Delivery.State.DEAD:
             traveller.move_to(dead.next_attempt_at + timedelta(seconds=1))
@@ -168,7 +168,7 @@ def test_the_call_detail_offers_redelivery_of_a_dead_callback(acme, callbacks, g
 def test_portal_pages_fit_a_phone_screen_and_break_no_content_policy(
     acme, callbacks, gateway, log_in, path
 ):
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         acme,
         targets=[Identifier.phone(CALLEE)],
         callback_uri=callbacks.url,

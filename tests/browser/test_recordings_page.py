@@ -1,6 +1,6 @@
 import pytest
 
-from calls import services
+from calls import server_call_verbs
 from calls.identifiers import Identifier
 from tests.calls.api_support import signed
 from tests.recordings.storage import temporary_recordings_storage
@@ -15,7 +15,7 @@ def recordings_dir(tmp_path):
 
 
 def test_a_recording_plays_in_the_browser(client, tenant, gateway, log_in, screenshot):
-    call = services.simulate_p2p_call(
+    call = server_call_verbs.simulate_p2p_call(
         tenant, caller=Identifier.user("8:acs:customer"), callee=Identifier.user("8:acs:agent")
     )
     gateway.advance(2)

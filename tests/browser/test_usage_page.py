@@ -7,7 +7,7 @@ import time_machine
 from django.db.models import Sum
 from django.utils import timezone
 
-from calls import services
+from calls import call_verbs
 from calls.identifiers import Identifier
 from tenants import services as tenant_services
 from usage.models import UsageRecord
@@ -22,7 +22,7 @@ def test_the_usage_csv_downloaded_in_the_browser_matches_the_database(
     tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
     with time_machine.travel(timezone.now() - timedelta(minutes=5), tick=False) as traveller:
         for seconds, number in ((61, "+14255550123"), (30, "+14255550124")):
-            connection = services.create_call(
+            connection = call_verbs.create_call(
                 tenant,
                 targets=[Identifier.phone(number)],
                 callback_uri=callbacks.url,
@@ -30,7 +30,7 @@ def test_the_usage_csv_downloaded_in_the_browser_matches_the_database(
             )
             gateway.advance(2)
             traveller.shift(seconds)
-            services.terminate(tenant, connection.call_connection_id)
+            call_verbs.terminate(tenant, connection.call_connection_id)
             gateway.advance(1)
         meter_usage()
 

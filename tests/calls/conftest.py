@@ -69,7 +69,7 @@ EXPERT = "+14255550177"
 def p2p(tenant, gateway, grid_receiver):
     """A connected peer-to-peer support call, customer → agent; the tenant's event webhook
     (grid_receiver) is subscribed, so CallStarted and recording files reach it."""
-    from calls import services
+    from calls import server_call_verbs
     from calls.identifiers import Identifier
     from calls.models import Call
     from tenants import services as tenant_services
@@ -78,7 +78,7 @@ def p2p(tenant, gateway, grid_receiver):
     subscriptions.subscribe_events(
         tenant, endpoint_url=grid_receiver.url, event_types=[], actor=None
     )
-    call = services.simulate_p2p_call(
+    call = server_call_verbs.simulate_p2p_call(
         tenant, caller=Identifier.user(CUSTOMER), callee=Identifier.user(AGENT)
     )
     gateway.advance(2)

@@ -7,7 +7,7 @@ services and answered by the gateway's simulated carrier on a virtual clock.
 
 import pytest
 
-from calls import services
+from calls import call_verbs, participant_verbs
 from calls.identifiers import Identifier
 from calls.models import (
     Call,
@@ -63,14 +63,16 @@ def globex(other_tenant):
 def connected_call(tenant, gateway, caller: str = CALLER) -> CallConnection:
     """A 1:1 call to CALLEE, answered, with a slow invitee (SLOW) still ringing."""
     SimulatedCallee.unscoped.create(tenant=tenant, raw_id=f"4:{SLOW}", answer_after=100)
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(CALLEE)],
         callback_uri="http://127.0.0.1:9/cb",
         source_caller_id=caller,
     )
     gateway.advance(2)
-    services.add_participant(tenant, connection.call_connection_id, target=Identifier.phone(SLOW))
+    participant_verbs.add_participant(
+        tenant, connection.call_connection_id, target=Identifier.phone(SLOW)
+    )
     gateway.advance(1)
     connection.refresh_from_db()
     assert connection.state == CallConnection.State.CONNECTED
@@ -301,7 +303,7 @@ def with_invitation(body: object, invitation: str) -> object:
 def test_an_action_on_a_disconnected_call_is_refused(api, acme, gateway, method, path, body):
     connection = connected_call(acme, gateway)
     invitation = pending_invitation(connection)
-    services.terminate(acme, connection.call_connection_id)
+    call_verbs.terminate(acme, connection.call_connection_id)
     before = snapshot()
 
     response = api(
@@ -399,7 +401,7 @@ def test_get_participant_refuses_someone_not_in_the_call(
 
 
 def test_a_participant_who_was_removed_is_no_longer_found(api, acme, live):
-    services.remove_participant(acme, live, target=Identifier.phone(CALLEE))
+    participant_verbs.remove_participant(acme, live, target=Identifier.phone(CALLEE))
 
     response = api(acme, "GET", f"/{live}/participants/4%3A%2B14255550123")
 

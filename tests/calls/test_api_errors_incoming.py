@@ -8,7 +8,7 @@ services and carried by the gateway's simulated carrier on a virtual clock.
 
 import pytest
 
-from calls import services
+from calls import call_verbs, incoming_verbs, participant_verbs
 from calls.identifiers import Identifier
 from calls.incoming import make_context
 from calls.models import (
@@ -114,7 +114,7 @@ def globex(other_tenant):
 
 
 def connected_call(tenant, gateway, caller: str, *targets: str) -> CallConnection:
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(t) for t in targets or (CALLEE,)],
         callback_uri="http://127.0.0.1:9/cb",
@@ -127,7 +127,7 @@ def connected_call(tenant, gateway, caller: str, *targets: str) -> CallConnectio
 
 
 def ring(tenant, gateway, number: str) -> Call:
-    services.simulate_incoming_call(tenant, to_number=number, caller=Identifier.phone(RINGER))
+    incoming_verbs.simulate_incoming_call(tenant, to_number=number, caller=Identifier.phone(RINGER))
     gateway.advance(0)
     call = Call.unscoped.get(tenant=tenant, direction=Call.Direction.INBOUND)
     assert call.state == Call.State.CONNECTING
@@ -321,7 +321,7 @@ def test_a_transfer_on_a_group_call_needs_a_transferee(api, acme, gateway):
 def test_a_transfer_to_someone_still_being_invited_is_refused(api, client, acme, ours, gateway):
     client.raise_request_exception = False  # see the answer a real client would get
     SimulatedCallee.unscoped.create(tenant=acme, raw_id=f"4:{SLOW}", answer_after=100)
-    services.add_participant(acme, ours["live"], target=Identifier.phone(SLOW))
+    participant_verbs.add_participant(acme, ours["live"], target=Identifier.phone(SLOW))
     gateway.advance(1)
     before = snapshot()
 
@@ -342,7 +342,7 @@ def test_a_transfer_to_someone_still_being_invited_is_refused(api, client, acme,
     ],
 )
 def test_a_call_that_has_ended_is_refused(api, acme, ours, gateway, settings, path, code, mentions):
-    services.terminate(acme, ours["live"])
+    call_verbs.terminate(acme, ours["live"])
     gateway.advance(settings.INCOMING_CALL_RING_TIMEOUT_SECONDS + 1)  # the caller gives up
     assert Call.unscoped.get(pk=ours["ringing"].pk).state == Call.State.DISCONNECTED
     before = snapshot()

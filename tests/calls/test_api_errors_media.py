@@ -9,7 +9,7 @@ services and answered by the gateway's simulated carrier on a virtual clock.
 
 import pytest
 
-from calls import services
+from calls import call_verbs, participant_verbs
 from calls.identifiers import Identifier
 from calls.models import (
     Call,
@@ -151,14 +151,16 @@ def globex(other_tenant):
 def connected_call(tenant, gateway, caller: str = CALLER) -> CallConnection:
     """A 1:1 call to CALLEE, answered, with a slow invitee (SLOW) still ringing."""
     SimulatedCallee.unscoped.create(tenant=tenant, raw_id=f"4:{SLOW}", answer_after=100)
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(CALLEE)],
         callback_uri="http://127.0.0.1:9/cb",
         source_caller_id=caller,
     )
     gateway.advance(2)
-    services.add_participant(tenant, connection.call_connection_id, target=Identifier.phone(SLOW))
+    participant_verbs.add_participant(
+        tenant, connection.call_connection_id, target=Identifier.phone(SLOW)
+    )
     gateway.advance(1)
     connection.refresh_from_db()
     assert connection.state == CallConnection.State.CONNECTED
@@ -393,7 +395,7 @@ def test_cancel_all_media_ignores_whatever_body_it_is_sent(api, acme, live, raw)
 @pytest.mark.parametrize("path", list(BODIES), ids=name_of)
 def test_a_media_action_on_a_disconnected_call_is_refused(api, acme, gateway, path):
     connection = connected_call(acme, gateway)
-    services.terminate(acme, connection.call_connection_id)
+    call_verbs.terminate(acme, connection.call_connection_id)
     before = snapshot()
 
     response = api(acme, connection.call_connection_id, path, BODIES[path])

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from calls import services
+from calls import call_verbs, participant_verbs
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CallEvent
 from tenants import services as tenant_services
@@ -32,7 +32,7 @@ def make_call(tenant, **fields) -> Call:
 def connected(tenant, callbacks, gateway) -> CallConnection:
     """A connected outbound call placed through the engine, callbacks to the receiver."""
     tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone("+14255550123")],
         callback_uri=callbacks.url,
@@ -130,7 +130,7 @@ def test_the_timeline_fragment_follows_the_call_and_stops_refreshing_when_it_end
     fragment = url("call_timeline", call_id=connected.call_id)
     assert "CallDisconnected" not in client.get(fragment).content.decode()
 
-    services.hang_up(connected.tenant, connected.call_connection_id)
+    call_verbs.hang_up(connected.tenant, connected.call_connection_id)
     gateway.advance(1)
     after = client.get(fragment).content.decode()
 
@@ -144,7 +144,7 @@ def test_an_operator_redelivers_a_dead_callback_from_the_call_detail(
     client, connected, callbacks, member_client
 ):
     callbacks.script = [410]  # gone: the delivery dies at once and the endpoint is disabled
-    services.hang_up(connected.tenant, connected.call_connection_id)
+    call_verbs.hang_up(connected.tenant, connected.call_connection_id)
     dead = Delivery.unscoped.get(event_type="CallDisconnected")
     assert dead.state == Delivery.State.DEAD
     enable_endpoint(connected.tenant, DisabledEndpoint.unscoped.get().pk, actor=None)
@@ -234,10 +234,10 @@ def test_an_operator_terminates_a_live_call_from_its_page(
     assert response.status_code == 302
     call = Call.unscoped.get(pk=connected.call_id)
     assert call.state == Call.State.DISCONNECTED
-    assert call.end_message == services.TERMINATED_FROM_PORTAL
+    assert call.end_message == call_verbs.TERMINATED_FROM_PORTAL
     assert not gateway.carrier.live_legs()  # the callee's leg was hung up
     disconnected = callbacks.of_type("CallDisconnected")[0]["data"]["resultInformation"]
-    assert disconnected["message"] == services.TERMINATED_FROM_PORTAL
+    assert disconnected["message"] == call_verbs.TERMINATED_FROM_PORTAL
     [entry] = AuditEntry.objects.for_tenant(connected.tenant).filter(action="call.terminate")
     assert (entry.actor, entry.target_id) == (membership.user, str(call.pk))
     assert (entry.before, entry.after) == ({"state": "connected"}, {"state": "disconnected"})
@@ -248,11 +248,11 @@ def test_a_call_the_app_has_left_can_still_be_terminated_from_the_portal(
     client, connected, member_client, gateway, tenant
 ):
     # The app hands the callee over to a second person and leaves (a press-3 transfer).
-    services.add_participant(
+    participant_verbs.add_participant(
         tenant, connected.call_connection_id, target=Identifier.phone("+14255550124")
     )
     gateway.advance(2)
-    services.hang_up(tenant, connected.call_connection_id)
+    call_verbs.hang_up(tenant, connected.call_connection_id)
     member_client(Role.ADMIN)
 
     client.post(url("call_detail", call_id=connected.call_id), {"terminate": "1"})
@@ -273,7 +273,7 @@ def test_a_viewer_sees_no_terminate_button_and_cannot_post_it(client, connected,
 
 
 def test_terminating_a_call_that_already_ended_only_says_so(client, connected, member_client):
-    services.terminate(connected.tenant, connected.call_connection_id)
+    call_verbs.terminate(connected.tenant, connected.call_connection_id)
     member_client(Role.OPERATOR)
 
     response = client.post(

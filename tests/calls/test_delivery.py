@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_q.conf import Conf
 from standardwebhooks import Webhook
 
-from calls import services
+from calls import call_verbs, participant_verbs
 from calls.identifiers import Identifier
 from calls.models import CallConnection
 from tenants import services as tenant_services
@@ -31,7 +31,7 @@ D = Delivery.State
 def connected(tenant, callbacks, gateway):
     """A connected call whose callbacks go to the receiver; returns its connection."""
     tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone("+14255550123")],
         callback_uri=callbacks.url,
@@ -44,7 +44,7 @@ def connected(tenant, callbacks, gateway):
 def fail_next(connection, callbacks, *statuses):
     """Make the receiver answer `statuses` first, then emit one more event (a hang-up)."""
     callbacks.script = list(statuses)
-    services.hang_up(connection.tenant, connection.call_connection_id)
+    call_verbs.hang_up(connection.tenant, connection.call_connection_id)
     return Delivery.unscoped.filter(event_type="CallDisconnected").get()
 
 
@@ -77,7 +77,7 @@ def test_a_failing_receiver_gets_retries_on_the_schedule_until_it_answers(connec
 def test_quick_retries_are_waited_for_in_order(connected, callbacks, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)  # leave the event queued for "a worker"
     callbacks.script = [503]
-    services.mute_participant(
+    participant_verbs.mute_participant(
         connected.tenant, connected.call_connection_id, target=Identifier.phone("+14255550123")
     )
     slept = []
@@ -306,7 +306,7 @@ def test_jwt_key_rotation_keeps_old_tokens_valid_during_the_overlap(
 
 def test_the_sweeper_leaves_fresh_work_to_its_own_task(connected, callbacks, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)  # the event's own task stays queued
-    services.mute_participant(
+    participant_verbs.mute_participant(
         connected.tenant, connected.call_connection_id, target=Identifier.phone("+14255550123")
     )
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from calls import services
+from calls import call_verbs
 from calls.gateway import Gateway
 from calls.identifiers import Identifier
 from calls.ingest import ingest
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def call(tenant, callbacks):
     tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone("+14255550123")],
         callback_uri=callbacks.url,
@@ -42,7 +42,7 @@ def test_the_first_gateway_to_run_a_calls_commands_owns_the_call(call, gateway):
     gateway.advance(0)
 
     assert Call.unscoped.get(pk=call.pk).gateway_id == "gateway-1"
-    services.terminate(call.tenant, call.connections.get().call_connection_id)
+    call_verbs.terminate(call.tenant, call.connections.get().call_connection_id)
     assert other.run_commands() == 0  # the hang-up is gateway-1's to carry out
     assert CarrierCommand.unscoped.filter(state="pending").count() == 1
 

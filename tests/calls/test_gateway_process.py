@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from calls import services
+from calls import call_verbs
 from calls.identifiers import Identifier
 from calls.models import Call, CallEvent, CarrierCommand, SimulatedCallee
 from carrier.simulated.driver import FAULT
@@ -51,7 +51,7 @@ def test_a_nudged_gateway_dials_without_waiting_for_its_poll(tenant, gateway_pro
     tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
 
     started = time.monotonic()
-    services.create_call(
+    call_verbs.create_call(
         tenant,
         targets=[Identifier.phone("+14255550123")],
         callback_uri="http://127.0.0.1:9/cb",
@@ -88,7 +88,7 @@ def test_a_command_the_driver_fails_on_fails_its_call_while_another_tenants_conn
     SimulatedCallee.unscoped.create(tenant=tenant, raw_id="4:+14255550666", outcome=FAULT)
 
     def call(owner, caller: str, callee: str):
-        return services.create_call(
+        return call_verbs.create_call(
             owner, targets=[Identifier.phone(callee)], callback_uri="http://127.0.0.1:9/cb",
             source_caller_id=caller,
         )  # fmt: skip
@@ -117,7 +117,7 @@ def test_the_gateway_carries_on_after_losing_its_database_connection(tenant, gat
     tenant_services.add_phone_number(tenant, "+14255550100", actor=None)
 
     def call(callee: str):
-        return services.create_call(
+        return call_verbs.create_call(
             tenant, targets=[Identifier.phone(callee)], callback_uri="http://127.0.0.1:9/cb",
             source_caller_id="+14255550100",
         )  # fmt: skip

@@ -8,7 +8,7 @@ import time_machine
 from azure.communication.callautomation import CallRejectReason, PhoneNumberIdentifier
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from calls import services
+from calls import incoming_verbs
 from calls.identifiers import Identifier
 from calls.ingest import ingest
 from calls.models import Call, CallConnection, IdempotentRequest, Participant, SimulatedCallee
@@ -37,7 +37,9 @@ def subscribed(acme, grid_receiver):
 
 
 def ring(tenant, gateway, caller=CALLER):
-    services.simulate_incoming_call(tenant, to_number=OUR_NUMBER, caller=Identifier.phone(caller))
+    incoming_verbs.simulate_incoming_call(
+        tenant, to_number=OUR_NUMBER, caller=Identifier.phone(caller)
+    )
     gateway.advance(0)
 
 
@@ -253,7 +255,7 @@ def test_a_caller_who_hangs_up_as_the_app_answers_gives_answer_failed(
     subscribed, grid_receiver, callbacks, gateway, acme
 ):
     ring(acme, gateway)
-    services.answer_call(
+    incoming_verbs.answer_call(
         acme,
         incoming_call_context=incoming_context(grid_receiver),
         callback_uri=callbacks.url,

@@ -18,7 +18,7 @@ from azure.communication.callautomation import (
     RecognizeInputType,
 )
 
-from calls import services
+from calls import call_verbs
 from calls.gateway import Gateway
 from calls.identifiers import Identifier
 from calls.models import Call, CarrierCommand, MediaOperation, SimulatedCallee
@@ -259,7 +259,7 @@ def second_tenant(other_tenant, callbacks):
     tenant_services.add_phone_number(other_tenant, "+14255550300", actor=None)
 
     def place() -> str:
-        return services.create_call(
+        return call_verbs.create_call(
             other_tenant,
             targets=[Identifier.phone("+14255550301")],
             callback_uri=callbacks.url,
@@ -274,7 +274,7 @@ def test_a_dial_the_driver_fails_on_fails_only_its_own_call(
 ):
     tenant_services.add_phone_number(tenant, CALLER, actor=None)
     SimulatedCallee.unscoped.create(tenant=tenant, raw_id="4:+14255550666", outcome=FAULT)
-    doomed = services.create_call(
+    doomed = call_verbs.create_call(
         tenant, targets=[Identifier.phone("+14255550666")], callback_uri=callbacks.url,
         source_caller_id=CALLER,
     )  # fmt: skip

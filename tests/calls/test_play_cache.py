@@ -13,7 +13,7 @@ import pytest
 from azure.communication.callautomation import FileSource, PhoneNumberIdentifier
 from django.urls import reverse
 
-from calls import media_services, services
+from calls import call_verbs, media_verbs
 from calls.identifiers import Identifier
 from calls.models import CallConnection
 from carrier.media.audio import Audio
@@ -160,14 +160,14 @@ def test_the_softphone_plays_another_tenants_identical_sources_from_its_own_cach
     ops = []
     for owner, caller in ((tenant, "+14255550100"), (other_tenant, "+14255550300")):
         tenant_services.add_phone_number(owner, caller, actor=None)
-        connection = services.create_call(
+        connection = call_verbs.create_call(
             owner, targets=[Identifier.phone("+14255550199")],
             callback_uri="https://app.example.com/callbacks", source_caller_id=caller,
         )  # fmt: skip
         gateway.advance(2)
         connection = CallConnection.unscoped.get(pk=connection.pk)
         ops.append(
-            media_services.play(owner, connection.call_connection_id, sources=payload, play_to=[])
+            media_verbs.play(owner, connection.call_connection_id, sources=payload, play_to=[])
         )
     add_member(tenant, Membership.Role.VIEWER, username="acme-viewer")
     add_member(other_tenant, Membership.Role.VIEWER, username="globex-viewer")

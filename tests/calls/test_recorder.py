@@ -14,8 +14,8 @@ from carrier.media.recorder import (
     RecordingTape,
     UnsupportedFormat,
     render,
-    synthetic_voice,
 )
+from carrier.media.voice import synthetic_voice
 
 CALLEE = "4:+14255550123"
 AGENT = "8:acs:agent"

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from calls import media_services, services, softphone
+from calls import call_verbs, media_verbs, softphone
 from calls.identifiers import Identifier
 from calls.models import CallConnection, CarrierCommand, Participant, SimulatedCallee
 from carrier.media.audio import Audio
@@ -40,7 +40,7 @@ def identity(tenant):
 @pytest.fixture
 def leg(tenant, identity, gateway) -> Participant:
     """The app calls the person; the person's leg, ringing."""
-    services.create_call(
+    call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(PERSON)],
         callback_uri="https://app.example.com/callbacks",
@@ -177,7 +177,7 @@ def test_the_state_names_the_audio_playing_to_a_connected_call(
     client, member_client, tenant, identity, connected, gateway
 ):
     connection = CallConnection.unscoped.get(call_id=connected.call_id)
-    op = media_services.play(
+    op = media_verbs.play(
         tenant,
         connection.call_connection_id,
         sources=[PlaySource(kind="text", text="Hello.")],
@@ -297,7 +297,7 @@ def test_the_audio_of_a_recognize_is_its_prompt_as_wav(
 ):
     connection = CallConnection.unscoped.get(call_id=connected.call_id)
     prompt = PlaySource(kind="text", text=PROMPT)
-    op = media_services.recognize_dtmf(
+    op = media_verbs.recognize_dtmf(
         tenant, connection.call_connection_id, target=Identifier.phone(PERSON), prompts=[prompt]
     )
     member_client(Role.VIEWER)
@@ -314,7 +314,7 @@ def test_the_audio_of_a_recognize_is_its_prompt_as_wav(
 
 def test_the_audio_of_sent_tones_has_the_carriers_timing(client, member_client, tenant, connected):
     connection = CallConnection.unscoped.get(call_id=connected.call_id)
-    op = media_services.send_dtmf(
+    op = media_verbs.send_dtmf(
         tenant,
         connection.call_connection_id,
         tones=["one", "two", "pound"],
@@ -328,7 +328,7 @@ def test_the_audio_of_sent_tones_has_the_carriers_timing(client, member_client, 
 
 
 def test_another_tenants_audio_is_not_found(client, member_client, other_tenant, connected):
-    op = media_services.send_dtmf(
+    op = media_verbs.send_dtmf(
         connected.tenant,
         CallConnection.unscoped.get(call_id=connected.call_id).call_connection_id,
         tones=["one"],

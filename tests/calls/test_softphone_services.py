@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from callauto.errors import BadRequest, Conflict, NotFound
-from calls import incoming, media_services, services, softphone
+from calls import call_verbs, incoming, incoming_verbs, media_verbs, softphone
 from calls.callees import save_callee
 from calls.identifiers import Identifier
 from calls.models import Call, CallConnection, CarrierCommand, MediaOperation, Participant
@@ -33,7 +33,7 @@ def identity(tenant):
 @pytest.fixture
 def ringing(tenant, identity, callbacks, gateway) -> Participant:
     """The app calls the person; returns the person's leg, ringing."""
-    services.create_call(
+    call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(PERSON)],
         callback_uri=callbacks.url,
@@ -110,7 +110,7 @@ def test_a_key_the_person_presses_completes_a_running_recognize(
     softphone.answer_leg(tenant, str(ringing.leg_id), actor=None)
     gateway.advance(1)
     connection = CallConnection.unscoped.get(call_id=ringing.call_id)
-    media_services.recognize_dtmf(
+    media_verbs.recognize_dtmf(
         tenant,
         connection.call_connection_id,
         target=Identifier.phone(PERSON),
@@ -168,7 +168,7 @@ def test_another_tenants_leg_is_not_found(other_tenant, ringing):
 
 
 def test_a_leg_of_a_scripted_callee_is_not_a_softphone_leg(tenant, identity, callbacks, gateway):
-    services.create_call(
+    call_verbs.create_call(
         tenant,
         targets=[Identifier.phone("+14255550123")],
         callback_uri=callbacks.url,
@@ -194,7 +194,7 @@ def test_a_person_calls_a_tenant_number_and_stays_on_once_the_app_answers(
     [leg] = softphone.live_legs(tenant, identity)
     assert (leg.role, leg.state) == (Participant.Role.CALLER, P.INVITED)
 
-    services.answer_call(
+    incoming_verbs.answer_call(
         tenant, incoming_call_context=incoming.make_context(call), callback_uri=callbacks.url
     )
     gateway.advance(600)
@@ -214,7 +214,7 @@ def test_what_plays_to_the_leg_is_the_running_operation(tenant, ringing, gateway
     softphone.answer_leg(tenant, str(ringing.leg_id), actor=None)
     gateway.advance(1)
     connection = CallConnection.unscoped.get(call_id=ringing.call_id)
-    op = media_services.play(
+    op = media_verbs.play(
         tenant,
         connection.call_connection_id,
         sources=[PlaySource(kind="text", text="Hello.")],
@@ -230,7 +230,7 @@ def test_what_plays_to_the_leg_is_the_running_operation(tenant, ringing, gateway
 
 def test_a_play_to_someone_else_is_not_playing_to_the_person(tenant, identity, callbacks, gateway):
     other = "+14255550123"  # unscripted: answers after 1 s
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=[Identifier.phone(PERSON), Identifier.phone(other)],
         callback_uri=callbacks.url,
@@ -241,7 +241,7 @@ def test_a_play_to_someone_else_is_not_playing_to_the_person(tenant, identity, c
     softphone.answer_leg(tenant, str(leg.leg_id), actor=None)
     gateway.advance(0)
 
-    media_services.play(
+    media_verbs.play(
         tenant,
         connection.call_connection_id,
         sources=[PlaySource(kind="text", text="Only for you.")],

@@ -2,7 +2,7 @@
 
 import pytest
 
-from calls import services
+from calls import call_verbs
 from calls.identifiers import Identifier
 from calls.models import Call
 from tenants import services as tenant_services
@@ -41,7 +41,7 @@ def test_a_callback_uri_to_a_forbidden_address_is_refused_at_create(client, acme
 @pytest.mark.django_db(transaction=True)
 def test_a_callback_that_became_forbidden_is_not_delivered(acme, settings, gateway):
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.0/8"]
-    services.create_call(
+    call_verbs.create_call(
         acme,
         targets=[Identifier.phone("+14255550123")],
         callback_uri="http://127.0.0.1:9/cb",

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from calls import services as call_services
+from calls import server_call_verbs
 from calls.identifiers import Identifier
 from recordings import services as recording_services
 from recordings.services import RecordingOptions
@@ -60,11 +60,11 @@ def seed_tenant(tenant: Tenant, gateway, callback_url: str) -> dict[str, object]
 
     # A peer-to-peer call the app is not in; an expert is added by serverCallId, so its
     # events are delivered without a call connection.
-    call = call_services.simulate_p2p_call(
+    call = server_call_verbs.simulate_p2p_call(
         tenant, caller=Identifier.user(CUSTOMER), callee=Identifier.user(AGENT)
     )
     gateway.advance(2)
-    call_services.add_participant_out_of_call(
+    server_call_verbs.add_participant_out_of_call(
         tenant,
         call.server_call_id,
         target=Identifier.phone(EXPERT),

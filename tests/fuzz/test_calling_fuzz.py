@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 
 from callauto.views import UnknownCallingRoute
-from calls import services
+from calls import call_verbs, participant_verbs
 from calls.api import serializers as bodies
 from calls.api import views
 from calls.api.serializers import CallbackUriField, IdentifierField, StrictBooleanField
@@ -351,14 +351,14 @@ def live_ids(tenant, gateway) -> dict[str, list[str]]:
     SimulatedCallee.unscoped.create(tenant=tenant, raw_id=f"4:{SLOW}", answer_after=100)
     connections = []
     for _ in range(3):
-        connection = services.create_call(
+        connection = call_verbs.create_call(
             tenant,
             targets=[Identifier.phone(CALLEE)],
             callback_uri="http://127.0.0.1:9/cb",
             source_caller_id=CALLER,
         )
         gateway.advance(2)
-        services.add_participant(
+        participant_verbs.add_participant(
             tenant, connection.call_connection_id, target=Identifier.phone(SLOW)
         )
         gateway.advance(1)

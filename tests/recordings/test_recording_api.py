@@ -157,7 +157,7 @@ def test_the_lifecycle_answers_with_the_exact_statuses(client, tenant, p2p, gate
 def test_a_disconnected_call_cannot_be_recorded(client, tenant, p2p, gateway):
     from django.db import transaction
 
-    from calls.services import end_call
+    from calls.call_verbs import end_call
 
     with transaction.atomic():
         end_call(p2p, code=200, sub_code=0, message="done")

@@ -1,4 +1,4 @@
-"""Reminder calls end to end: the dispatcher places them through calls.services, the
+"""Reminder calls end to end: the dispatcher places them through calls.call_verbs, the
 simulated carrier answers on a virtual clock, and the platform's durable delivery POSTs
 every CloudEvent over HTTP to the reminders endpoint on the live server, which drives
 the flow (menu, keys, goodbye, hang-up)."""

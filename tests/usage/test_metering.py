@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.db.models import Count, Sum
 
-from calls import incoming, media_services, services
+from calls import call_verbs, incoming, incoming_verbs, media_verbs
 from calls.identifiers import Identifier
 from calls.models import Call, Participant
 from carrier.media.play_sources import PlaySource
@@ -33,7 +33,7 @@ def acme(tenant):
 
 def talk(tenant, callbacks, gateway, traveller, seconds, *targets):
     """Place a call, let the callees answer (1 s), talk `seconds`, then hang up."""
-    connection = services.create_call(
+    connection = call_verbs.create_call(
         tenant,
         targets=list(targets) or [Identifier.phone(CALLEE)],
         callback_uri=callbacks.url,
@@ -41,7 +41,7 @@ def talk(tenant, callbacks, gateway, traveller, seconds, *targets):
     )
     gateway.advance(2)  # the simulated callee answers after one second of ringing
     traveller.shift(seconds)
-    services.terminate(tenant, connection.call_connection_id)
+    call_verbs.terminate(tenant, connection.call_connection_id)
     gateway.advance(1)
     return connection.call
 
@@ -94,17 +94,17 @@ def test_a_voip_leg_is_billed_as_voip(acme, callbacks, gateway):
 
 def test_an_answered_incoming_call_is_billed_as_pstn_inbound(acme, callbacks, gateway):
     with time_machine.travel(START, tick=False) as traveller:
-        services.simulate_incoming_call(
+        incoming_verbs.simulate_incoming_call(
             acme, to_number=CALLER, caller=Identifier.phone("+14255550999")
         )
         gateway.advance(0)
         ringing = Call.objects.for_tenant(acme).get()
-        connection = services.answer_call(
+        connection = incoming_verbs.answer_call(
             acme, incoming_call_context=incoming.make_context(ringing), callback_uri=callbacks.url
         )
         gateway.advance(1)
         traveller.shift(10)
-        services.hang_up(acme, connection.call_connection_id)
+        call_verbs.hang_up(acme, connection.call_connection_id)
         gateway.advance(1)
 
         meter_usage()
@@ -117,14 +117,14 @@ def test_an_answered_incoming_call_is_billed_as_pstn_inbound(acme, callbacks, ga
 
 
 def test_a_leg_that_never_connected_is_not_billed(acme, callbacks, gateway):
-    services.create_call(
+    call_verbs.create_call(
         acme,
         targets=[Identifier.phone(CALLEE)],
         callback_uri=callbacks.url,
         source_caller_id=CALLER,
     )
     ringing = Participant.objects.for_tenant(acme).get()
-    services.terminate(acme, ringing.requested_by.call_connection_id)
+    call_verbs.terminate(acme, ringing.requested_by.call_connection_id)
 
     meter_usage()
 
@@ -132,7 +132,7 @@ def test_a_leg_that_never_connected_is_not_billed(acme, callbacks, gateway):
 
 
 def test_a_leg_still_in_the_call_is_not_billed_until_it_ends(acme, callbacks, gateway):
-    services.create_call(
+    call_verbs.create_call(
         acme,
         targets=[Identifier.phone(CALLEE)],
         callback_uri=callbacks.url,
@@ -196,14 +196,14 @@ def test_days_are_the_tenants_own(acme, callbacks, gateway):
 
 def test_spoken_text_is_metered_in_characters(acme, callbacks, gateway):
     with time_machine.travel(START, tick=False) as traveller:
-        connection = services.create_call(
+        connection = call_verbs.create_call(
             acme,
             targets=[Identifier.phone(CALLEE)],
             callback_uri=callbacks.url,
             source_caller_id=CALLER,
         )
         gateway.advance(2)
-        media_services.play(
+        media_verbs.play(
             acme,
             connection.call_connection_id,
             sources=[PlaySource(kind="text", text="Your appointment is on Tuesday.")],
@@ -232,7 +232,7 @@ def test_a_recording_is_metered_once_per_source(acme):
 def test_the_mark_skips_old_metered_legs_but_never_a_live_one(acme, callbacks, gateway):
     with time_machine.travel(START, tick=False) as traveller:
         talk(acme, callbacks, gateway, traveller, 30)
-        live = services.create_call(
+        live = call_verbs.create_call(
             acme,
             targets=[Identifier.phone("+14255550124")],
             callback_uri=callbacks.url,
@@ -244,7 +244,7 @@ def test_the_mark_skips_old_metered_legs_but_never_a_live_one(acme, callbacks, g
         live_leg = Participant.objects.for_tenant(acme).get(call=live.call)
         assert MeteringMark.objects.get(source="participants").position == live_leg.pk
 
-        services.terminate(acme, live.call_connection_id)
+        call_verbs.terminate(acme, live.call_connection_id)
         meter_usage()
 
     assert UsageRecord.objects.for_tenant(acme).count() == 2

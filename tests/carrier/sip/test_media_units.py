@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from carrier.media import dtmf
-from carrier.media.recorder import synthetic_voice
+from carrier.media.voice import synthetic_voice
 from carrier.sip import g711, rtp, sdp
 from carrier.sip.inband import InbandDetector
 from carrier.sip.jitter import FRAME, JitterBuffer

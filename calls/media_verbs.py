@@ -14,8 +14,8 @@ from django.utils import timezone
 from callauto.errors import BadRequest
 from calls import events
 from calls.identifiers import Identifier
+from calls.lookups import find_participant, get_connection, require_active
 from calls.models import CallConnection, CarrierCommand, MediaOperation, Participant
-from calls.services import _require_active, find_participant, get_connection
 from calls.transitions import transition
 from carrier.interface import CarrierEvent, MediaOutcome
 from carrier.media.dtmf import TONE_NAMES
@@ -177,7 +177,7 @@ def play(
     """Play the sources in order to `play_to` (everyone when empty).
     Raises BadRequest for no sources or a target not in the call."""
     connection = get_connection(tenant, call_connection_id, lock=True)
-    _require_active(connection)
+    require_active(connection)
     if not sources:
         raise BadRequest("playSources must hold at least one source.")
     return _new_operation(
@@ -210,7 +210,7 @@ def recognize_dtmf(
     """Play the prompts to `target` and collect its keys: RecognizeCompleted with the tones
     (or RecognizeFailed on initial silence). Raises BadRequest if `target` is not in the call."""
     connection = get_connection(tenant, call_connection_id, lock=True)
-    _require_active(connection)
+    require_active(connection)
     payload = {
         "prompts": [p.to_payload() for p in prompts],
         "interrupt_prompt": interrupt_prompt,
@@ -242,7 +242,7 @@ def send_dtmf(
 ) -> MediaOperation:
     """Send DTMF tones (names such as "one", "pound") to `target`: SendDtmfTonesCompleted."""
     connection = get_connection(tenant, call_connection_id, lock=True)
-    _require_active(connection)
+    require_active(connection)
     return _new_operation(
         connection,
         Op.Kind.SEND_DTMF,
@@ -258,7 +258,7 @@ def send_dtmf(
 def cancel_all_media(tenant: Tenant, call_connection_id: str) -> int:
     """Cancel every queued and running play and recognize of the call."""
     connection = get_connection(tenant, call_connection_id, lock=True)
-    _require_active(connection)
+    require_active(connection)
     ops = Op.unscoped.select_for_update().filter(
         call_id=connection.call_id, state__in=LIVE, kind__in=[Op.Kind.PLAY, Op.Kind.RECOGNIZE]
     )
@@ -282,7 +282,7 @@ def set_continuous_dtmf(
     """Start or stop reporting every key `target` presses
     (ContinuousDtmfRecognitionToneReceived; ContinuousDtmfRecognitionStopped on stop)."""
     connection = get_connection(tenant, call_connection_id, lock=True)
-    _require_active(connection)
+    require_active(connection)
     participant = find_participant(connection, target)
     Participant.unscoped.filter(pk=participant.pk).update(dtmf_listening=on)
     CarrierCommand.unscoped.create(
@@ -315,7 +315,7 @@ def set_hold(
 ) -> None:
     """Put `target` on hold (optionally with looping music) or take them off it."""
     connection = get_connection(tenant, call_connection_id, lock=True)
-    _require_active(connection)
+    require_active(connection)
     participant = find_participant(connection, target)
     for op in Op.unscoped.select_for_update().filter(
         call_id=connection.call_id,

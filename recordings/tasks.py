@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from recordings import locations, services
 from recordings.models import RecordingChunk
-from usage.services import meter_recording
+from recordings.signals import file_finalized
 from webhooks import grid
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,8 @@ def finalize_chunk(chunk_id: int) -> bool:
         }
         subject = f"/recording/call/{call.correlation_id}/serverCallId/{call.server_call_id}"
         grid.publish(chunk.tenant, FILE_STATUS_EVENT, subject, data)
-    # Recording minutes are billed per file, once (idempotent on the document id).
-    meter_recording(
-        chunk.tenant,
-        source_id=chunk.document_id,
-        started_at=recording.started_at,
-        seconds=chunk.duration,
-    )
+    # Usage bills recording minutes per file, once (idempotent on the document id).
+    file_finalized.send(sender=RecordingChunk, chunk=chunk)
     return True
 
 

@@ -17,4 +17,9 @@ class UsageConfig(AppConfig):
     portal_slots = {"call_facts": [(10, "usage.call_panel.call_cost")]}
 
     def ready(self) -> None:
+        from recordings.signals import file_finalized
+        from usage.handlers import meter_recording_file
+
         post_migrate.connect(ensure_schedules, sender=self)
+        # recordings/ never imports usage/: it announces each stored file.
+        file_finalized.connect(meter_recording_file, dispatch_uid="usage.meter_recording_file")

@@ -27,7 +27,7 @@ from carrier.media.audio import Audio
 from carrier.simulated.driver import FAULT, SimulatedCarrier
 from tenants import services as tenant_services
 from tests.calls.conftest import GatewayHarness
-from tests.calls.deadline import deadline
+from tests.deadline import deadline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,4 +1,7 @@
-"""`manage.py seed_demo`: a demo tenant to try callauto with. Safe to run again."""
+"""`manage.py seed_demo`: a demo tenant to try callauto with. Safe to run again.
+
+It composes every app's demo data, so it lives with the project, not in one app.
+"""
 
 import os
 import secrets
@@ -9,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from reminders.demo import seed_reminders
 from tenants import services
 from tenants.models import AccessKey, Membership, PhoneNumber, Tenant
 
@@ -49,8 +53,6 @@ class Command(BaseCommand):
             for number, label in DEMO_NUMBERS:
                 if not PhoneNumber.unscoped.filter(e164=number).exists():
                     services.add_phone_number(tenant, number, label=label, actor=None)
-        from reminders.demo import seed_reminders  # reminders builds on tenants, not the reverse
-
         reminders = seed_reminders(tenant)
         primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
         ca = settings.VAR_DIR / "tls" / "ca.pem"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from carrier.interface import Dial, Play, Record, RecordingOutcome, VirtualClock
 from carrier.media.audio import RATE, Audio
 from carrier.simulated.driver import SimulatedCarrier
-from tests.calls.deadline import deadline
+from tests.deadline import deadline
 from tests.calls.test_taping import channels, ramp
 
 CALLEE = "4:+14255550123"

@@ -10,7 +10,7 @@ from carrier.interface import Dial, Play, Record, RecordingOutcome, VirtualClock
 from carrier.media import dtmf
 from carrier.media.audio import Audio
 from carrier.simulated.driver import SimulatedCarrier
-from tests.calls.deadline import deadline
+from tests.deadline import deadline
 
 
 def run(carrier: SimulatedCarrier, clock: VirtualClock, until: float) -> list:

@@ -33,7 +33,7 @@ from carrier.interface import (
     SendTones,
 )
 from carrier.media import dtmf
-from carrier.media.audio import Audio, concat, silence
+from carrier.media.audio import Audio, concat, samples, silence
 from carrier.media.recorder import APP, RecordingState, RecordingTape, render
 from carrier.sip.clock import TICK, MediaClock
 from carrier.sip.inband import InbandDetector
@@ -88,7 +88,7 @@ class _Tap:
     def __init__(self, command: Record, now: float) -> None:
         self.command = command
         self.tape = RecordingTape()
-        self.tape.start(now, paused=command.paused)
+        self.tape.start(samples(now), paused=command.paused)
         self._runs: dict[str, tuple[float, list[np.ndarray]]] = {}
 
     def frame(self, track: str, at: float, frame: np.ndarray) -> None:
@@ -104,7 +104,7 @@ class _Tap:
             run = self._runs.pop(key, None)
             if run:
                 pcm = np.concatenate(run[1]).astype("<i2").tobytes()
-                self.tape.add(key, run[0], Audio(pcm))
+                self.tape.add(key, samples(run[0]), Audio(pcm))
 
 
 class MediaEngine:
@@ -323,19 +323,19 @@ class MediaEngine:
     def pause_recording(self, recording_id: str) -> None:
         tap = self._tapes.get(recording_id)
         if tap and tap.tape.state is RecordingState.ACTIVE:
-            tap.tape.pause(self.now)
+            tap.tape.pause(samples(self.now))
 
     def resume_recording(self, recording_id: str) -> None:
         tap = self._tapes.get(recording_id)
         if tap and tap.tape.state is RecordingState.PAUSED:
-            tap.tape.resume(self.now)
+            tap.tape.resume(samples(self.now))
 
     def stop_recording(self, recording_id: str, *, end_reason: str = "stopped") -> None:
         tap = self._tapes.pop(recording_id, None)
         if tap is None:
             return
         tap.flush()
-        tap.tape.stop(self.now)
+        tap.tape.stop(samples(self.now))
         command = tap.command
 
         def rendered() -> CarrierEvent:
@@ -375,7 +375,7 @@ class MediaEngine:
     def _tape_add(self, call: str, track: str, audio: Audio) -> None:
         for tap in self._tapes.values():
             if tap.command.call == call:
-                tap.tape.add(track, self.now, audio)
+                tap.tape.add(track, samples(self.now), audio)
 
     # --- the tick ---
     def tick(self, _n: int) -> None:

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from carrier.interface import Dial, Play, Record, RecordingOutcome, VirtualClock
 from carrier.media.audio import RATE, Audio
 from carrier.simulated.driver import SimulatedCarrier
-from tests.deadline import deadline
 from tests.carrier.test_taping import channels, ramp
+from tests.deadline import deadline
 
 CALLEE = "4:+14255550123"
 ANSWERED = 2 * RATE  # the callee answers after 1 s; everything below happens from 2 s on

@@ -75,6 +75,12 @@ crash-proof: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.crash_proof
 
+# Refresh the portal pictures in docs/screenshots/ (the browser tests, taking them for real).
+.PHONY: screenshots
+screenshots: venv sysdeps
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	CALLAUTO_SCREENSHOTS=1 DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest tests/browser -q
+
 clean:
 	rm -rf $(VENV) var
 

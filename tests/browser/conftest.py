@@ -74,10 +74,15 @@ def log_in(page: Page) -> Callable[[str], Page]:
 
 
 @pytest.fixture
-def screenshot() -> Callable[[Page, str], Path]:
+def screenshot(tmp_path) -> Callable[[Page, str], Path]:
+    """Take a page's picture: into docs/screenshots/ under `make screenshots`
+    (CALLAUTO_SCREENSHOTS=1), else into the test's own temporary folder, so an ordinary
+    test run leaves the checked-in pictures alone."""
+    folder = SCREENSHOTS if os.environ.get("CALLAUTO_SCREENSHOTS") == "1" else tmp_path
+
     def take(page: Page, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 

@@ -228,6 +228,20 @@ OUTBOUND_ALLOWLIST = env.list(
 # endpoint delays everyone's callbacks, so retries wait for the minute sweeper instead.
 DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
 DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", default=0.0)
+# Delivery loops (webhooks/loop.py) that `manage.py qcluster` runs beside its workers: each
+# claims up to DELIVERY_BATCH_SIZE callbacks at a time and starts POSTs for at most
+# DELIVERY_BATCH_SECONDS per batch; idle, it waits for a NOTIFY (PostgreSQL) or polls.
+# 0 loops = one django-q2 task per event instead (the test suite's inline mode).
+DELIVERY_LOOPS = env.int("DELIVERY_LOOPS", default=1)
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=100)
+DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=1.0)
+DELIVERY_POLL_SECONDS = env.float(
+    "DELIVERY_POLL_SECONDS",
+    default=0.1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 0.5,
+)
+# Long-lived processes `manage.py qcluster` keeps running beside django-q2's cluster:
+# dotted path of a function -> how many processes.
+WORKER_SERVICES = {"webhooks.loop.run": DELIVERY_LOOPS}
 
 # Rendered speech and fetched play files (a cache: safe to delete).
 MEDIA_CACHE_DIR = Path(env.str("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache")))

@@ -98,3 +98,11 @@ bench-reminders: venv
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.reminders --appointments $(or $(N),10000)
 
 .PHONY: bench-reminders
+
+# A reminder campaign in real time with the real processes (gunicorn, qcluster, gateway,
+# dispatcher): N reminders at RATE calls/s (bench/campaign.py); N=200 for a quick reading.
+bench-campaign: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.campaign --appointments $(or $(N),2000) --rate $(or $(RATE),20)
+
+.PHONY: bench-campaign

@@ -346,8 +346,8 @@ def print_part_three(result: ThroughputResult) -> None:
     costs = result.costs
     notes = [
         f"The cluster's delivery loops (webhooks/loop.py, DELIVERY_LOOPS={result.loops}:"
-        " processes beside the worker) claim pending callbacks in batches, sends them on kept-alive"
-        " connections and records them in bulk; no task is queued per event. The raw loop"
+        " processes beside the worker) claim pending callbacks in batches, send them on kept-alive"
+        " connections and record them in bulk; no task is queued per event. The raw loop"
         " POSTs the body of one such event, with the same kind of headers, to the same"
         " receiver from one thread of another process.",
     ]

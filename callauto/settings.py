@@ -235,6 +235,7 @@ DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", defau
 DELIVERY_LOOPS = env.int("DELIVERY_LOOPS", default=1)
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=100)
 DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=1.0)
+DELIVERY_CONCURRENCY = env.int("DELIVERY_CONCURRENCY", default=8)  # POSTs at once per loop
 DELIVERY_POLL_SECONDS = env.float(
     "DELIVERY_POLL_SECONDS",
     default=0.1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 0.5,

@@ -2,9 +2,10 @@
 
 A delivery loop signs hundreds of callbacks a second. Reading the JWT key and the tenant's
 `whsec_` secrets for each one, decrypting them and signing a fresh RS256 token was a fifth
-of a delivery's time. A Keyring reads the live rows for every tenant of a batch in two
-statements, so a rotation (a new row, an expiry) is seen by the very next batch, in every
-process; what is costly is cached per process by row id and ciphertext, which a rotation
+of a delivery's time. A Keyring reads the live secrets of every tenant of a batch in one
+statement, so a rotation (a new row, an expiry) is seen by the very next batch, in every
+process; the JWT key is looked up every REREAD_JWT_KEY seconds (a retired one stays
+valid). What is costly is cached per process by row id and ciphertext, which a rotation
 changes: the decrypted secret, the parsed RSA key. A bearer token is reused for
 REUSE_TOKEN of its five-minute life (a receiver checks it the same way either way).
 """
@@ -24,6 +25,11 @@ from webhooks import signing
 from webhooks.models import JwtSigningKey, WebhookSecret
 
 REUSE_TOKEN = 60.0  # seconds a bearer token is handed out again (it lives 300 s)
+# Seconds the current JWT key is used before it is looked up again. Safe: a rotated key
+# stays published (JWKS) for a day, so tokens it signs in the meantime still verify.
+REREAD_JWT_KEY = 30.0
+
+_jwt_key: list = []  # [(JwtSigningKey, monotonic time it was read)]
 
 # (tenant id, kid) -> (token, monotonic time it was made)
 _tokens: dict[tuple[int, str], tuple[str, float]] = {}
@@ -35,11 +41,17 @@ def _webhook(row_id: int, encrypted: str) -> Webhook:
     return Webhook(crypto.decrypt(encrypted))
 
 
+def _current_jwt_key() -> JwtSigningKey:
+    if not _jwt_key or time.monotonic() - _jwt_key[0][1] >= REREAD_JWT_KEY:
+        _jwt_key[:] = [(signing.current_jwt_key(), time.monotonic())]
+    return _jwt_key[0][0]
+
+
 class Keyring:
     """The keys that sign callbacks for `tenant_ids`, as stored right now."""
 
     def __init__(self, tenant_ids: set[int]) -> None:
-        self.jwt_key: JwtSigningKey = signing.current_jwt_key()
+        self.jwt_key: JwtSigningKey = _current_jwt_key()
         live = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
         rows = (
             WebhookSecret.unscoped.filter(live, tenant_id__in=tenant_ids)

@@ -4,7 +4,8 @@
 WORKER_SERVICES in settings). One django-q2 task per event cost a dequeue, a claim
 transaction, a result save and a new look at the keys for each callback; a loop claims
 batches (webhooks/batch.py), keeps its HTTP connections alive between them and records
-outcomes in bulk. When there is nothing to send it waits:
+outcomes in bulk; POSTs of different connections go out DELIVERY_CONCURRENCY at a time
+from a thread pool (each connection's in order). When there is nothing to send it waits:
 
 - on PostgreSQL for a NOTIFY on `callauto_deliveries`, sent by a trigger on every INSERT
   into the outbox (webhooks migration 0002), or DELIVERY_POLL_SECONDS at most;
@@ -19,6 +20,7 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from django.conf import settings
@@ -52,6 +54,9 @@ class DeliveryLoop:
         self.poll = settings.DELIVERY_POLL_SECONDS if poll is None else poll
         self.stopping = stopping or threading.Event()
         self.client = new_client()
+        # POSTs of different connections go out side by side (no database work in them).
+        lanes = settings.DELIVERY_CONCURRENCY
+        self.pool = ThreadPoolExecutor(lanes, "delivery") if lanes > 1 else None
         self._listening = False
         self._promoted_at = 0.0
 
@@ -70,6 +75,8 @@ class DeliveryLoop:
                     self._reset()
                     time.sleep(BACKOFF)
         finally:
+            if self.pool is not None:
+                self.pool.shutdown()
             self.client.close()
             self._reset()
 
@@ -81,7 +88,8 @@ class DeliveryLoop:
             batch.promote_due_retries()
         rows = batch.claim(self.batch_size)
         if rows:
-            batch.record_all(batch.send_all(self.client, rows, budget=batch.batch_budget()))
+            sent = batch.send_all(self.client, rows, budget=batch.batch_budget(), pool=self.pool)
+            batch.record_all(sent)
         return len(rows)
 
     def wait(self) -> None:

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from webhooks import batch, delivery, outbox, signing
+from tests.receiver import CallbackReceiver
+from webhooks import batch, delivery, keyring, outbox, signing
 from webhooks.loop import DeliveryLoop
 from webhooks.models import Delivery, DisabledEndpoint
 
@@ -25,6 +26,9 @@ D = Delivery.State
 @pytest.fixture(autouse=True)
 def _loops_on(settings):
     settings.DELIVERY_LOOPS = 1  # publishing queues no task: a loop must find the rows
+    # Each test starts with an empty database: forget the last one's JWT key and tokens.
+    keyring._jwt_key.clear()
+    keyring._tokens.clear()
 
 
 def publish(tenant, url, keys=("connection:1",), per_key=1, start=1):
@@ -216,3 +220,25 @@ def test_a_notify_wakes_an_idle_loop_at_once(tenant, callbacks):
         thread.join(10)
 
     assert waited < 2
+
+
+def test_a_slow_receiver_holds_up_its_own_connection_only(tenant, callbacks):
+    slow = CallbackReceiver()
+    slow.delay = 2.0  # each answer takes 2 s
+    try:
+        publish(tenant, slow.url, keys=("connection:slow",), per_key=2)
+        publish(tenant, callbacks.url, keys=("connection:fast",), per_key=3)
+        loop = DeliveryLoop(batch_size=10)
+        stepping = threading.Thread(target=loop.step, daemon=True)
+        stepping.start()
+
+        wait_for(lambda: len(callbacks.requests) == 3, seconds=10)
+        slow_seen = len(slow.requests)
+        stepping.join(15)
+        drain(loop)  # the slow one's second event was put back: past the batch's budget
+    finally:
+        slow.close()
+
+    assert slow_seen == 1  # the fast connection was served while the slow one waited
+    assert sequences_per_key(callbacks) == {"connection:fast": [1, 2, 3]}
+    assert [e["seq"] for e in slow.events] == [1, 2]

@@ -44,6 +44,7 @@ def prepare(count: int, rate: float, first_slot: float) -> None:
     from reminders.models import Appointment, Attempt, Contact, ImportJob, ReminderPlan
     from tenants import services as tenant_services
     from tenants.models import PhoneNumber, Tenant
+    from webhooks.models import Delivery
 
     tenant = Tenant.objects.filter(slug=SLUG).first()
     if tenant is None:
@@ -51,6 +52,7 @@ def prepare(count: int, rate: float, first_slot: float) -> None:
     for model in (Attempt, Appointment, ImportJob, Contact, ReminderPlan, SimulatedCallee):
         model.unscoped.filter(tenant=tenant).delete()
     Call.unscoped.filter(tenant=tenant).delete()
+    Delivery.unscoped.filter(tenant=tenant).delete()  # an earlier run's, to a dead port
     Tenant.objects.filter(pk=tenant.pk).update(
         calls_per_second=int(rate), max_concurrent_calls=MAX_CONCURRENT, time_zone="UTC"
     )
@@ -159,7 +161,7 @@ def run(count: int, rate: float) -> dict:
     dispatch = (
         "import time; from reminders import dispatcher; "
         f"time.sleep(max(0.0, {first_slot} - time.time())); "
-        f"dispatcher.run(seconds={last_slot - first_slot + 30:.0f})"
+        f"dispatcher.run(seconds={last_slot - first_slot + TAIL:.0f})"
     )
     peak_live = 0
     with (

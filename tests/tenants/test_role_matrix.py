@@ -62,6 +62,7 @@ NOT_A_TENANTS = {
 # Tenant routes whose caller is not a tenant principal, with how they authenticate.
 OWN_AUTHENTICATION = {
     "/t/{tenant_slug}/api/v1/reminders/callbacks/{token}": CallbackJwtAuthentication,
+    "/t/{tenant_slug}/api/v1/notifications/callbacks/{token}": CallbackJwtAuthentication,
 }
 # A write that only reads: the catch-all that answers 404 for an unknown /calling route.
 WRITES_THAT_READ = {"/t/{tenant_slug}/calling/{rest}"}

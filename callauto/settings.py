@@ -280,6 +280,10 @@ SPECTACULAR_SETTINGS = {
         "AttemptStateEnum": "reminders.models.Attempt.State",
         "ImportStateEnum": "reminders.models.ImportJob.State",
         "DeliveryStateEnum": "webhooks.models.Delivery.State",
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "StatusEnum": "reminders.models.Appointment.Status",  # its name before notifications
+        "NotificationDispositionEnum": "notifications.models.Disposition",
+        "DtmfKeyEnum": "notifications.models.KEY_CHOICES",
     },
 }
 

@@ -17,7 +17,8 @@ from reminders.models import Contact
 from tenants.managers import TenantManager
 from tenants.models import PhoneNumber, Tenant
 
-KEYS = [(k, k) for k in "0123456789*#"]
+KEY_CHOICES = list("0123456789*#")
+KEYS = [(k, k) for k in KEY_CHOICES]
 PLACEHOLDERS = ("name", "area")
 
 

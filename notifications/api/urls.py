@@ -1,6 +1,12 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
+from notifications.api import views
 from notifications.api.callbacks import CallbackView
+
+router = SimpleRouter(trailing_slash=False)
+router.register("audiences", views.AudienceViewSet, basename="audiences")
+router.register("notifications", views.NotificationViewSet, basename="notifications")
 
 urlpatterns = [
     path(
@@ -8,4 +14,5 @@ urlpatterns = [
         CallbackView.as_view(),
         name="notifications-callback",
     ),
+    *router.urls,
 ]

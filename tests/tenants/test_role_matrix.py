@@ -216,6 +216,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "notifications": notification.pk,
         },
         "notification_id": notification.pk,
+        "audience_id": audience.pk,
         # Form fields that make a portal POST a real change (so a refusal proves something).
         "posts": {
             "portal:access_keys": {"name": "primary"},

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "reminders",
+    "notifications",
     "portal",
 ]
 
@@ -294,6 +295,10 @@ SPECTACULAR_SETTINGS = {
         "AttemptStateEnum": "reminders.models.Attempt.State",
         "ImportStateEnum": "reminders.models.ImportJob.State",
         "DeliveryStateEnum": "webhooks.models.Delivery.State",
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "StatusEnum": "reminders.models.Appointment.Status",  # its name before notifications
+        "NotificationDispositionEnum": "notifications.models.Disposition",
+        "DtmfKeyEnum": "notifications.models.KEY_CHOICES",
     },
 }
 
@@ -305,6 +310,14 @@ REMINDERS_CALLBACK_BASE_URL = env.str(
     if DEBUG
     else PUBLIC_BASE_URL,
 )
+
+# Notifications (issue 16): their calls' events come to our own endpoint, like reminders';
+# a launch starts a dispatcher run of this many seconds at once (None: wait for the minute
+# schedule).
+NOTIFICATIONS_CALLBACK_BASE_URL = env.str(
+    "NOTIFICATIONS_CALLBACK_BASE_URL", default=REMINDERS_CALLBACK_BASE_URL
+)
+NOTIFY_KICK_SECONDS: float | None = env.float("NOTIFY_KICK_SECONDS", default=50.0)
 
 # --- django-q2: ORM broker by default (the database is the source of truth anyway);
 # Redis when REDIS_URL is set. catch_up off so downtime never dials a backlog at once.

@@ -24,4 +24,10 @@ class RemindersConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        from campaigns import pacing
+        from reminders import dispatcher
+
+        pacing.register(
+            dispatcher.PACING_NAME, priority=dispatcher.PRIORITY, source=dispatcher.load
+        )
         import tenants.api.schema  # noqa: F401  (registers the API's OpenAPI auth schemes)

@@ -36,6 +36,8 @@ class Action(StrEnum):
     RECORDINGS_LEGAL_HOLD = "recordings.legal_hold"  # set or lift
     REMINDERS_EDIT = "reminders.edit"  # contacts, plans, appointments, suppressions, imports
     REMINDERS_DISPATCH = "reminders.dispatch"
+    NOTIFICATIONS_EDIT = "notifications.edit"  # audiences, draft notifications
+    NOTIFICATIONS_LAUNCH = "notifications.launch"  # launch, pause, resume, cancel
 
 
 def _from(minimum: str | None) -> frozenset[str]:
@@ -60,6 +62,8 @@ TABLE: dict[Action, frozenset[str]] = {
     A.RECORDINGS_LEGAL_HOLD: _from(Role.ADMIN),
     A.REMINDERS_EDIT: _from(Role.OPERATOR),
     A.REMINDERS_DISPATCH: _from(Role.OPERATOR),
+    A.NOTIFICATIONS_EDIT: _from(Role.OPERATOR),
+    A.NOTIFICATIONS_LAUNCH: _from(Role.OPERATOR),
 }
 
 # The roles an access key may have (never owner; see AccessKey.role).

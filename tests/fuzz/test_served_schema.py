@@ -28,6 +28,8 @@ def test_reads_of_rows_with_empty_optional_fields_match_the_served_schema(
         "plans": rows["plan"].pk,
         "recordings": rows["recording"].recording_id,
         "suppressions": None,
+        "audiences": rows["audience"].pk,
+        "notifications": rows["notification"].pk,
     }
     lies = []
     with in_this_transaction():

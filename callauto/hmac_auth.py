@@ -121,14 +121,20 @@ class AcsHmacAuthentication(authentication.BaseAuthentication):
         values = {"x-ms-date": date_header, "x-ms-content-sha256": content_hash}
         target = raw_request_target(django_request)
         given = match["sig"].encode()
-        keys = list(AccessKey.objects.for_tenant(tenant))
+        now = datetime.now(UTC)
+        # A key's previous secret still signs during its regeneration's grace period.
+        keys = [
+            (key, secret)
+            for key in AccessKey.objects.for_tenant(tenant)
+            for secret in key.accepted_secrets(now)
+        ]
         for host in signed_host_candidates(django_request, tenant):
             values["host"] = host
             message = f"{request.method.upper()}\n{target}\n" + ";".join(
                 values[name] for name in signed
             )
-            for key in keys:
-                if hmac.compare_digest(sign(key.secret_bytes, message).encode(), given):
+            for key, secret in keys:
+                if hmac.compare_digest(sign(secret, message).encode(), given):
                     if not tenant.is_active:
                         # Authenticated but not allowed: the resource is suspended.
                         raise exceptions.PermissionDenied("This tenant is suspended.")

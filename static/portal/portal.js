@@ -1,5 +1,11 @@
-// The shell's small behaviours, on every page: copy buttons (`data-copy="#selector"`).
+// The shell's small behaviours, on every page: copy buttons (`data-copy="#selector"`),
+// a confirm step before destructive actions (`data-confirm="..."` on the button or form).
 "use strict";
+document.addEventListener("submit", (event) => {
+  const question = event.submitter?.dataset.confirm || event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;

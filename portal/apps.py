@@ -4,6 +4,6 @@ from django.apps import AppConfig
 class PortalConfig(AppConfig):
     name = "portal"
     portal_menu = [
-        ("main", 0, "Dashboard", "portal:dashboard"),
-        ("developers", 10, "Developers", "portal:developers"),
+        ("overview", 0, "Dashboard", "portal:dashboard"),
+        ("developers", 0, "Developers", "portal:developers"),
     ]

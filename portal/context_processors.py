@@ -1,5 +1,6 @@
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
+from django.urls import reverse
 
 from portal import registry
 from tenants.models import Membership
@@ -20,7 +21,32 @@ def portal(request: HttpRequest) -> dict:
     return {
         "switcher": memberships,
         "portal_menu": registry.menu(),
+        "portal_nav": _navigation(request),
         "tenant": getattr(request, "tenant", None),
         "membership": getattr(request, "membership", None),
         "can": page_capabilities(request),
     }
+
+
+def _navigation(request: HttpRequest) -> list[dict]:
+    """The sidebar's groups with each link's URL; the current page is the link whose URL
+    is the longest prefix of this path (so a call's page highlights Calls)."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        return []
+    groups = [
+        {
+            "heading": group.heading,
+            "section": group.section,
+            "items": [
+                {"label": item.label, "url": reverse(item.url_name, args=[tenant.slug])}
+                for item in group.items
+            ],
+        }
+        for group in registry.groups()
+    ]
+    links = [link for group in groups for link in group["items"]]
+    matching = [link for link in links if request.path.startswith(link["url"])]
+    if matching:
+        max(matching, key=lambda link: len(link["url"]))["current"] = True
+    return groups

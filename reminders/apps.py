@@ -16,9 +16,9 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 class RemindersConfig(AppConfig):
     name = "reminders"
     portal_menu = [
-        ("main", 20, "Appointments", "portal:reminder_appointments"),
-        ("main", 21, "Reminder plans", "portal:reminder_plans"),
-        ("main", 22, "Reminders report", "portal:reminder_report"),
+        ("campaigns", 20, "Appointments", "portal:reminder_appointments"),
+        ("campaigns", 21, "Reminder plans", "portal:reminder_plans"),
+        ("campaigns", 22, "Reminders report", "portal:reminder_report"),
     ]
     portal_slots = {"dashboard": [(20, "reminders.dashboard.reminders_today")]}
 

@@ -1,6 +1,15 @@
 // The shell's small behaviours, on every page: copy buttons (`data-copy="#selector"`),
-// a confirm step before destructive actions (`data-confirm="..."` on the button or form).
+// a confirm step before destructive actions (`data-confirm="..."` on the button or form),
+// the sidebar's menu button on narrow screens.
 "use strict";
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("button.menu-toggle");
+  if (!toggle) return;
+  const sidebar = document.getElementById(toggle.getAttribute("aria-controls"));
+  const open = sidebar.classList.toggle("open");
+  toggle.setAttribute("aria-expanded", String(open));
+});
+
 document.addEventListener("submit", (event) => {
   const question = event.submitter?.dataset.confirm || event.target.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();

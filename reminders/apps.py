@@ -20,7 +20,10 @@ class RemindersConfig(AppConfig):
         ("campaigns", 21, "Reminder plans", "portal:reminder_plans"),
         ("campaigns", 22, "Reminders report", "portal:reminder_report"),
     ]
-    portal_slots = {"dashboard": [(20, "reminders.dashboard.reminders_today")]}
+    portal_slots = {
+        "dashboard": [(20, "reminders.dashboard.reminders_today")],
+        "call_facts": [(20, "reminders.call_panel.call_appointment")],
+    }
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)

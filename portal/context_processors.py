@@ -1,6 +1,7 @@
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from portal import registry
 from tenants.models import Membership
@@ -22,6 +23,8 @@ def portal(request: HttpRequest) -> dict:
         "switcher": memberships,
         "portal_menu": registry.menu(),
         "portal_nav": _navigation(request),
+        # The zone every time on a tenant's page is shown in (tenant_page activates it).
+        "display_zone": timezone.get_current_timezone_name(),
         "tenant": getattr(request, "tenant", None),
         "membership": getattr(request, "membership", None),
         "can": page_capabilities(request),

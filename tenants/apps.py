@@ -5,6 +5,7 @@ class TenantsConfig(AppConfig):
     name = "tenants"
     portal_menu = [
         ("settings", 80, "Audit log", "portal:audit_log"),
+        ("settings", 90, "Your time zone", "portal:my_preferences"),
         ("developers", 10, "Keys", "portal:access_keys"),
         ("settings", 20, "Numbers", "portal:phone_numbers"),
         ("settings", 50, "Members", "portal:members"),

@@ -303,3 +303,16 @@ class Invitation(models.Model):
         if self.revoked_at is not None:
             return self.State.REVOKED
         return self.State.EXPIRED if now >= self.expires_at else self.State.PENDING
+
+
+class UserPreference(models.Model):
+    """A person's own portal settings, the same in every tenant they belong to."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portal_preference"
+    )
+    # Blank: show times in each tenant's own zone.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+
+    def __str__(self) -> str:
+        return f"{self.user_id} preferences"

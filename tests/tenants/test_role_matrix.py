@@ -439,6 +439,7 @@ AGREED = {
     "recordings.legal_hold": {A, W},
     "reminders.edit": {OP, A, W},
     "reminders.dispatch": {OP, A, W},
+    "preferences.edit": {V, OP, A, W},
 }
 
 

@@ -130,16 +130,25 @@ class AcsHmacAuthentication(authentication.BaseAuthentication):
         values = {"x-ms-date": date_header, "x-ms-content-sha256": content_hash}
         target = raw_request_target(django_request)
         given = match["sig"].encode()
-        keys = getattr(tenant, "access_keys_read", None)  # read with the tenant (resolution)
-        if keys is None:
-            keys = list(AccessKey.objects.for_tenant(tenant))
+        rows = getattr(tenant, "access_keys_read", None)  # read with the tenant (resolution)
+        if rows is None:
+            rows = list(AccessKey.objects.for_tenant(tenant))
+        now = datetime.now(UTC)
+        # A key's previous secret still signs during its regeneration's grace period.
+        keys = [(key, key_bytes(key.pk, key.secret_encrypted)) for key in rows]
+        keys += [
+            (key, key_bytes(key.pk, key.previous_secret_encrypted))
+            for key in rows
+            if key.previous_secret_encrypted
+            and key.previous_expires_at
+            and now < key.previous_expires_at
+        ]
         for host in signed_host_candidates(django_request, tenant):
             values["host"] = host
             message = f"{request.method.upper()}\n{target}\n" + ";".join(
                 values[name] for name in signed
             )
-            for key in keys:
-                secret = key_bytes(key.pk, key.secret_encrypted)
+            for key, secret in keys:
                 if hmac.compare_digest(sign(secret, message).encode(), given):
                     if not tenant.is_active:
                         # Authenticated but not allowed: the resource is suspended.

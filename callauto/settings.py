@@ -120,6 +120,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            # `{{ moment|when }}` everywhere: the display zone, UTC on hover (issue 17).
+            "builtins": ["tenants.templatetags.when"],
         },
     },
 ]

@@ -38,6 +38,7 @@ class Action(StrEnum):
     REMINDERS_DISPATCH = "reminders.dispatch"
     NOTIFICATIONS_EDIT = "notifications.edit"  # audiences, draft notifications
     NOTIFICATIONS_LAUNCH = "notifications.launch"  # launch, pause, resume, cancel
+    PREFERENCES_EDIT = "preferences.edit"  # a member's own portal settings (time zone)
 
 
 def _from(minimum: str | None) -> frozenset[str]:
@@ -64,6 +65,7 @@ TABLE: dict[Action, frozenset[str]] = {
     A.REMINDERS_DISPATCH: _from(Role.OPERATOR),
     A.NOTIFICATIONS_EDIT: _from(Role.OPERATOR),
     A.NOTIFICATIONS_LAUNCH: _from(Role.OPERATOR),
+    A.PREFERENCES_EDIT: _from(Role.VIEWER),
 }
 
 # The roles an access key may have (never owner; see AccessKey.role).

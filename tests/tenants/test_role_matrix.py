@@ -452,6 +452,7 @@ AGREED = {
     "reminders.dispatch": {OP, A, W},
     "notifications.edit": {OP, A, W},
     "notifications.launch": {OP, A, W},
+    "preferences.edit": {V, OP, A, W},
 }
 
 

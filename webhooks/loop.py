@@ -57,7 +57,7 @@ class DeliveryLoop:
         # POSTs of different connections go out side by side (no database work in them).
         lanes = settings.DELIVERY_CONCURRENCY
         self.pool = ThreadPoolExecutor(lanes, "delivery") if lanes > 1 else None
-        self._listening = False
+        self._session: object = None  # the psycopg connection _prepare() set up
         self._promoted_at = 0.0
 
     def stop(self, *args: object) -> None:
@@ -82,6 +82,7 @@ class DeliveryLoop:
 
     def step(self) -> int:
         """Claim, send and record one batch; return how many deliveries it held."""
+        self._prepare()
         now = time.monotonic()
         if now - self._promoted_at >= PROMOTE_EVERY:
             self._promoted_at = now
@@ -97,20 +98,32 @@ class DeliveryLoop:
         if connection.vendor != "postgresql":
             time.sleep(self.poll)
             return
-        if not self._listening:
-            with connection.cursor() as cursor:
-                cursor.execute(f"LISTEN {CHANNEL}")
-            self._listening = True
-            return  # something may have been published before we listened: claim first
         raw = connection.connection
+        if raw is None or raw is not self._session:
+            return  # a new connection: step() listens first, then claims
         for _ in raw.notifies(timeout=self.poll, stop_after=1):
             pass
         # Several publishes make several notifications: one claim serves them all.
         for _ in raw.notifies(timeout=0):
             pass
 
+    def _prepare(self) -> None:
+        """On a new PostgreSQL connection: LISTEN (before the claim that follows, so no
+        publish falls between the two), and commit without waiting for the WAL flush. That
+        is safe here: a claim or a record lost in a database crash only means a callback
+        sent again, which at-least-once allows (receivers dedupe on webhook-id)."""
+        if connection.vendor != "postgresql":
+            return
+        connection.ensure_connection()
+        if connection.connection is self._session:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+            cursor.execute("SET synchronous_commit TO off")
+        self._session = connection.connection
+
     def _reset(self) -> None:
-        self._listening = False
+        self._session = None
         connections.close_all()
 
 

@@ -81,6 +81,9 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # The time once the lock is ours: a call that ended while we waited for it is no
+        # longer counted, so the new dials must not be stamped before that end.
+        now = max(now, timezone.now())
         budget = pacing.budget(tenant, now, name=PACING_NAME)
         if budget <= 0:
             return 0

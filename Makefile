@@ -75,6 +75,13 @@ crash-proof: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.crash_proof
 
+# Notifications (issue 16): N households at CPS 50 / 500 concurrent with real processes on
+# real time (bench/notify.py); NOTIFY_ARGS="--households 1000" for a shorter run.
+.PHONY: bench-notify
+bench-notify: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.notify $(NOTIFY_ARGS)
+
 # Refresh the portal pictures in docs/screenshots/ (the browser tests, taking them for real).
 .PHONY: screenshots
 screenshots: venv sysdeps

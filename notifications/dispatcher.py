@@ -81,6 +81,9 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        # The time once the lock is ours: a call that ended while we waited for it is no
+        # longer counted, so the new dials must not be stamped before that end.
+        now = max(now, timezone.now())
         budget = pacing.budget(tenant, now, name=PACING_NAME)
         if budget <= 0:
             return 0
@@ -256,9 +259,10 @@ def run(
     tenant_id: int | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stay: bool = False,
 ) -> int:
-    """Dispatch for up to `seconds`, one tick per tenant per second, while work is due.
-    `seconds=0` is one pass."""
+    """Dispatch for up to `seconds`, one tick per tenant per second, while work is due
+    (`stay`: also while nothing is). `seconds=0` is one pass."""
     deadline = clock() + seconds
     placed = 0
     while True:
@@ -272,7 +276,7 @@ def run(
             placed += tick(tenant, now)
         if clock() + 1 > deadline:
             break
-        if not tenants and not _calls_in_flight(tenant_id):
+        if not stay and not tenants and not _calls_in_flight(tenant_id):
             break
         sleep(max(0.0, 1.0 - (clock() - started)))
     return placed

@@ -1,10 +1,15 @@
 """Views that belong to no app: the API's catch-all and a health check."""
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from callauto.demo_info import demo_info
 from callauto.errors import NotFound
 from tenants.permissions import Action
 
@@ -28,3 +33,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; under DEBUG it also shows the demo's logins and connection
+    string (callauto.demo_info), so a first run never depends on scrolled-away output."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if settings.DEBUG:
+            context["demo"] = demo_info()
+        return context

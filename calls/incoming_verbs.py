@@ -15,6 +15,8 @@ from calls.identifiers import Identifier
 from calls.lookups import CallNotActive
 from calls.models import Call, CallConnection, CarrierCommand, Participant
 from calls.transitions import transition
+from tenants import audit
+from tenants.audit import Actor
 from tenants.models import PhoneNumber, Tenant
 
 K = CallConnection.State
@@ -25,7 +27,12 @@ REJECT_SIP = {"none": 603, "busy": 486, "forbidden": 403}
 
 @transaction.atomic
 def simulate_incoming_call(
-    tenant: Tenant, *, to_number: str, caller: Identifier, display_name: str = ""
+    tenant: Tenant,
+    *,
+    to_number: str,
+    caller: Identifier,
+    display_name: str = "",
+    actor: Actor = None,
 ) -> CarrierCommand:
     """Have the simulated carrier ring one of the tenant's numbers from `caller`.
 
@@ -34,7 +41,7 @@ def simulate_incoming_call(
     """
     if not PhoneNumber.objects.for_tenant(tenant).filter(e164=to_number).exists():
         raise BadRequest(f"{to_number} is not one of this tenant's phone numbers.")
-    return CarrierCommand.unscoped.create(
+    command = CarrierCommand.unscoped.create(
         tenant=tenant,
         kind=CarrierCommand.Kind.ORIGINATE,
         payload={
@@ -45,6 +52,14 @@ def simulate_incoming_call(
             "ring_timeout": settings.INCOMING_CALL_RING_TIMEOUT_SECONDS,
         },
     )
+    audit.record(
+        tenant,
+        actor=actor,
+        action="incoming_call.simulate",
+        target=command,
+        after={"to": to_number, "from": caller.raw_id},
+    )
+    return command
 
 
 def _claim_incoming(tenant: Tenant, context: str) -> tuple[Call, Participant]:

@@ -15,7 +15,7 @@ from calls.portal_forms import CallFilterForm
 from tenants.permissions import Action
 from tenants.portal.access import permits, tenant_page
 from webhooks import delivery as delivery_service
-from webhooks.models import Delivery, DeliveryAttempt
+from webhooks.models import Delivery, DeliveryAttempt, EventSubscription
 
 PAGE_SIZE = 50
 
@@ -80,6 +80,10 @@ def _live_context(request: HttpRequest, call: Call) -> dict:
         .order_by("created_at", "pk"),
         "can_redeliver": permits(request, Action.DELIVERIES_REDELIVER),
         "can_terminate": permits(request, Action.CALLS_DRIVE),
+        # An incoming call nobody took: say why when no application could have heard it.
+        "unheard": call.direction == Call.Direction.INBOUND
+        and call.end_code == 408
+        and not EventSubscription.objects.for_tenant(tenant).exists(),
     }
 
 

@@ -185,3 +185,13 @@ def operation_wav(op: MediaOperation) -> bytes:
     partial.write_bytes(wav)
     partial.replace(path)
     return wav
+
+
+def recent_calls(tenant: Tenant, identity: SimulatedCallee, limit: int = 10) -> list[Participant]:
+    """The identity's latest legs, newest first, with their calls (the page's recent list)."""
+    return list(
+        Participant.objects.for_tenant(tenant)
+        .filter(raw_id=identity.raw_id)
+        .select_related("call")
+        .order_by("-invited_at", "-pk")[:limit]
+    )

@@ -38,8 +38,18 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
     Operators and up add identities and call the tenant's numbers; viewers watch."""
     tenant = request.tenant
     identities = list(softphone.identities(tenant))
-    pk = request.POST.get("as") or request.GET.get("as")
-    identity = _identity(request, pk) or (identities[0] if len(identities) == 1 else None)
+    # The identity chosen last is remembered for this tenant, across pages and visits.
+    remembered = f"softphone_identity_{tenant.pk}"
+    pk = request.POST.get("as") or request.GET.get("as") or request.session.get(remembered)
+    try:
+        identity = _identity(request, pk)
+    except Http404:
+        if pk != request.session.get(remembered):
+            raise
+        identity = None  # a remembered identity that was removed since
+    identity = identity or (identities[0] if len(identities) == 1 else None)
+    if identity is not None:
+        request.session[remembered] = str(identity.pk)
     numbers = list(PhoneNumber.objects.for_tenant(tenant).values_list("e164", flat=True))
     error = ""
     if request.method == "POST" and "add" in request.POST:
@@ -75,6 +85,7 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
             "numbers": numbers,
             "error": error,
             "can_act": permits(request, Action.CALLS_DRIVE),
+            "recent": softphone.recent_calls(tenant, identity) if identity else [],
         },
         status=400 if error else 200,
     )
@@ -96,7 +107,7 @@ def _leg(request: HttpRequest, participant: Participant) -> dict:
     call = participant.call
     calling = participant.role == Participant.Role.CALLER
     if participant.state == Participant.State.CONNECTED:
-        state = "connected"
+        state = "on_hold" if participant.is_on_hold else "connected"
     else:
         state = "calling" if calling else "ringing"
     op = softphone.playing_to(participant)
@@ -119,6 +130,9 @@ def _leg(request: HttpRequest, participant: Participant) -> dict:
         # Who is on the other end: the number called, or the caller ID shown.
         "other": call.to_number if calling else participant.source_caller_id,
         "call_id": call.pk,
+        "call_url": reverse(
+            "portal:call_detail", kwargs={"tenant_slug": request.tenant.slug, "call_id": call.pk}
+        ),
         "server_call_id": call.server_call_id,
         "since": (participant.joined_at or participant.invited_at).isoformat(),
         "media": media,

@@ -67,6 +67,7 @@ def callees(request: HttpRequest) -> HttpResponse:
                 tenant,
                 to_number=ring_form.cleaned_data["to_number"],
                 caller=ring_form.cleaned_data["caller"],
+                actor=request.user,
             )
             messages.success(request, "Ringing: your IncomingCall webhook hears of it now.")
             return redirect("portal:callees", tenant_slug=tenant.slug)

@@ -18,7 +18,7 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
-    portal_menu = [("main", 25, "Notifications", "portal:notifications")]
+    portal_menu = [("campaigns", 25, "Notifications", "portal:notifications")]
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)

@@ -103,4 +103,8 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["plan"].queryset = ReminderPlan.objects.for_tenant(tenant)
+        plans = ReminderPlan.objects.for_tenant(tenant)
+        self.fields["plan"].queryset = plans
+        only = list(plans.values_list("pk", flat=True)[:2])
+        if len(only) == 1:  # nothing to choose: the only plan is the answer
+            self.fields["plan"].initial = only[0]

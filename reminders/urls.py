@@ -17,6 +17,7 @@ urlpatterns = [
         name="reminder_appointment",
     ),
     path(f"{T}/imports/", views.imports, name="reminder_imports"),
+    path(f"{T}/imports/sample.csv", views.sample_csv, name="reminder_sample_csv"),
     path(f"{T}/imports/<int:job_id>/", views.import_job, name="reminder_import"),
     path(f"{T}/report/", views.report, name="reminder_report"),
 ]

@@ -195,3 +195,19 @@ def report(request: HttpRequest) -> HttpResponse:
             "since": since,
         },
     )
+
+
+# Every column the import reads, with a row a person can copy and edit.
+SAMPLE_CSV = (
+    "external_id,name,phone,starts_at,time_zone,language,consent,provider,location,status\r\n"
+    "A-1001,Ann Lee,+14255550123,2026-12-24 09:30,America/New_York,en,yes,Dr. Smith,"
+    "Main Street clinic,scheduled\r\n"
+)
+
+
+@tenant_page(write=None)
+def sample_csv(request: HttpRequest) -> HttpResponse:
+    """A CSV to start an import from: the header row the import expects and one example."""
+    response = HttpResponse(SAMPLE_CSV, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="appointments-sample.csv"'
+    return response

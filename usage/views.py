@@ -73,13 +73,24 @@ def _report_page(request: HttpRequest, report: reports.TenantReport, csv_url: st
 CSV_COLUMNS = [
     "period",
     "category",
-    "count",
+    # What a row counts depends on its category: each unit has its own column, so a
+    # column's total never adds calls to speech requests or recording files.
+    "calls",
+    "tts_requests",
+    "recording_files",
     "seconds",
     "billable_seconds",
-    "quantity",
+    "tts_characters",
     "cost",
     "currency",
 ]
+UNIT_COLUMN = {
+    Category.PSTN_OUTBOUND: 0,
+    Category.PSTN_INBOUND: 0,
+    Category.VOIP: 0,
+    Category.TTS: 1,
+    Category.RECORDING: 2,
+}
 
 
 @tenant_page(write=None)
@@ -94,19 +105,34 @@ def _csv_response(report: reports.TenantReport) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
+    totals = [0, 0, 0]
     for line in report.lines:
-        writer.writerow(_csv_row(line.period.isoformat(), line.category, line.figures, report))
-    writer.writerow(_csv_row("total", "", report.total, report))
+        counts = _unit_counts(line.category, line.figures.count)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        writer.writerow(
+            _csv_row(line.period.isoformat(), line.category, counts, line.figures, report)
+        )
+    writer.writerow(_csv_row("total", "", totals, report.total, report))
     return response
 
 
+def _unit_counts(category: str, count: int) -> list[int]:
+    counts = [0, 0, 0]
+    counts[UNIT_COLUMN.get(category, 0)] = count
+    return counts
+
+
 def _csv_row(
-    period: str, category: str, f: reports.Figures, report: reports.TenantReport
+    period: str,
+    category: str,
+    counts: list[int],
+    f: reports.Figures,
+    report: reports.TenantReport,
 ) -> list[object]:
     return [
         period,
         category,
-        f.count,
+        *counts,
         f"{f.seconds:.3f}",
         f.billable_seconds,
         f.quantity,

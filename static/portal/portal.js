@@ -10,6 +10,15 @@ document.addEventListener("click", (event) => {
   toggle.setAttribute("aria-expanded", String(open));
 });
 
+// A list's whole row opens its item (easier to hit on a phone than the one link in it);
+// links, buttons and form fields in the row keep their own behaviour.
+document.addEventListener("click", (event) => {
+  const row = event.target.closest("tr[data-href]");
+  if (!row || event.target.closest("a, button, input, select, textarea, label")) return;
+  if (window.getSelection().toString()) return; // selecting text to copy is not a click
+  window.location.assign(row.dataset.href);
+});
+
 document.addEventListener("submit", (event) => {
   const question = event.submitter?.dataset.confirm || event.target.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from calls import server_call_verbs
 from calls.identifiers import Identifier
+from calls.models import SimulatedCallee
 from recordings import services as recording_services
 from recordings.services import RecordingOptions
 from reminders import csv_import
@@ -16,7 +17,7 @@ from reminders import services as reminder_services
 from reminders.models import Appointment, Attempt
 from tenants import services as tenant_services
 from tenants.models import PhoneNumber, Tenant
-from webhooks.models import Delivery, DeliveryAttempt
+from webhooks.models import Delivery, DeliveryAttempt, EventSubscription
 
 OUR_NUMBER = "+14255550100"
 CUSTOMER = "8:acs:resource_customer"
@@ -92,6 +93,9 @@ def seed_tenant(tenant: Tenant, gateway, callback_url: str) -> dict[str, object]
         caller_ids=[number],
     )  # fmt: skip
     notifications.launch(tenant, notification.pk, actor=None)
+    # A scripted test callee and an event webhook (issue 17's developer endpoints).
+    SimulatedCallee.unscoped.create(tenant=tenant, raw_id="4:+14255550177", keys=[[1, "1"]])
+    EventSubscription.unscoped.create(tenant=tenant, endpoint_url="https://hooks.example/e")
     return {
         "audience": audience,
         "notification": notification,

@@ -24,6 +24,8 @@ def test_reads_of_rows_with_empty_optional_fields_match_the_served_schema(
         "attempts": rows["appointment"].attempts.get().pk,
         "contacts": rows["contact"].pk,
         "deliveries": rows["delivery"].pk,
+        "event-webhooks": None,
+        "test-callees": None,
         "imports": None,
         "plans": rows["plan"].pk,
         "recordings": rows["recording"].recording_id,
@@ -58,9 +60,14 @@ def test_reads_of_rows_with_empty_optional_fields_match_the_served_schema(
 
 def schema_first_id(operation, tenant) -> int:
     """The id of the first row the collection lists (rows made without a handle)."""
+    from calls.models import SimulatedCallee
     from reminders.models import ImportJob, Suppression
+    from webhooks.models import EventSubscription
 
-    model = {"imports": ImportJob, "suppressions": Suppression}[
-        operation.path.split("/api/v1/")[1].split("/")[0]
-    ]
+    model = {
+        "imports": ImportJob,
+        "suppressions": Suppression,
+        "event-webhooks": EventSubscription,
+        "test-callees": SimulatedCallee,
+    }[operation.path.split("/api/v1/")[1].split("/")[0]]
     return model.objects.for_tenant(tenant).first().pk

@@ -214,6 +214,8 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "imports": job.pk,
             "audiences": audience.pk,
             "notifications": notification.pk,
+            "test-callees": softphone.pk,
+            "event-webhooks": subscription.pk,
         },
         "notification_id": notification.pk,
         "audience_id": audience.pk,
@@ -246,6 +248,10 @@ API_BODIES = {
     ("patch", "/t/{tenant_slug}/api/v1/contacts/{pk}"): {"name": "Zed"},
     ("post", "/t/{tenant_slug}/api/v1/suppressions"): {"phone": "+14255550132"},
     ("patch", "/t/{tenant_slug}/api/v1/plans/{pk}"): {"name": "Renamed"},
+    ("post", "/t/{tenant_slug}/api/v1/test-callees"): {"rawId": "+14255550133"},
+    ("patch", "/t/{tenant_slug}/api/v1/test-callees/{pk}"): {"outcome": "busy"},
+    ("post", "/t/{tenant_slug}/api/v1/event-webhooks"): {"endpointUrl": "https://x.test/h"},
+    ("post", "/t/{tenant_slug}/api/v1/incoming-calls"): {"to": "+14255550100", "from": "+1425"},
 }
 
 

@@ -88,9 +88,12 @@ def test_the_csv_totals_equal_the_database(client, user, tenant, november):
     stored = UsageRecord.objects.for_tenant(tenant).aggregate(
         n=Count("pk"), billable=Sum("billable_seconds"), qty=Sum("quantity"), cost=Sum("cost")
     )
-    assert int(total["count"]) == stored["n"] == 5
+    units = ("calls", "tts_requests", "recording_files")
+    assert sum(int(total[unit]) for unit in units) == stored["n"] == 5
+    for unit in units:  # each unit's total is its own rows' sum
+        assert int(total[unit]) == sum(int(line[unit]) for line in lines)
     assert int(total["billable_seconds"]) == stored["billable"]
-    assert int(total["quantity"]) == stored["qty"] == 31
+    assert int(total["tts_characters"]) == stored["qty"] == 31
     assert Decimal(total["cost"]) == stored["cost"]
     assert sum(Decimal(line["cost"]) for line in lines) == stored["cost"]
     assert {line["currency"] for line in rows} == {"USD"}
@@ -183,3 +186,18 @@ def test_a_tenant_owner_cannot_open_another_tenants_report_through_the_platform_
     csv_file = client.get(reverse("portal:platform_tenant_usage_csv", args=["globex"]))
 
     assert (page.status_code, csv_file.status_code) == (404, 404)
+
+
+def test_the_csv_gives_each_unit_its_own_column(client, user, tenant, november):
+    """Issue 17, item 12: calls, speech requests and recording files are never added up."""
+    client.force_login(user)
+
+    response = client.get(url("usage_csv"), NOVEMBER)
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    for row in rows[:-1]:
+        filled = [unit for unit in ("calls", "tts_requests", "recording_files") if row[unit] != "0"]
+        expected = {"tts": ["tts_requests"], "recording": ["recording_files"]}.get(
+            row["category"], ["calls"]
+        )
+        assert filled == expected, row

@@ -3,33 +3,23 @@
 It composes every app's demo data, so it lives with the project, not in one app.
 """
 
-import os
-import secrets
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from callauto.demo_info import DEMO_SLUG, DEMO_USER, OPERATOR_USER, banner, demo_info, kept_password
 from notifications.demo import seed_notifications
 from reminders.demo import seed_reminders
 from tenants import services
-from tenants.models import AccessKey, Membership, PhoneNumber, Tenant
+from tenants.models import Membership, PhoneNumber, Tenant
 
-DEMO_SLUG = "demo"
-DEMO_USER = "demo"
 DEMO_NUMBERS = [("+14255550100", "Main line"), ("+14255550101", "Reminders")]
 
 
 def demo_password() -> str:
-    """A random password made once and kept under var/, so re-seeding keeps the login."""
-    path = settings.VAR_DIR / "demo_password"
-    if not path.exists():
-        settings.VAR_DIR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(12))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_password("demo")
 
 
 class Command(BaseCommand):
@@ -54,24 +44,22 @@ class Command(BaseCommand):
             for number, label in DEMO_NUMBERS:
                 if not PhoneNumber.unscoped.filter(e164=number).exists():
                     services.add_phone_number(tenant, number, label=label, actor=None)
+            # A platform operator (Django superuser) for /admin/ and the all-tenant report;
+            # production makes its own with `manage.py createsuperuser` (README).
+            operator, _ = get_user_model().objects.get_or_create(
+                username=OPERATOR_USER, defaults={"email": "operator@example.com"}
+            )
+            operator.is_staff = operator.is_superuser = True
+            operator.set_password(kept_password("operator"))
+            operator.save()
         reminders = seed_reminders(tenant)
         notifications = seed_notifications(tenant)
-        primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
-        ca = settings.VAR_DIR / "tls" / "ca.pem"
-        http_port = os.environ.get("HTTP_PORT", "8000")  # as the Procfile binds it
+        info = demo_info()
+        assert info is not None
         self.stdout.write(
-            "\n".join(
-                [
-                    "",
-                    "callauto demo tenant is ready.",
-                    f"  Portal:            http://127.0.0.1:{http_port}/portal/"
-                    f"  (or {settings.PUBLIC_BASE_URL}/portal/)",
-                    f"  Login:             {DEMO_USER} / {password}",
-                    f"  Connection string: {tenant.connection_string(primary)}",
-                    f"  Trust the TLS CA:  export REQUESTS_CA_BUNDLE={ca}",
-                    f"  Reminders:         {reminders}",
-                    f"  Notifications:     {notifications}",
-                    "",
-                ]
+            banner(
+                info,
+                f"  Reminders:         {reminders}",
+                f"  Notifications:     {notifications}",
             )
         )

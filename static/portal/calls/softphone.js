@@ -18,6 +18,7 @@
   var busy = false;
   var notice = ""; // why the server refused the last action, shown for a few seconds
   var noticeUntil = 0;
+  var shown = []; // leg ids on screen, to tell when a call ends
 
   // DTMF row and column frequencies (ITU-T Q.23), as calls/media/dtmf.py has them.
   var ROWS = [697, 770, 852, 941];
@@ -35,13 +36,17 @@
 
   function beep(key) {
     var pair = frequencies(key);
+    if (pair) beepPair(pair, 0.15);
+  }
+
+  function beepPair(pair, seconds) {
     var Context = window.AudioContext || window.webkitAudioContext;
-    if (!pair || !Context) return;
+    if (!Context) return;
     tones = tones || new Context();
     var gain = tones.createGain();
     gain.gain.value = 0.15;
     gain.connect(tones.destination);
-    var end = tones.currentTime + 0.15;
+    var end = tones.currentTime + seconds;
     pair.forEach(function (hz) {
       var oscillator = tones.createOscillator();
       oscillator.frequency.value = hz;
@@ -90,7 +95,22 @@
     return element;
   }
 
-  var LABELS = { ringing: "Ringing", calling: "Calling", connected: "Connected" };
+  var LABELS = { ringing: "Ringing", calling: "Calling", connected: "Connected", on_hold: "On hold" };
+  var title = document.title;
+  var ringer = null; // the ring tone's interval while a call rings
+
+  // A North American ring (440 + 480 Hz, 2 s on, 4 s off) and the tab's title say that a
+  // call is ringing, even when the page is in another tab.
+  function ring(on) {
+    document.title = on ? "Ringing · " + title : title;
+    if (on && ringer === null) {
+      beepPair([440, 480], 2);
+      ringer = window.setInterval(function () { beepPair([440, 480], 2); }, 6000);
+    } else if (!on && ringer !== null) {
+      window.clearInterval(ringer);
+      ringer = null;
+    }
+  }
 
   function render(legs) {
     list.replaceChildren();
@@ -102,7 +122,10 @@
       item.appendChild(text("span", "state", LABELS[leg.state] || leg.state));
       var other = leg.other || "your app";
       item.appendChild(text("span", "", leg.direction === "incoming" ? "from " + other : "to " + other));
-      item.appendChild(text("small", "hint", "call " + leg.call_id + " · serverCallId " + leg.server_call_id));
+      var link = text("a", "call-link", "call " + leg.call_id);
+      link.href = leg.call_url;
+      item.appendChild(link);
+      item.appendChild(text("small", "hint", "serverCallId " + leg.server_call_id));
       if (leg.state === "ringing") {
         item.appendChild(button("Answer", "answer", leg.leg_id, "answer"));
         item.appendChild(button("Decline", "hang-up", leg.leg_id, "hang_up"));
@@ -112,6 +135,15 @@
       if (leg.state === "connected" && activeLeg === null) activeLeg = leg;
       list.appendChild(item);
     });
+    var ended = shown.filter(function (id) {
+      return !legs.some(function (leg) { return leg.leg_id === id; });
+    });
+    shown = legs.map(function (leg) { return leg.leg_id; });
+    if (ended.length) {
+      if (!legs.length) tell("Call ended: Recent calls says how.");
+      refreshRecent();
+    }
+    ring(legs.some(function (leg) { return leg.state === "ringing"; }));
     if (Date.now() < noticeUntil) status.textContent = notice;
     else status.textContent = legs.length ? "" : "No calls right now.";
     keys.forEach(function (key) { key.disabled = !canAct || activeLeg === null; });
@@ -148,6 +180,30 @@
       beep(key.dataset.key);
       post(activeLeg.leg_id, { action: "press", key: key.dataset.key });
     });
+  });
+
+  // The recent calls table, re-read from the page itself (it says how each call ended).
+  function refreshRecent() {
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("table.recent-calls tbody");
+        var current = document.querySelector("table.recent-calls tbody");
+        if (fresh && current) current.replaceWith(fresh);
+      })
+      .catch(function () { /* the next ended call tries again */ });
+  }
+
+  // The keyboard's 0-9, * and # press the keypad (not while typing into a field).
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    var key = root.querySelector('.keypad button[data-key="' + CSS.escape(event.key) + '"]');
+    if (key && !key.disabled) {
+      event.preventDefault();
+      key.click();
+    }
   });
 
   poll();

@@ -1,0 +1,59 @@
+"""Issue 17, item 7: the softphone remembers who you are, rings (title and sound), takes
+keys from the keyboard, shows hold, and lists recent calls with how they ended."""
+
+import pytest
+from playwright.sync_api import expect
+
+from calls import call_verbs, softphone
+from calls.identifiers import Identifier
+from calls.models import CarrierCommand, Participant
+from tenants import services as tenant_services
+from tests.browser.test_softphone import NUMBER, PERSON, advancing
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_softphone_remembers_rings_takes_keyboard_keys_and_lists_recent_calls(
+    tenant, log_in, callbacks, gateway, screenshot
+):
+    tenant_services.add_phone_number(tenant, NUMBER, actor=None)
+    softphone.add_identity(tenant, "+14255550198", actor=None)
+    identity = softphone.add_identity(tenant, PERSON, actor=None)
+    page = log_in("owner")
+    page.goto(f"/portal/t/acme/softphone/?as={identity.pk}")
+    page.goto("/portal/t/acme/calls/")
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Softphone").click()
+    expect(page.locator("select[name=as] option:checked")).to_have_text(f"4:{PERSON}")
+    until = advancing(page, gateway)
+
+    connection = call_verbs.create_call(
+        tenant,
+        targets=[Identifier.phone(PERSON)],
+        callback_uri=callbacks.url,
+        source_caller_id=NUMBER,
+    )
+    ringing = page.locator("#softphone-legs li.ringing")
+    until(lambda: ringing.count() == 1)
+    expect(page).to_have_title(f"Ringing · Softphone · {tenant.name}")
+    ringing.get_by_role("button", name="Answer").click()
+    until(lambda: "CallConnected" in callbacks.types())
+    expect(page).to_have_title(f"Softphone · {tenant.name}")
+    until(lambda: not page.locator(".keypad button[data-key='5']").is_disabled())
+
+    page.keyboard.press("5")
+    until(lambda: softphone_pressed(tenant, "5"))
+
+    Participant.unscoped.filter(raw_id=f"4:{PERSON}").update(is_on_hold=True)
+    until(lambda: page.locator("#softphone-legs li.on_hold").count() == 1)
+    Participant.unscoped.filter(raw_id=f"4:{PERSON}").update(is_on_hold=False)
+    call_verbs.hang_up(tenant, connection.call_connection_id)
+    until(lambda: page.locator("#softphone-legs li").count() == 0)
+    recent = page.locator("table.recent-calls tbody tr").first
+    expect(recent).to_contain_text("disconnected")
+    recent.get_by_role("link").click()
+    expect(page.locator("h1")).to_have_text("Outbound call")
+
+
+def softphone_pressed(tenant, key: str) -> bool:
+    presses = CarrierCommand.unscoped.filter(tenant=tenant, kind=CarrierCommand.Kind.PRESS)
+    return presses.filter(payload__key=key).exists()

@@ -3,11 +3,13 @@
 from django.urls import path
 
 from tenants import views
-from tenants.portal import audit_log, invitations
+from tenants.portal import audit_log, invitations, trunks
 
 urlpatterns = [
     path("t/<slug:tenant_slug>/settings/keys/", views.access_keys, name="access_keys"),
     path("t/<slug:tenant_slug>/settings/numbers/", views.phone_numbers, name="phone_numbers"),
+    path("t/<slug:tenant_slug>/settings/trunks/", trunks.trunk_list, name="trunks"),
+    path("t/<slug:tenant_slug>/settings/trunks/<int:trunk_id>/", trunks.trunk_detail, name="trunk"),
     path("t/<slug:tenant_slug>/settings/members/", views.members, name="members"),
     # An invitation link names no tenant: whoever holds it accepts it in their own account.
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),

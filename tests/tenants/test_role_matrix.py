@@ -27,7 +27,7 @@ from recordings.models import Recording, RecordingChunk
 from reminders import services as reminders
 from reminders.callback_auth import CallbackJwtAuthentication
 from reminders.models import Attempt, ImportJob, Suppression
-from tenants import invitations
+from tenants import invitations, trunks
 from tenants import services as tenants
 from tenants.api.permissions import TablePermission
 from tenants.models import AccessKey, Membership, Tenant
@@ -178,6 +178,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
         tenant=tenant, endpoint_url="https://acme.example.com/hook"
     )
     viewer_membership = Membership.objects.for_tenant(tenant).get(user=members[Role.VIEWER])
+    trunk = trunks.save_trunk(tenant, actor=None, name="Carrier", proxy_host="127.0.0.1")
     return {
         "members": members,
         "chunk": chunk,
@@ -196,6 +197,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
         "plan_id": plan.pk,
         "appointment_id": appointment.pk,
         "job_id": job.pk,
+        "trunk_id": trunk.pk,
         # The API's `{pk}`, by collection.
         "pk": {
             "deliveries": delivery.pk,
@@ -205,6 +207,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "attempts": attempt.pk,
             "suppressions": suppression.pk,
             "imports": job.pk,
+            "trunks": trunk.pk,
         },
         # Form fields that make a portal POST a real change (so a refusal proves something).
         "posts": {
@@ -221,6 +224,16 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "portal:softphone": {"add": "1", "identity": "+14255550155"},
             "portal:softphone_leg": {"action": "hang_up"},
             "portal:reminder_appointment": {"cancel": "1"},
+            "portal:trunks": {
+                "name": "B",
+                "proxy_host": "127.0.0.1",
+                "proxy_port": "5060",
+                "transport": "udp",
+                "register_expires": "600",
+                "codecs": "PCMU",
+                "max_concurrent_calls": "5",
+            },
+            "portal:trunk": {"delete": "1"},
         },
     }
 
@@ -235,6 +248,8 @@ API_BODIES = {
     ("patch", "/t/{tenant_slug}/api/v1/contacts/{pk}"): {"name": "Zed"},
     ("post", "/t/{tenant_slug}/api/v1/suppressions"): {"phone": "+14255550132"},
     ("patch", "/t/{tenant_slug}/api/v1/plans/{pk}"): {"name": "Renamed"},
+    ("post", "/t/{tenant_slug}/api/v1/trunks"): {"name": "B", "proxyHost": "127.0.0.1"},
+    ("patch", "/t/{tenant_slug}/api/v1/trunks/{pk}"): {"proxyPort": 5070},
 }
 
 
@@ -429,6 +444,7 @@ AGREED = {
     "keys.manage": {W},
     "members.manage": {W},
     "numbers.manage": {A, W},
+    "trunks.manage": {A, W},
     "callees.manage": {A, W},
     "webhooks.manage": {A, W},
     "settings.manage": {A, W},

@@ -98,3 +98,10 @@ bench-reminders: venv
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.reminders --appointments $(or $(N),10000)
 
 .PHONY: bench-reminders
+
+# SIP carrier under load against SIPp (bench/sip_load.py): 50, 100, 200 concurrent calls at
+# 20 calls/s, prompts + recording + DTMF on every call; figures vs the issue-14 targets.
+# LEVELS=... for others (e.g. LEVELS=20,50). Needs sipp (make sysdeps). A few minutes.
+.PHONY: bench-sip
+bench-sip: venv sysdeps
+	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200)

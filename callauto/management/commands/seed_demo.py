@@ -13,12 +13,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from reminders.demo import seed_reminders
-from tenants import services
-from tenants.models import AccessKey, Membership, PhoneNumber, Tenant
+from tenants import services, trunks
+from tenants.models import AccessKey, Membership, PhoneNumber, Tenant, Trunk
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo"
 DEMO_NUMBERS = [("+14255550100", "Main line"), ("+14255550101", "Reminders")]
+# A number on a real SIP trunk: SIPp on this machine (Procfile "siplab") answers and echoes.
+LAB_TRUNK, LAB_NUMBER = "Local SIP lab", "+14255550102"
 
 
 def demo_password() -> str:
@@ -53,6 +55,7 @@ class Command(BaseCommand):
             for number, label in DEMO_NUMBERS:
                 if not PhoneNumber.unscoped.filter(e164=number).exists():
                     services.add_phone_number(tenant, number, label=label, actor=None)
+        lab = seed_sip_lab(tenant)
         reminders = seed_reminders(tenant)
         primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
         ca = settings.VAR_DIR / "tls" / "ca.pem"
@@ -68,7 +71,24 @@ class Command(BaseCommand):
                     f"  Connection string: {tenant.connection_string(primary)}",
                     f"  Trust the TLS CA:  export REQUESTS_CA_BUNDLE={ca}",
                     f"  Reminders:         {reminders}",
+                    f"  SIP lab:           {lab}",
                     "",
                 ]
             )
         )
+
+
+@transaction.atomic
+def seed_sip_lab(tenant: Tenant) -> str:
+    """The trunk "Local SIP lab" (SIPp on SIP_LAB_PORT) and its own number."""
+    trunk = Trunk.objects.for_tenant(tenant).filter(name=LAB_TRUNK).first()
+    port = settings.SIP_LAB_PORT
+    if trunk is None or trunk.proxy_port != port:
+        trunk = trunks.save_trunk(
+            tenant, actor=None, trunk=trunk, name=LAB_TRUNK, proxy_host="127.0.0.1",
+            proxy_port=port, codecs=Trunk.Codecs.PCMU_PCMA, max_concurrent_calls=50,
+        )  # fmt: skip
+    if not PhoneNumber.unscoped.filter(e164=LAB_NUMBER).exists():
+        services.add_phone_number(tenant, LAB_NUMBER, label=LAB_TRUNK, actor=None)
+    trunks.bind_numbers(tenant, trunk, [LAB_NUMBER], actor=None)
+    return f"calls from {LAB_NUMBER} go over SIP to SIPp on 127.0.0.1:{port} (it echoes)"

@@ -31,7 +31,9 @@ import django
 TARGETS = {"failed": 0, "retransmissions": 0, "setup_p99_ms": 50.0, "deviation_p99_ms": 5.0}
 
 
-def run_level(calls: int, rate: float, seconds: float, tmp: Path) -> dict[str, float]:
+def run_level(
+    calls: int, rate: float, seconds: float, tmp: Path, rtp: tuple[int, int]
+) -> dict[str, float]:
     import numpy as np
 
     from carrier.interface import Dial, LegOutcome, Play, Record, SendTones
@@ -53,7 +55,7 @@ def run_level(calls: int, rate: float, seconds: float, tmp: Path) -> dict[str, f
     try:
         with (
             sipp(tmp, "-sf", str(path), calls=calls, echo=True, timeout="600s") as peer,
-            carrier(peer.port, rtp_port_min=20000, rtp_port_max=29999, max_calls=10000) as sip,
+            carrier(peer.port, rtp_port_min=rtp[0], rtp_port_max=rtp[1], max_calls=10000) as sip,
         ):
             events = Events(sip)
             legs = [f"L{index}" for index in range(calls)]
@@ -90,7 +92,11 @@ def run_level(calls: int, rate: float, seconds: float, tmp: Path) -> dict[str, f
             retransmissions = sip.status()["retransmissions"]
             for leg in sorted(answered):
                 sip.stop_recording(f"r-{leg}")
-            recorded = sum(1 for e in events.kinds() if e == "recording_ready")
+            deadline = time.monotonic() + 10  # the files render on the SIP loop
+            recorded = 0
+            while recorded < len(answered) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                recorded = sum(1 for kind in events.kinds() if kind == "recording_ready")
             for leg in legs:
                 sip.hang_up(leg)
             time.sleep(1.0)
@@ -136,13 +142,15 @@ def main() -> None:
     parser.add_argument("--levels", default="50,100,200", help="Concurrent calls, in order.")
     parser.add_argument("--rate", type=float, default=20.0, help="Calls placed per second.")
     parser.add_argument("--seconds", type=float, default=10.0, help="Measured per level.")
+    parser.add_argument("--rtp", default="20000-29999", help="Our RTP port range.")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callauto.settings")
     django.setup()
     rows = []
     for level in (int(x) for x in args.levels.split(",")):
         tmp = Path(tempfile.mkdtemp(prefix=f"sip-bench-{level}-"))
-        row = run_level(level, args.rate, args.seconds, tmp)
+        low, high = (int(port) for port in args.rtp.split("-"))
+        row = run_level(level, args.rate, args.seconds, tmp, (low, high))
         rows.append(row)
         print(
             f"{level:4d} calls: failed {row['failed']:.0f}, retransmissions "
@@ -155,6 +163,8 @@ def main() -> None:
             f"{'meets' if meets_targets(row) else 'misses'} the targets",
             flush=True,
         )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end: {load} on {os.cpu_count()} cores (others' work included)")
     held = [row["calls"] for row in rows if meets_targets(row)]
     print(
         f"targets: 0 failed, 0 retransmissions, setup p99 < 50 ms, RTP deviation p99 < 5 ms, "

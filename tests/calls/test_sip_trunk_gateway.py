@@ -5,7 +5,7 @@ restarted gateway BYEs the dialogs it can no longer carry."""
 
 import pytest
 
-from calls import call_verbs, incoming_verbs
+from calls import call_verbs, incoming_verbs, participant_verbs
 from calls.identifiers import Identifier
 from calls.models import Call, Participant
 from tenants import services as tenant_services
@@ -186,3 +186,59 @@ def test_a_sip_caller_whose_user_is_not_a_number_is_offered_as_anonymous(
     assert offer["data"]["from"] == {
         "kind": "phoneNumber", "rawId": "4:anonymous", "phoneNumber": {"value": "anonymous"},
     }  # fmt: skip
+
+
+def test_a_participant_added_over_the_trunk_joins_and_both_legs_get_bye(
+    tenant, callbacks, sip_gateway, tmp_path
+):
+    path = scenario("uas_echo.xml", tmp_path, **NO_TE)
+    with sipp(tmp_path, "-sf", str(path), echo=True, calls=2) as peer:
+        trunk_to(tenant, peer.port)
+        sip_gateway.sync()
+        connection = call_verbs.create_call(
+            tenant, targets=[Identifier.phone(CALLEE)], callback_uri=callbacks.url,
+            source_caller_id=OURS,
+        )  # fmt: skip
+        sip_gateway.run_until(lambda: callbacks.of_type("CallConnected"))
+        participant_verbs.add_participant(
+            tenant, connection.call_connection_id, target=Identifier.phone("+14255550124")
+        )
+        sip_gateway.run_until(lambda: callbacks.of_type("AddParticipantSucceeded"))
+        call_verbs.terminate(tenant, connection.call_connection_id)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))
+        assert peer.wait() == 0, peer.output()  # both calls got their BYE
+
+    legs = Participant.unscoped.filter(call=connection.call)
+    assert {leg.trunk_id for leg in legs} == {Trunk.unscoped.get().pk}
+
+
+def test_the_gateway_writes_a_registered_trunks_status(tenant, sip_gateway, tmp_path):
+    with sipp(tmp_path, "-sf", str(scenario("uas_register.xml", tmp_path))) as peer:
+        trunk = trunk_to(tenant, peer.port, username="gw", password="secret", register=True)
+        sip_gateway.sync()
+        carrier = sip_gateway.fleet.carrier(trunk.pk)
+        # The registrar grants 1 s, so the refresh comes at once and gets 600 s.
+        sip_gateway.run_until(lambda: carrier.status()["registration"].get("expires") == 600)
+        assert peer.wait() == 0, peer.output()
+    sip_gateway.fleet.check()
+
+    trunk.refresh_from_db()
+    assert (trunk.registration_state, trunk.registration_status) == ("registered", 200)
+    assert trunk.status_at is not None
+    assert "gateway-1" in trunk.status_gateway
+
+
+def test_the_gateway_pings_its_trunks_and_writes_the_round_trip(tenant, sip_gateway, tmp_path):
+    with sipp(tmp_path, "-sf", str(scenario("uas_options.xml", tmp_path))) as peer:
+        trunk = trunk_to(tenant, peer.port)
+        sip_gateway.sync()
+        sip_gateway.fleet.check()  # no answer yet: nothing seen; pings
+        carrier = sip_gateway.fleet.carrier(trunk.pk)
+        sip_gateway.run_until(lambda: carrier.status()["ping"].get("status"))
+        assert peer.wait() == 0, peer.output()
+    sip_gateway.fleet.check()
+
+    trunk.refresh_from_db()
+    assert trunk.ping_status == 200
+    assert 0 < trunk.ping_rtt_ms < 1000
+    assert trunk.registration_state == "off"

@@ -242,3 +242,29 @@ def test_the_gateway_pings_its_trunks_and_writes_the_round_trip(tenant, sip_gate
     assert trunk.ping_status == 200
     assert 0 < trunk.ping_rtt_ms < 1000
     assert trunk.registration_state == "off"
+
+
+def test_a_call_transferred_over_the_trunk_leaves_the_two_sip_legs_together(
+    tenant, callbacks, sip_gateway, tmp_path
+):
+    path = scenario("uas_echo.xml", tmp_path, **NO_TE)
+    with sipp(tmp_path, "-sf", str(path), echo=True, calls=2) as peer:
+        trunk_to(tenant, peer.port)
+        sip_gateway.sync()
+        connection = call_verbs.create_call(
+            tenant, targets=[Identifier.phone(CALLEE)], callback_uri=callbacks.url,
+            source_caller_id=OURS,
+        )  # fmt: skip
+        sip_gateway.run_until(lambda: callbacks.of_type("CallConnected"))
+        participant_verbs.transfer_to_participant(
+            tenant, connection.call_connection_id, target=Identifier.phone("+14255550124")
+        )
+        sip_gateway.run_until(lambda: callbacks.of_type("CallTransferAccepted"))
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))  # the app left
+        call = Call.unscoped.get(pk=connection.call_id)
+        assert call.state == Call.State.CONNECTED  # the two people talk on
+        live = Participant.unscoped.filter(call=call, state=Participant.State.CONNECTED)
+        assert live.count() == 2
+        call_verbs.terminate_call(tenant, call.pk)
+        sip_gateway.run_until(lambda: not sip_gateway.router.live_legs())
+        assert peer.wait() == 0, peer.output()  # both legs got their BYE

@@ -99,6 +99,14 @@ bench-reminders: venv
 
 .PHONY: bench-reminders
 
+# A reminder campaign in real time with the real processes (gunicorn, qcluster, gateway,
+# dispatcher): N reminders at RATE calls/s (bench/campaign.py); N=200 for a quick reading.
+bench-campaign: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.campaign --appointments $(or $(N),2000) --rate $(or $(RATE),20)
+
+.PHONY: bench-campaign
+
 # SIP carrier under load against SIPp (bench/sip_load.py): 50, 100, 200 concurrent calls at
 # 20 calls/s, prompts + recording + DTMF on every call; figures vs the issue-14 targets.
 # LEVELS=... for others (e.g. LEVELS=20,50). Needs sipp (make sysdeps). A few minutes.

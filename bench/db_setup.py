@@ -67,12 +67,14 @@ def _delete_bench_rows(tenant: Tenant, redis_url: str) -> dict[str, int]:
     connection_ids = set(connections.values_list("pk", flat=True))
     call_ids = set(connections.values_list("call_id", flat=True))
     _, per_model = Call.unscoped.filter(pk__in=call_ids).delete()
-    _, keys = IdempotentRequest.unscoped.filter(tenant=tenant, key__startswith=BENCH_MARK).delete()
+    _, repeats = IdempotentRequest.unscoped.filter(
+        tenant=tenant, key__startswith=BENCH_MARK
+    ).delete()
     keys = {f"connection:{pk}" for pk in connection_ids}
     # Deliveries are the outbox's rows, not the calls': they go separately.
     Delivery.unscoped.filter(tenant=tenant, ordering_key__in=keys).delete()
     tasks = _purge_queued_deliveries(keys, redis_url)
-    return {**per_model, **keys, **({"queued tasks": tasks} if tasks else {})}
+    return {**per_model, **repeats, **({"queued tasks": tasks} if tasks else {})}
 
 
 def _database_version() -> str:

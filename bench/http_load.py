@@ -104,6 +104,36 @@ def create_call_factory(receiver_url: str, repeatable: bool) -> Callable[[Signer
     return make
 
 
+def get_call_factory(connection_id: str) -> Callable[[Signer], Request]:
+    """GET a call connection's properties, as the SDK's get_call_properties()."""
+    target = f"/t/{TENANT_SLUG}/calling/callConnections/{connection_id}?api-version={API_VERSION}"
+    return lambda signer: signer.request("GET", target, b"", 200)
+
+
+def list_participants_factory(connection_id: str) -> Callable[[Signer], Request]:
+    """GET a call connection's participants, as the SDK's list_participants()."""
+    target = (
+        f"/t/{TENANT_SLUG}/calling/callConnections/{connection_id}/participants"
+        f"?api-version={API_VERSION}"
+    )
+    return lambda signer: signer.request("GET", target, b"", 200)
+
+
+def create_one(signer: Signer, make: Callable[[Signer], Request]) -> str:
+    """Send one CreateCall; return its callConnectionId (for the read endpoints)."""
+    request = make(signer)
+    conn = http.client.HTTPConnection("127.0.0.1", signer.port, timeout=10)
+    try:
+        conn.request(request.method, request.target, body=request.body, headers=request.headers)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != request.expected_status:
+        raise RuntimeError(f"CreateCall answered {response.status}: {body[:300]!r}")
+    return json.loads(body)["callConnectionId"]
+
+
 def _send(conn: http.client.HTTPConnection, request: Request) -> int:
     conn.request(request.method, request.target, body=request.body, headers=request.headers)
     response = conn.getresponse()

@@ -41,6 +41,7 @@ MAX_VIRTUAL_SECONDS = 6 * 3600
 def setup_django() -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="callauto-bench-reminders-"))
     os.environ.update(base_env(var_dir, 8000))
+    os.environ["DELIVERY_LOOPS"] = "0"  # no cluster here: delivery tasks run inline
     # A throwaway bench database: commits need not wait for the disk (the default bench
     # database setting is unchanged for everything else).
     separator = "&" if "?" in os.environ["DATABASE_URL"] else "?"

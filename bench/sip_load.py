@@ -25,6 +25,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import django
 
@@ -87,7 +88,7 @@ def run_level(
                 for times in list(arrivals.values())
                 for a, b in itertools.pairwise(times)
             ]
-            late = [x * 1000 for x in sip.clock.lateness]
+            late = [x * 1000 for x in sip._run(_snapshot(sip.clock.lateness))]
             quality = [leg.stream.quality.figures() for leg in list(sip._legs.values())]
             retransmissions = sip.status()["retransmissions"]
             for leg in sorted(answered):
@@ -125,6 +126,11 @@ def run_level(
         "recordings": recorded,
         "sipp_rc": sipp_rc if sipp_rc is not None else -1,
     }
+
+
+async def _snapshot(values: Any) -> list[float]:
+    """A copy made on the SIP loop, which appends to `values` every tick."""
+    return list(values)
 
 
 def meets_targets(row: dict[str, float]) -> bool:

@@ -30,6 +30,7 @@ DELIVERY_SECONDS = 120  # cluster start until every webhook-id is in
 class ThroughputResult:
     events: int
     connections: int
+    loops: int = 1  # delivery loop processes (DELIVERY_LOOPS)
     emitted: int = 0
     emit_seconds: float = 0.0
     queued: int = 0  # tasks in the ORM queue when the cluster starts (ours and older)
@@ -61,10 +62,16 @@ def _ids(receiver: TimestampingReceiver, expected: set[str]) -> dict[str, list[f
 
 
 def run_throughput(
-    env: dict[str, str], log_dir: Path, events: int, connections: int, cost_samples: int
+    env: dict[str, str],
+    log_dir: Path,
+    events: int,
+    connections: int,
+    cost_samples: int,
+    *,
+    loops: int = 1,
 ) -> ThroughputResult:
     """Measure; every process started here is stopped before this returns."""
-    result = ThroughputResult(events, connections)
+    result = ThroughputResult(events, connections, loops)
     receiver = TimestampingReceiver()
     argv = [PYTHON, "-m", "bench.backlog", "--callback", receiver.url, "--tag", TAG]
     argv += ["--events", str(events), "--connections", str(connections)]
@@ -85,9 +92,9 @@ def run_throughput(
         result.emitted, result.emit_seconds = made["emitted"], made["seconds"]
         result.queued = made["queued"]
         expected = set(made["webhook_ids"])
-        cluster_env = {**env, "Q_WORKERS": "1"}
+        cluster_env = {**env, "Q_WORKERS": "1", "DELIVERY_LOOPS": str(loops)}
         started = time.time()
-        with Service("qcluster-throughput", [PYTHON, "manage.py", "qcluster"], cluster_env,
+        with Service(f"qcluster-throughput-{loops}", [PYTHON, "manage.py", "qcluster"], cluster_env,
                      log_dir, grace=3) as cluster:  # fmt: skip
             deadline = time.monotonic() + DELIVERY_SECONDS
             while len(_ids(receiver, expected)) < len(expected):
@@ -103,7 +110,8 @@ def run_throughput(
             result.boot_seconds = min(firsts) - started
             result.total_seconds = max(firsts) - started
         result.raw = _ask(backlog, f"RAW {events}", 120)
-        result.costs = _ask(backlog, f"COSTS {cost_samples}", 120)
+        if cost_samples:
+            result.costs = _ask(backlog, f"COSTS {cost_samples}", 120)
         return result
     finally:
         stop_group(backlog, grace=5)

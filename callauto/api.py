@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include("usage.api.urls")),
     path("", include("reminders.api.urls")),
+    path("", include("notifications.api.urls")),
 ]

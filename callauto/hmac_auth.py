@@ -11,6 +11,7 @@ we rebuild that from the Host header Django has already checked against ALLOWED_
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -23,6 +24,7 @@ from django.http import HttpRequest
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from tenants import crypto
 from tenants.models import AccessKey, Tenant
 
 AUTHORIZATION = re.compile(r"^HMAC-SHA256 SignedHeaders=(?P<headers>[^&]+)&Signature=(?P<sig>.+)$")
@@ -62,6 +64,13 @@ def raw_request_target(request: HttpRequest) -> str:
             raw = "/" + raw.split("/", 3)[3] if raw.count("/") >= 3 else "/"
         return raw
     return request.get_full_path()
+
+
+@functools.lru_cache(maxsize=1024)
+def key_bytes(key_id: int, encrypted: str) -> bytes:
+    """A key's secret, decrypted once per process. Keyed on the ciphertext, which changes
+    when the key is regenerated; the rows themselves are read on every request."""
+    return base64.b64decode(crypto.decrypt(encrypted))
 
 
 def sign(secret: bytes, message: str) -> str:
@@ -121,14 +130,26 @@ class AcsHmacAuthentication(authentication.BaseAuthentication):
         values = {"x-ms-date": date_header, "x-ms-content-sha256": content_hash}
         target = raw_request_target(django_request)
         given = match["sig"].encode()
-        keys = list(AccessKey.objects.for_tenant(tenant))
+        rows = getattr(tenant, "access_keys_read", None)  # read with the tenant (resolution)
+        if rows is None:
+            rows = list(AccessKey.objects.for_tenant(tenant))
+        now = datetime.now(UTC)
+        # A key's previous secret still signs during its regeneration's grace period.
+        keys = [(key, key_bytes(key.pk, key.secret_encrypted)) for key in rows]
+        keys += [
+            (key, key_bytes(key.pk, key.previous_secret_encrypted))
+            for key in rows
+            if key.previous_secret_encrypted
+            and key.previous_expires_at
+            and now < key.previous_expires_at
+        ]
         for host in signed_host_candidates(django_request, tenant):
             values["host"] = host
             message = f"{request.method.upper()}\n{target}\n" + ";".join(
                 values[name] for name in signed
             )
-            for key in keys:
-                if hmac.compare_digest(sign(key.secret_bytes, message).encode(), given):
+            for key, secret in keys:
+                if hmac.compare_digest(sign(secret, message).encode(), given):
                     if not tenant.is_active:
                         # Authenticated but not allowed: the resource is suspended.
                         raise exceptions.PermissionDenied("This tenant is suspended.")

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "reminders",
+    "notifications",
     "portal",
 ]
 
@@ -119,6 +120,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
             ],
+            # `{{ moment|when }}` everywhere: the display zone, UTC on hover (issue 17).
+            "builtins": ["tenants.templatetags.when"],
         },
     },
 ]
@@ -240,6 +243,21 @@ OUTBOUND_ALLOWLIST = env.list(
 # endpoint delays everyone's callbacks, so retries wait for the minute sweeper instead.
 DELIVERY_TIMEOUT_SECONDS = env.float("DELIVERY_TIMEOUT_SECONDS", default=15.0)
 DELIVERY_INLINE_RETRY_SECONDS = env.float("DELIVERY_INLINE_RETRY_SECONDS", default=0.0)
+# Delivery loops (webhooks/loop.py) that `manage.py qcluster` runs beside its workers: each
+# claims up to DELIVERY_BATCH_SIZE callbacks at a time and starts POSTs for at most
+# DELIVERY_BATCH_SECONDS per batch; idle, it waits for a NOTIFY (PostgreSQL) or polls.
+# 0 loops = one django-q2 task per event instead (the test suite's inline mode).
+DELIVERY_LOOPS = env.int("DELIVERY_LOOPS", default=1)
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=100)
+DELIVERY_BATCH_SECONDS = env.float("DELIVERY_BATCH_SECONDS", default=1.0)
+DELIVERY_CONCURRENCY = env.int("DELIVERY_CONCURRENCY", default=8)  # POSTs at once per loop
+DELIVERY_POLL_SECONDS = env.float(
+    "DELIVERY_POLL_SECONDS",
+    default=0.1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 0.5,
+)
+# Long-lived processes `manage.py qcluster` keeps running beside django-q2's cluster:
+# dotted path of a function -> how many processes.
+WORKER_SERVICES = {"webhooks.loop.run": DELIVERY_LOOPS}
 
 # Rendered speech and fetched play files (a cache: safe to delete).
 MEDIA_CACHE_DIR = Path(env.str("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache")))
@@ -291,6 +309,10 @@ SPECTACULAR_SETTINGS = {
         "AttemptStateEnum": "reminders.models.Attempt.State",
         "ImportStateEnum": "reminders.models.ImportJob.State",
         "DeliveryStateEnum": "webhooks.models.Delivery.State",
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "StatusEnum": "reminders.models.Appointment.Status",  # its name before notifications
+        "NotificationDispositionEnum": "notifications.models.Disposition",
+        "DtmfKeyEnum": "notifications.models.KEY_CHOICES",
     },
 }
 
@@ -302,6 +324,14 @@ REMINDERS_CALLBACK_BASE_URL = env.str(
     if DEBUG
     else PUBLIC_BASE_URL,
 )
+
+# Notifications (issue 16): their calls' events come to our own endpoint, like reminders';
+# a launch starts a dispatcher run of this many seconds at once (None: wait for the minute
+# schedule).
+NOTIFICATIONS_CALLBACK_BASE_URL = env.str(
+    "NOTIFICATIONS_CALLBACK_BASE_URL", default=REMINDERS_CALLBACK_BASE_URL
+)
+NOTIFY_KICK_SECONDS: float | None = env.float("NOTIFY_KICK_SECONDS", default=50.0)
 
 # --- django-q2: ORM broker by default (the database is the source of truth anyway);
 # Redis when REDIS_URL is set. catch_up off so downtime never dials a backlog at once.

@@ -13,6 +13,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 import calls.urls
+import notifications.urls
 import portal.urls
 import recordings.urls
 import reminders.urls
@@ -45,6 +46,7 @@ portal_patterns = [
     *recordings.urls.urlpatterns,
     *usage.urls.urlpatterns,
     *reminders.urls.urlpatterns,
+    *notifications.urls.urlpatterns,
 ]
 
 urlpatterns = [

@@ -5,9 +5,9 @@ from django.db.models.signals import post_save
 class CallsConfig(AppConfig):
     name = "calls"
     portal_menu = [
-        ("main", 10, "Calls", "portal:calls"),
-        ("main", 50, "Softphone", "portal:softphone"),
-        ("settings", 30, "Test callees", "portal:callees"),
+        ("calls", 10, "Calls", "portal:calls"),
+        ("calls", 50, "Softphone", "portal:softphone"),
+        ("developers", 40, "Test callees", "portal:callees"),
     ]
     portal_slots = {
         "dashboard_cards": [(10, "calls.portal.dashboard.cards")],

@@ -3,4 +3,7 @@ from django.apps import AppConfig
 
 class PortalConfig(AppConfig):
     name = "portal"
-    portal_menu = [("main", 0, "Dashboard", "portal:dashboard")]
+    portal_menu = [
+        ("overview", 0, "Dashboard", "portal:dashboard"),
+        ("developers", 0, "Developers", "portal:developers"),
+    ]

@@ -13,7 +13,7 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 
 class RecordingsConfig(AppConfig):
     name = "recordings"
-    portal_menu = [("main", 30, "Recordings", "portal:recordings")]
+    portal_menu = [("recordings", 30, "Recordings", "portal:recordings")]
     portal_slots = {"call_detail": [(10, "recordings.call_panel.call_recordings")]}
 
     def ready(self) -> None:

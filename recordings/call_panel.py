@@ -9,5 +9,5 @@ from tenants.models import Tenant
 
 def call_recordings(request: HttpRequest, *, tenant: Tenant, call: object) -> str:
     recordings = Recording.objects.for_tenant(tenant).filter(call=call).order_by("pk")
-    context = {"recordings": recordings, "tenant": tenant}
+    context = {"recordings": recordings, "tenant": tenant, "call": call}
     return render_to_string("portal/recordings/_call_recordings.html", context, request)

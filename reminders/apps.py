@@ -16,12 +16,21 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 class RemindersConfig(AppConfig):
     name = "reminders"
     portal_menu = [
-        ("main", 20, "Appointments", "portal:reminder_appointments"),
-        ("main", 21, "Reminder plans", "portal:reminder_plans"),
-        ("main", 22, "Reminders report", "portal:reminder_report"),
+        ("campaigns", 20, "Appointments", "portal:reminder_appointments"),
+        ("campaigns", 21, "Reminder plans", "portal:reminder_plans"),
+        ("campaigns", 22, "Reminders report", "portal:reminder_report"),
     ]
-    portal_slots = {"dashboard": [(20, "reminders.dashboard.reminders_today")]}
+    portal_slots = {
+        "dashboard": [(20, "reminders.dashboard.reminders_today")],
+        "call_facts": [(20, "reminders.call_panel.call_appointment")],
+    }
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        from campaigns import pacing
+        from reminders import dispatcher
+
+        pacing.register(
+            dispatcher.PACING_NAME, priority=dispatcher.PRIORITY, source=dispatcher.load
+        )
         import tenants.api.schema  # noqa: F401  (registers the API's OpenAPI auth schemes)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from callauto.errors import AcsError
 from calls import call_verbs
 from calls.identifiers import Identifier
+from campaigns import pacing
 from reminders import windows
 from reminders.calling import callback_url
 from reminders.models import Appointment, Attempt, Disposition, Suppression
@@ -37,6 +38,20 @@ class _LimitReached(Exception):
     pass
 
 
+PACING_NAME = "reminders"
+PRIORITY = 0  # reminders yield to notifications (campaigns.pacing)
+
+
+def load(tenant: Tenant, now: datetime) -> pacing.Load:
+    """Our share of the tenant's budget in use; nothing yields to reminders, so what is
+    waiting is not counted."""
+    mine = Attempt.objects.for_tenant(tenant)
+    return pacing.Load(
+        in_flight=mine.filter(state__in=IN_FLIGHT).count(),
+        last_second=mine.filter(dialed_at__gt=now - timedelta(seconds=1)).count(),
+    )
+
+
 def due_tenants(now: datetime) -> list[Tenant]:
     ids = (
         Appointment.unscoped.filter(next_attempt_at__lte=now, tenant__status=Tenant.Status.ACTIVE)
@@ -51,10 +66,8 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        mine = Attempt.objects.for_tenant(tenant)
-        in_flight = mine.filter(state__in=IN_FLIGHT).count()
-        last_second = mine.filter(dialed_at__gt=now - timedelta(seconds=1)).count()
-        budget = min(tenant.calls_per_second - last_second, tenant.max_concurrent_calls - in_flight)
+        # The tenant's budget is shared with the other campaign apps (campaigns.pacing).
+        budget = pacing.budget(tenant, now, name=PACING_NAME)
         if budget <= 0:
             return 0
         due = list(

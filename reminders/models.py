@@ -14,10 +14,6 @@ from django.db.models import Q
 from tenants.managers import TenantManager
 from tenants.models import PhoneNumber, Tenant, validate_time_zone
 
-# The hours no window may leave (contact's local time), whatever a plan says.
-EARLIEST_CALL = time(8, 0)
-LATEST_CALL = time(21, 0)
-
 
 class Disposition(models.TextChoices):
     """How an attempt ended: signalling, keypad and hang-up folded into one answer."""
@@ -81,6 +77,11 @@ class Contact(models.Model):
     # Consent to automated calls; without it the contact is never dialled.
     consent = models.BooleanField(default=True)
     external_id = models.CharField(max_length=100, blank=True)
+    # Notification audiences select on these (notifications.audiences). Tags are kept as
+    # ",a,b," so "has tag a" is one LIKE that works on PostgreSQL and SQLite alike.
+    tags = models.CharField(max_length=500, blank=True, default="")
+    # The service address / zone: a free-text area, postal code or zone code.
+    area = models.CharField(max_length=100, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +102,18 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.phone})"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
+
+    @staticmethod
+    def stored_tags(tags: list[str] | str) -> str:
+        """Tags as stored: lower-case, trimmed, unique, sorted, wrapped in commas."""
+        if isinstance(tags, str):
+            tags = tags.replace(";", ",").split(",")
+        clean = sorted({t.strip().lower() for t in tags if t and t.strip()})
+        return f",{','.join(clean)}," if clean else ""
 
 
 class ReminderPlan(models.Model):

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from calls.models import Call
 from reminders import csv_import, services
 from reminders.forms import ImportForm, PlanForm
 from reminders.models import Appointment, Attempt, Disposition, ImportJob, ReminderPlan
@@ -99,12 +100,21 @@ def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
         services.cancel_appointment(request.tenant, found.pk, actor=request.user)
         messages.success(request, "Appointment cancelled; no more reminders.")
         return redirect("portal:reminder_appointment", request.tenant.slug, found.pk)
+    attempts = list(found.attempts.order_by("reminder_index", "attempt_number"))
+    # Attempts know their call by serverCallId; the portal links to it by our pk.
+    calls = dict(
+        Call.objects.for_tenant(request.tenant)
+        .filter(server_call_id__in=[a.server_call_id for a in attempts if a.server_call_id])
+        .values_list("server_call_id", "pk")
+    )
+    for attempt in attempts:
+        attempt.call_pk = calls.get(attempt.server_call_id)
     return render(
         request,
         "portal/reminders/appointment.html",
         {
             "appointment": found,
-            "attempts": found.attempts.order_by("reminder_index", "attempt_number"),
+            "attempts": attempts,
             "can_change": permits(request, Action.REMINDERS_EDIT),
         },
     )

@@ -8,7 +8,8 @@ zoneinfo (so a DST change day has its own UTC offset), and comparisons happen in
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from reminders.models import EARLIEST_CALL, LATEST_CALL, ReminderPlan
+from campaigns.quiet_hours import EARLIEST_CALL, LATEST_CALL
+from reminders.models import ReminderPlan
 
 SEARCH_DAYS = 8  # a week of weekdays plus one: beyond that no weekday is allowed at all
 

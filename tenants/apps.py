@@ -4,8 +4,9 @@ from django.apps import AppConfig
 class TenantsConfig(AppConfig):
     name = "tenants"
     portal_menu = [
-        ("main", 70, "Audit log", "portal:audit_log"),
-        ("settings", 10, "Keys", "portal:access_keys"),
+        ("settings", 80, "Audit log", "portal:audit_log"),
+        ("settings", 90, "Your time zone", "portal:my_preferences"),
+        ("developers", 10, "Keys", "portal:access_keys"),
         ("settings", 20, "Numbers", "portal:phone_numbers"),
         ("settings", 25, "SIP trunks", "portal:trunks"),
         ("settings", 50, "Members", "portal:members"),

@@ -24,6 +24,15 @@ class RoleForm(forms.Form):
 
 class RegenerateKeyForm(forms.Form):
     name = forms.ChoiceField(choices=AccessKey.Name.choices)
+    # How long the replaced secret keeps working (tenants.services.MAX_KEY_GRACE at most).
+    grace_hours = forms.TypedChoiceField(
+        coerce=int,
+        initial=24,
+        required=False,
+        empty_value=0,  # a form without it regenerates at once, as before grace periods
+        choices=[(0, "now"), (1, "in 1 hour"), (24, "in 24 hours"), (72, "in 3 days"),
+                 (168, "in 7 days")],
+    )  # fmt: skip
 
 
 class KeyRoleForm(forms.Form):

@@ -3,6 +3,7 @@
 import base64
 import secrets
 import zoneinfo
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -145,6 +146,11 @@ class AccessKey(models.Model):
     # Fernet ciphertext of the base64 key; the plaintext is never stored.
     secret_encrypted = models.TextField()
     rotated_at = models.DateTimeField(auto_now=True)
+    # The secret before the last regeneration, still accepted until `previous_expires_at`
+    # (a grace period chosen when regenerating, like Stripe's "expires in N hours"), so
+    # deployed applications can move to the new secret without an outage.
+    previous_secret_encrypted = models.TextField(blank=True, default="")
+    previous_expires_at = models.DateTimeField(null=True, blank=True)
 
     unscoped = models.Manager()
     objects = TenantManager()
@@ -174,6 +180,15 @@ class AccessKey(models.Model):
     @property
     def secret_bytes(self) -> bytes:
         return base64.b64decode(self.secret)
+
+    def accepted_secrets(self, now: datetime) -> list[bytes]:
+        """The secrets a signature may use now: the current one, and the previous one
+        while its grace period lasts."""
+        accepted = [self.secret_bytes]
+        expires = self.previous_expires_at
+        if self.previous_secret_encrypted and expires and now < expires:
+            accepted.append(base64.b64decode(crypto.decrypt(self.previous_secret_encrypted)))
+        return accepted
 
 
 class Trunk(models.Model):
@@ -377,3 +392,16 @@ class Invitation(models.Model):
         if self.revoked_at is not None:
             return self.State.REVOKED
         return self.State.EXPIRED if now >= self.expires_at else self.State.PENDING
+
+
+class UserPreference(models.Model):
+    """A person's own portal settings, the same in every tenant they belong to."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portal_preference"
+    )
+    # Blank: show times in each tenant's own zone.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+
+    def __str__(self) -> str:
+        return f"{self.user_id} preferences"

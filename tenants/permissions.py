@@ -37,6 +37,9 @@ class Action(StrEnum):
     RECORDINGS_LEGAL_HOLD = "recordings.legal_hold"  # set or lift
     REMINDERS_EDIT = "reminders.edit"  # contacts, plans, appointments, suppressions, imports
     REMINDERS_DISPATCH = "reminders.dispatch"
+    NOTIFICATIONS_EDIT = "notifications.edit"  # audiences, draft notifications
+    NOTIFICATIONS_LAUNCH = "notifications.launch"  # launch, pause, resume, cancel
+    PREFERENCES_EDIT = "preferences.edit"  # a member's own portal settings (time zone)
 
 
 def _from(minimum: str | None) -> frozenset[str]:
@@ -62,6 +65,9 @@ TABLE: dict[Action, frozenset[str]] = {
     A.RECORDINGS_LEGAL_HOLD: _from(Role.ADMIN),
     A.REMINDERS_EDIT: _from(Role.OPERATOR),
     A.REMINDERS_DISPATCH: _from(Role.OPERATOR),
+    A.NOTIFICATIONS_EDIT: _from(Role.OPERATOR),
+    A.NOTIFICATIONS_LAUNCH: _from(Role.OPERATOR),
+    A.PREFERENCES_EDIT: _from(Role.VIEWER),
 }
 
 # The roles an access key may have (never owner; see AccessKey.role).

@@ -1,15 +1,21 @@
 """Tenant verbs. Each owns its transaction and writes one audit entry per change."""
 
+from datetime import timedelta
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from tenants import audit
 from tenants.audit import Actor
 from tenants.models import AccessKey, Membership, PhoneNumber, RatePlan, Tenant
 from tenants.permissions import KEY_ROLES, outranks
 from tenants.phone import normalize_e164
+
+# The longest a regenerated key's old secret may keep working.
+MAX_KEY_GRACE = timedelta(days=7)
 
 Role = Membership.Role
 
@@ -63,12 +69,33 @@ def set_tenant_status(tenant: Tenant, status: str, *, actor: Actor) -> Tenant:
 
 
 @transaction.atomic
-def regenerate_access_key(tenant: Tenant, name: str, *, actor: Actor) -> AccessKey:
-    """Replace one key's secret. The other key keeps working throughout (ACS semantics)."""
+def regenerate_access_key(
+    tenant: Tenant, name: str, *, actor: Actor, grace: timedelta = timedelta(0)
+) -> AccessKey:
+    """Replace one key's secret. The other key keeps working throughout (ACS semantics);
+    with a `grace` period the replaced secret also keeps working until it ends (a later
+    regeneration ends it at once: only one previous secret is kept)."""
+    if not timedelta(0) <= grace <= MAX_KEY_GRACE:
+        raise ValidationError(f"The grace period is at most {MAX_KEY_GRACE.days} days.")
     key = AccessKey.objects.for_tenant(tenant).select_for_update().get(name=name)
+    if grace:
+        key.previous_secret_encrypted = key.secret_encrypted
+        key.previous_expires_at = timezone.now() + grace
+    else:
+        key.previous_secret_encrypted, key.previous_expires_at = "", None
     key.secret = AccessKey.generate_secret()
     key.save()
-    audit.record(tenant, actor=actor, action="access_key.regenerate", target=key)
+    audit.record(
+        tenant,
+        actor=actor,
+        action="access_key.regenerate",
+        target=key,
+        after={
+            "previous_valid_until": expiry.isoformat()
+            if (expiry := key.previous_expires_at)
+            else None
+        },
+    )
     return key
 
 

@@ -1,10 +1,15 @@
 """Portal pages for a tenant's settings: keys, phone numbers, members, rate plan."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from tenants import forms, invitations, services
 from tenants.models import AccessKey, Invitation, Membership, PhoneNumber
@@ -33,17 +38,26 @@ def access_keys(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         form = forms.RegenerateKeyForm(request.POST)
         if form.is_valid():
-            name = form.cleaned_data["name"]
-            services.regenerate_access_key(tenant, name, actor=request.user)
-            messages.success(request, f"The {name} key was regenerated; the other still works.")
+            name, hours = form.cleaned_data["name"], form.cleaned_data["grace_hours"]
+            key = services.regenerate_access_key(
+                tenant, name, actor=request.user, grace=timedelta(hours=hours)
+            )
+            expiry = "its old secret no longer works"
+            if key.previous_expires_at:
+                until = date_format(localtime(key.previous_expires_at), "Y-m-d H:i T")
+                expiry = f"its old secret works until {until}"
+            messages.success(
+                request, f"The {name} key was regenerated; {expiry}. The other key still works."
+            )
             return redirect("portal:access_keys", tenant_slug=tenant.slug)
-        messages.error(request, "Choose the primary or the secondary key.")
+        messages.error(request, "Choose the primary or the secondary key and a grace period.")
     can_see = permits(request, Action.KEYS_VIEW)
     keys = [
         {
             "name": key.name,
             "role": key.role,
             "rotated_at": key.rotated_at,
+            "previous_expires_at": key.previous_expires_at,
             "connection_string": tenant.connection_string(key) if can_see else None,
         }
         for key in AccessKey.objects.for_tenant(tenant).order_by("name")
@@ -55,6 +69,8 @@ def access_keys(request: HttpRequest) -> HttpResponse:
             "keys": keys,
             "can_see": can_see,
             "key_roles": forms.KeyRoleForm.base_fields["role"].choices,
+            "grace_choices": forms.RegenerateKeyForm.base_fields["grace_hours"].choices,
+            "now": timezone.now(),
         },
     )
 

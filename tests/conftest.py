@@ -108,3 +108,5 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # A failing callback must not make a test wait for its quick retries.
     settings.DELIVERY_INLINE_RETRY_SECONDS = 0
+    # No delivery loop runs in a test process: callbacks go through (inline) tasks.
+    settings.DELIVERY_LOOPS = 0

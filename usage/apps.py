@@ -13,7 +13,7 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 
 class UsageConfig(AppConfig):
     name = "usage"
-    portal_menu = [("main", 60, "Usage", "portal:usage")]
+    portal_menu = [("overview", 60, "Usage", "portal:usage")]
     portal_slots = {"call_facts": [(10, "usage.call_panel.call_cost")]}
 
     def ready(self) -> None:

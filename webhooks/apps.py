@@ -14,8 +14,8 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     portal_menu = [
-        ("main", 40, "Deliveries", "portal:deliveries"),
-        ("settings", 40, "Webhooks", "portal:webhooks"),
+        ("developers", 30, "Deliveries", "portal:deliveries"),
+        ("developers", 20, "Webhooks", "portal:webhooks"),
     ]
     portal_slots = {"dashboard_cards": [(20, "webhooks.portal.dashboard.callback_health")]}
 

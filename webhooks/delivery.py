@@ -127,16 +127,20 @@ def claim_next(ordering_key: str) -> Delivery | None:
     either sees the other's claim or picks the same row and loses the row lock's recheck
     (state is no longer pending). Two claimers can never hold two rows of one key.
     """
+    from webhooks.batch import claim_lock  # batch builds on this module
+
     mine = Delivery.unscoped.filter(ordering_key=ordering_key)
     while True:
         first = mine.filter(state=D.PENDING).order_by("sequence", "pk").values("pk")[:1]
         busy = mine.filter(state=D.DELIVERING)
         token = timezone.now()
-        claimed = (
-            Delivery.unscoped.filter(pk=Subquery(first), state=D.PENDING)
-            .filter(~Exists(busy.filter(ordering_key=OuterRef("ordering_key"))))
-            .update(state=D.DELIVERING, claimed_at=token)
-        )
+        with transaction.atomic():
+            claim_lock()  # as the delivery loops' batch claims (webhooks/batch.py)
+            claimed = (
+                Delivery.unscoped.filter(pk=Subquery(first), state=D.PENDING)
+                .filter(~Exists(busy.filter(ordering_key=OuterRef("ordering_key"))))
+                .update(state=D.DELIVERING, claimed_at=token)
+            )
         if not claimed:
             return None
         delivery = (
@@ -306,12 +310,16 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 
 
 def enqueue(ordering_key: str) -> None:
+    if settings.DELIVERY_LOOPS:
+        return  # delivery loops find pending work themselves (NOTIFY or polling)
     from django_q.tasks import async_task
 
     async_task("webhooks.tasks.deliver_events", ordering_key, group="callbacks")
 
 
 def enqueue_one(delivery_id: int) -> None:
+    if settings.DELIVERY_LOOPS:
+        return
     from django_q.tasks import async_task
 
     async_task("webhooks.tasks.deliver_one", delivery_id, group="callbacks")

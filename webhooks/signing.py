@@ -76,8 +76,9 @@ def jwks() -> dict:
     return {"keys": out}
 
 
-def bearer_token(tenant: Tenant) -> str:
-    key = current_jwt_key()
+def bearer_token(tenant: Tenant, *, key: JwtSigningKey | None = None) -> str:
+    """A fresh token for `tenant`, signed with `key` (default: the current key)."""
+    key = key or current_jwt_key()
     now = datetime.now(UTC)
     claims = {
         "iss": issuer(),

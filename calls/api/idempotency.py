@@ -1,10 +1,10 @@
 """Repeatable requests: `Repeatability-Request-ID` (what the SDK sends) or `Idempotency-Key`.
 
-The first request with a key claims it (a committed row), acts, and stores its 2xx
-answer; a resend with the same key and the same request gets that answer replayed
-without acting again. A resend while the first still runs gets 409; the same key with a
-different request is refused with 409. Failed first attempts free the key so the client
-can retry. Keys are per tenant.
+The first request with a key acts and stores its 2xx answer with the key, in the
+action's own transaction; a resend with the same key and the same request gets that
+answer replayed without acting again. The same key with a different request is refused
+with 409. A failed first attempt stores nothing, so the client can retry. Keys are per
+tenant.
 """
 
 import hashlib
@@ -43,43 +43,49 @@ def _fingerprint(request: Request) -> str:
 
 
 def once(request: Request, tenant: Tenant, act: Callable[[], Response]) -> Response:
-    """Run `act` at most once per repeatability key; replay its stored answer after."""
+    """Run `act` at most once per repeatability key; replay its stored answer after.
+
+    One write transaction: the action and its answer's row commit together, so a crash in
+    between cannot leave an action done whose resend would act again, and a failed first
+    attempt leaves no row (the client may retry). Two first attempts at once both act; the
+    second's INSERT waits on the unique key for the first to commit, fails, and rolls its
+    own action back before replaying the first's answer.
+    """
     key = _key(request)
     if key is None:
         return act()
     fingerprint = _fingerprint(request)
+    stored = IdempotentRequest.objects.for_tenant(tenant).filter(key=key).first()
+    if stored is not None:
+        return _replay(stored, fingerprint)
     try:
-        with transaction.atomic():
-            record = IdempotentRequest.unscoped.create(
-                tenant=tenant, key=key, fingerprint=fingerprint
-            )
-    except IntegrityError:
-        existing = IdempotentRequest.objects.for_tenant(tenant).get(key=key)
-        if existing.fingerprint != fingerprint:
-            raise Conflict(
-                "This Repeatability-Request-ID was used for a different request.",
-                code="RepeatabilityRequestIdReused",
-            ) from None
-        if existing.status_code is None:
-            raise Conflict(
-                "The first request with this Repeatability-Request-ID is still running.",
-                code="RequestInProgress",
-            ) from None
-        response = Response(existing.body, status=existing.status_code)
-        response["Repeatability-Result"] = "accepted"
-        return response
-    try:
-        # The action and its stored answer commit together: a crash in between cannot
-        # leave an action done whose resend would act again.
         with transaction.atomic():
             response = act()
             if 200 <= response.status_code < 300:
-                record.status_code = response.status_code
-                record.body = response.data
-                record.save(update_fields=["status_code", "body"])
-    except BaseException:
-        record.delete()
-        raise
-    if not 200 <= response.status_code < 300:
-        record.delete()
+                with transaction.atomic():  # a savepoint: tell the key's clash from act's
+                    IdempotentRequest.unscoped.create(
+                        tenant=tenant, key=key, fingerprint=fingerprint,
+                        status_code=response.status_code, body=response.data,
+                    )  # fmt: skip
+    except IntegrityError:
+        stored = IdempotentRequest.objects.for_tenant(tenant).filter(key=key).first()
+        if stored is None:
+            raise  # not our key: the action's own constraint
+        return _replay(stored, fingerprint)
+    return response
+
+
+def _replay(stored: IdempotentRequest, fingerprint: str) -> Response:
+    if stored.fingerprint != fingerprint:
+        raise Conflict(
+            "This Repeatability-Request-ID was used for a different request.",
+            code="RepeatabilityRequestIdReused",
+        )
+    if stored.status_code is None:  # a row from before answers were stored with the key
+        raise Conflict(
+            "The first request with this Repeatability-Request-ID is still running.",
+            code="RequestInProgress",
+        )
+    response = Response(stored.body, status=stored.status_code)
+    response["Repeatability-Result"] = "accepted"
     return response

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("calls", "0001_initial"),
-        ("tenants", "0002_sip_trunks"),
+        ("tenants", "0004_sip_trunks"),
     ]
 
     operations = [

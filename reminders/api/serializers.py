@@ -67,7 +67,24 @@ class TenantScoped:
         return fields
 
 
+class TagsField(serializers.ListField):
+    """Contact tags on the wire as a list; stored as ",a,b," (Contact.stored_tags)."""
+
+    child = serializers.CharField(max_length=50)
+
+    def to_representation(self, value: Any) -> list[str]:
+        return [t for t in str(value or "").split(",") if t]
+
+    def to_internal_value(self, data: Any) -> str:
+        return Contact.stored_tags(super().to_internal_value(data))
+
+
 class ContactSerializer(serializers.ModelSerializer):
+    tags = TagsField(required=False, max_length=50)
+    area = serializers.CharField(
+        required=False, allow_blank=True, max_length=100,
+        help_text="Service address or zone: a free-text area, postal code or zone code.",
+    )  # fmt: skip
     timeZone = serializers.CharField(
         source="time_zone", required=False, allow_blank=True, validators=[iana_zone]
     )
@@ -86,6 +103,8 @@ class ContactSerializer(serializers.ModelSerializer):
             "language",
             "consent",
             "externalId",
+            "tags",
+            "area",
             "createdAt",
         ]
 

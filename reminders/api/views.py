@@ -370,3 +370,13 @@ class DocsView(JsonErrorsMixin, SpectacularRedocView):
     def _get_schema_url(self, request: Request) -> str:
         # The schema sits beside this page under the same tenant path.
         return request.path.rsplit("/", 1)[0] + "/schema"
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # This page only: Redoc (styled-components) writes its styles into <style>
+        # elements at run time and builds its search worker from a blob: URL. The page
+        # shows our own schema, no user content; every other page keeps the strict policy.
+        response._csp_update = {"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]}
+        return response

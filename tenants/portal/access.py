@@ -9,9 +9,11 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
+from django.utils import timezone
 
 from tenants.models import Membership
 from tenants.permissions import TABLE, Action, capabilities, refusal
+from tenants.portal.zones import display_zone
 from tenants.resolution import membership_for
 
 Role = Membership.Role
@@ -65,7 +67,9 @@ def tenant_page(*, write: Action | Mapping[str, Action] | None) -> Callable[[Vie
                     reason = refusal(tenant, membership.role, action)
                     if reason:
                         raise PermissionDenied(reason)
-            return view(request, **kwargs)
+            # Every time on the page in one zone: the member's own, else the tenant's.
+            with timezone.override(display_zone(request.user, tenant)):
+                return view(request, **kwargs)
 
         wrapper.page_access = access  # type: ignore[attr-defined]
         return wrapper

@@ -24,7 +24,7 @@ CALLER, CALLEE = "+14255550100", "+14255550123"
 # Elements sticking out past the right edge of the screen (the page would pan sideways).
 WIDER_THAN_SCREEN = """[...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-  .filter(e => !e.parentElement.closest('table, nav.tabs'))  // those scroll inside
+  .filter(e => !e.parentElement.closest('table'))  // those scroll inside
   .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
 

@@ -83,7 +83,18 @@ def seed_tenant(tenant: Tenant, gateway, callback_url: str) -> dict[str, object]
         started_at=timezone.now(),
         error_class="ConnectError",
     )
+    # Notifications (issue 16): a launched one, whose recipient has every optional field empty.
+    from notifications import services as notifications
+
+    audience = notifications.save_audience(tenant, actor=None, name="Everyone", everyone=True)
+    notification = notifications.save_notification(
+        tenant, actor=None, name="Outage", audience=audience, message="Power is off.",
+        caller_ids=[number],
+    )  # fmt: skip
+    notifications.launch(tenant, notification.pk, actor=None)
     return {
+        "audience": audience,
+        "notification": notification,
         "plan": plan,
         "contact": contact,
         "appointment": soon,

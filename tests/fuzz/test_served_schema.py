@@ -29,6 +29,8 @@ def test_reads_of_rows_with_empty_optional_fields_match_the_served_schema(
         "plans": rows["plan"].pk,
         "recordings": rows["recording"].recording_id,
         "suppressions": None,
+        "audiences": rows["audience"].pk,
+        "notifications": rows["notification"].pk,
         # A trunk no gateway has checked yet: its status fields are all empty.
         "trunks": trunks.save_trunk(tenant, actor=None, name="T", proxy_host="127.0.0.1").pk,
     }

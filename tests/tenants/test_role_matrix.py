@@ -23,6 +23,7 @@ from django.test import Client
 from django.utils import timezone
 
 from calls.models import Call, CallConnection, Participant, SimulatedCallee
+from notifications import services as notifications
 from recordings.models import Recording, RecordingChunk
 from reminders import services as reminders
 from reminders.callback_auth import CallbackJwtAuthentication
@@ -62,6 +63,7 @@ NOT_A_TENANTS = {
 # Tenant routes whose caller is not a tenant principal, with how they authenticate.
 OWN_AUTHENTICATION = {
     "/t/{tenant_slug}/api/v1/reminders/callbacks/{token}": CallbackJwtAuthentication,
+    "/t/{tenant_slug}/api/v1/notifications/callbacks/{token}": CallbackJwtAuthentication,
 }
 # A write that only reads: the catch-all that answers 404 for an unknown /calling route.
 WRITES_THAT_READ = {"/t/{tenant_slug}/calling/{rest}"}
@@ -178,6 +180,11 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
         tenant=tenant, endpoint_url="https://acme.example.com/hook"
     )
     viewer_membership = Membership.objects.for_tenant(tenant).get(user=members[Role.VIEWER])
+    audience = notifications.save_audience(tenant, actor=None, name="Everyone", everyone=True)
+    notification = notifications.save_notification(
+        tenant, actor=None, name="Outage", audience=audience, message="Power is off.",
+        caller_ids=[number],
+    )  # fmt: skip
     trunk = trunks.save_trunk(tenant, actor=None, name="Carrier", proxy_host="127.0.0.1")
     return {
         "members": members,
@@ -207,8 +214,12 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "attempts": attempt.pk,
             "suppressions": suppression.pk,
             "imports": job.pk,
+            "audiences": audience.pk,
+            "notifications": notification.pk,
             "trunks": trunk.pk,
         },
+        "notification_id": notification.pk,
+        "audience_id": audience.pk,
         # Form fields that make a portal POST a real change (so a refusal proves something).
         "posts": {
             "portal:access_keys": {"name": "primary"},
@@ -455,6 +466,9 @@ AGREED = {
     "recordings.legal_hold": {A, W},
     "reminders.edit": {OP, A, W},
     "reminders.dispatch": {OP, A, W},
+    "notifications.edit": {OP, A, W},
+    "notifications.launch": {OP, A, W},
+    "preferences.edit": {V, OP, A, W},
 }
 
 

@@ -45,12 +45,16 @@ class DeliveryFilterForm(forms.Form):
     state = forms.ChoiceField(
         choices=[("", "dead or retrying"), *Delivery.State.choices], required=False
     )
+    # One call's callbacks (a call page links here), in every state unless one is asked for.
+    call = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     def apply(self, rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
         data = self.cleaned_data
+        if data.get("call"):
+            rows = rows.filter(labels__call=data["call"])
         if data.get("state"):
             rows = rows.filter(state=data["state"])
-        else:
+        elif not data.get("call"):
             rows = rows.filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
         if data.get("url"):
             rows = rows.filter(url=data["url"])

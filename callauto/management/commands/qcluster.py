@@ -13,10 +13,15 @@ SIGKILL. This command (it shadows django-q2's, since `callauto` is listed before
   finish) from a helper thread, so a lock left by a dead process cannot block it;
 - whatever is still alive after `--grace` seconds is killed: a task cut short is safe,
   since every task is idempotent and the sweepers re-issue lost work (DESIGN.md).
+
+It also keeps WORKER_SERVICES running beside the cluster: long-lived processes such as the
+callback delivery loops (named in settings, so this package imports no app). One that
+dies is started again; on shutdown they get SIGTERM with the cluster and the same grace.
 """
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -26,6 +31,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connections
+from django.utils.module_loading import import_string
 from django_q.cluster import Cluster
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,44 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+class Services:
+    """WORKER_SERVICES' processes: started, restarted when they die, stopped."""
+
+    RESTART_AFTER = 1.0  # seconds: a service that fails at once must not spin
+
+    def __init__(self, wanted: dict[str, int]) -> None:
+        self.paths = [path for path, count in wanted.items() for _ in range(count)]
+        self.processes: list[multiprocessing.Process | None] = [None] * len(self.paths)
+        self.started = [0.0] * len(self.paths)
+
+    def keep_running(self) -> None:
+        for index, path in enumerate(self.paths):
+            process = self.processes[index]
+            if process is not None and process.is_alive():
+                continue
+            if time.monotonic() - self.started[index] < self.RESTART_AFTER:
+                continue
+            if process is not None:
+                log.warning("qcluster: %s exited (%s), starting it again", path, process.exitcode)
+            connections.close_all()  # a forked child must not share our database socket
+            process = multiprocessing.get_context("fork").Process(
+                target=import_string(path), name=path, daemon=False
+            )
+            process.start()
+            self.processes[index], self.started[index] = process, time.monotonic()
+
+    def terminate(self) -> None:
+        for process in self.processes:
+            if process is not None and process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+
+    def join(self, deadline: float) -> None:
+        for process in self.processes:
+            if process is not None:
+                process.join(max(0.0, deadline - time.monotonic()))
+
+
 class Command(BaseCommand):
     help = "Start the django-q2 cluster (workers for callbacks, campaigns, recordings, usage)."
 
@@ -73,13 +118,18 @@ class Command(BaseCommand):
         # Cluster() installed handlers that call stop() from inside the signal handler.
         signal.signal(signal.SIGTERM, note)
         signal.signal(signal.SIGINT, note)
+        services = Services(settings.WORKER_SERVICES)
+        services.keep_running()
         cluster.start()
         while not received and cluster.sentinel.is_alive():
+            services.keep_running()
             time.sleep(0.1)
         if received:
-            self._stop(cluster, grace)
+            self._stop(cluster, services, grace)
 
-    def _stop(self, cluster: Cluster, grace: float) -> None:
+    def _stop(self, cluster: Cluster, services: Services, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        services.terminate()
         sentinel = cluster.sentinel
         if sentinel.is_alive():
             log.info("qcluster: stopping (tasks get %.0f s to finish)", grace)
@@ -87,6 +137,7 @@ class Command(BaseCommand):
             # the one that waits, not the process.
             threading.Thread(target=cluster.stop_event.set, daemon=True).start()
             sentinel.join(grace)
+        services.join(deadline)
         leftovers = descendants(os.getpid())
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from notifications.demo import seed_notifications
 from reminders.demo import seed_reminders
 from tenants import services, trunks
 from tenants.models import AccessKey, Membership, PhoneNumber, Tenant, Trunk
@@ -57,6 +58,7 @@ class Command(BaseCommand):
                     services.add_phone_number(tenant, number, label=label, actor=None)
         lab = seed_sip_lab(tenant)
         reminders = seed_reminders(tenant)
+        notifications = seed_notifications(tenant)
         primary = AccessKey.objects.for_tenant(tenant).get(name=AccessKey.Name.PRIMARY)
         ca = settings.VAR_DIR / "tls" / "ca.pem"
         http_port = os.environ.get("HTTP_PORT", "8000")  # as the Procfile binds it
@@ -71,6 +73,7 @@ class Command(BaseCommand):
                     f"  Connection string: {tenant.connection_string(primary)}",
                     f"  Trust the TLS CA:  export REQUESTS_CA_BUNDLE={ca}",
                     f"  Reminders:         {reminders}",
+                    f"  Notifications:     {notifications}",
                     f"  SIP lab:           {lab}",
                     "",
                 ]

@@ -1,0 +1,222 @@
+"""Reminder campaign in real time: `make bench-campaign` (`python -m bench.campaign`).
+
+The real processes on 127.0.0.1, against BENCH_DATABASE_URL: gunicorn (the API and the
+reminders app's own callback endpoint), `manage.py qcluster` (workers and the delivery
+loop), `manage.py run_gateway` (the simulated carrier in real time) and the dispatcher
+(`reminders.dispatcher.run`, as the minute schedule runs it, started at once here). N
+appointments are due one slot apart at RATE per second for one tenant with
+calls_per_second=RATE and max_concurrent_calls=200; each simulated callee answers after
+1 s and presses 1 a second into the prompt. Every event reaches the reminders app as a
+signed callback over HTTP. Printed: calls placed, lost (no attempt), duplicated (more
+than one attempt for a slot), placement lag = dialed_at - due_at (p50, p99, max; goal:
+p99 <= 2 s), the placement rate reached, peak concurrent calls, outcomes.
+
+`python -m bench.campaign [--appointments N] [--rate R]`; the default is the issue's
+2,000 at 20/s. A smaller N (e.g. 200) gives a quick reading.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import report
+from bench.config import GUNICORN, JSON_MARKER, PYTHON, base_env
+from bench.procs import BenchError, Service, free_port, manage, wait_http_ok
+
+SLUG = "bench-campaign"
+CALLER = "+14255550191"
+MAX_CONCURRENT = 200
+LAG_GOAL = 2.0  # seconds, p99
+LEAD = 30.0  # seconds between setting up and the first slot (processes boot meanwhile)
+TAIL = 120.0  # seconds after the last slot to wait for the calls to end
+
+
+def prepare(count: int, rate: float, first_slot: float) -> None:
+    """(In `manage.py shell`.) A fresh tenant with `count` appointments due at `rate`/s."""
+    from datetime import UTC, datetime, timedelta
+    from datetime import time as dtime
+
+    from calls.models import Call, SimulatedCallee
+    from reminders.models import Appointment, Attempt, Contact, ImportJob, ReminderPlan
+    from tenants import services as tenant_services
+    from tenants.models import PhoneNumber, Tenant
+    from webhooks.models import Delivery
+
+    tenant = Tenant.objects.filter(slug=SLUG).first()
+    if tenant is None:
+        tenant = tenant_services.create_tenant("Bench campaign", SLUG, actor=None)
+    for model in (Attempt, Appointment, ImportJob, Contact, ReminderPlan, SimulatedCallee):
+        model.unscoped.filter(tenant=tenant).delete()
+    Call.unscoped.filter(tenant=tenant).delete()
+    Delivery.unscoped.filter(tenant=tenant).delete()  # an earlier run's, to a dead port
+    Tenant.objects.filter(pk=tenant.pk).update(
+        calls_per_second=int(rate), max_concurrent_calls=MAX_CONCURRENT, time_zone="UTC"
+    )
+    number = PhoneNumber.unscoped.filter(e164=CALLER).first() or PhoneNumber.unscoped.create(
+        tenant=tenant, e164=CALLER
+    )
+    start = datetime.fromtimestamp(first_slot, UTC)
+    plan = ReminderPlan.unscoped.create(
+        tenant=tenant, name="Bench", offsets_minutes=[60], caller_id=number,
+        weekdays=list(range(7)), window_start=dtime(0, 0), window_end=dtime(23, 59, 59),
+    )  # fmt: skip
+    phones = [f"+1425556{n:04d}" for n in range(count)]
+    contacts = Contact.unscoped.bulk_create(
+        Contact(tenant=tenant, name="Pat Bench", phone=p, time_zone="UTC") for p in phones
+    )
+    appointments = [
+        Appointment(
+            tenant=tenant,
+            contact=c,
+            plan=plan,
+            external_id=f"campaign-{n}",
+            starts_at=start + timedelta(minutes=60),
+            provider="Dr. Bench",
+            location="Bench Street",
+            next_attempt_at=start + timedelta(seconds=n / rate),
+        )
+        for n, c in enumerate(contacts)
+    ]
+    Appointment.unscoped.bulk_create(appointments)
+    SimulatedCallee.unscoped.bulk_create(
+        SimulatedCallee(tenant=tenant, raw_id=f"4:{p}", keys=[[1, "1", "prompt"]]) for p in phones
+    )
+    print(JSON_MARKER + json.dumps({"tenant_id": tenant.pk}), flush=True)
+
+
+def progress_now() -> None:
+    """(In `manage.py shell`.) Where the campaign stands, as one JSON line."""
+    from calls.models import Call
+    from reminders.models import Appointment, Attempt
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=SLUG)
+    attempts = Attempt.objects.for_tenant(tenant)
+    live = Call.objects.for_tenant(tenant).exclude(state=Call.State.DISCONNECTED).count()
+    waiting = Appointment.objects.for_tenant(tenant).filter(next_attempt_at__isnull=False)
+    out = {
+        "placed": attempts.exclude(dialed_at=None).count(),
+        "ended": attempts.filter(state="ended").count(),
+        "live": live,
+        "waiting": waiting.count(),
+    }
+    print(JSON_MARKER + json.dumps(out), flush=True)
+
+
+def results() -> None:
+    """(In `manage.py shell`.) Lags, losses, duplicates and outcomes, as one JSON line."""
+    from collections import Counter
+
+    from reminders.models import Appointment, Attempt
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=SLUG)
+    rows = list(
+        Attempt.objects.for_tenant(tenant).values_list(
+            "appointment_id", "reminder_index", "due_at", "dialed_at", "disposition"
+        )
+    )
+    per_slot = Counter((a, r) for a, r, *_ in rows)
+    appointments = Appointment.objects.for_tenant(tenant).count()
+    dialed = [(d, due) for _, _, due, d, _ in rows if d is not None]
+    lags = sorted((d - due).total_seconds() for d, due in dialed)
+    times = sorted(d.timestamp() for d, _ in dialed)
+    out = {
+        "appointments": appointments,
+        "placed": len(dialed),
+        "lost": appointments - len({a for a, *_ in rows}),
+        "duplicated": sum(n - 1 for n in per_slot.values() if n > 1),
+        "lags": lags,
+        "span": (times[-1] - times[0]) if len(times) > 1 else 0.0,
+        "outcomes": dict(Counter(d or "(none)" for *_, d in rows)),
+    }
+    print(JSON_MARKER + json.dumps(out), flush=True)
+
+
+def shell_json(env: dict[str, str], code: str) -> dict:
+    out = manage(env, "shell", "-c", f"from bench import campaign; {code}", timeout=300)
+    for line in out.splitlines():
+        if line.startswith(JSON_MARKER):
+            return json.loads(line.removeprefix(JSON_MARKER))
+    raise BenchError(f"{code} printed no result:\n{out[-1500:]}")
+
+
+def run(count: int, rate: float) -> dict:
+    var_dir = Path(tempfile.mkdtemp(prefix="callauto-campaign-"))
+    port = free_port()
+    env = base_env(var_dir, port)
+    env["MEDIA_CACHE_DIR"] = str(var_dir / "media-cache")
+    manage(env, "migrate", "--noinput", timeout=300)
+    first_slot = time.time() + LEAD
+    shell_json(env, f"campaign.prepare({count}, {rate}, {first_slot})")
+    last_slot = first_slot + count / rate
+    web = [GUNICORN, "callauto.wsgi", "--worker-class", "sync", "--workers", "2"]
+    web += ["--bind", f"127.0.0.1:{port}", "--no-control-socket", "--name", "campaign-web"]
+    # The dispatcher process boots now and waits for the first slot (run() returns at once
+    # when nothing is due yet).
+    dispatch = (
+        "import time; from reminders import dispatcher; "
+        f"time.sleep(max(0.0, {first_slot} - time.time())); "
+        f"dispatcher.run(seconds={last_slot - first_slot + TAIL:.0f})"
+    )
+    peak_live = 0
+    with (
+        Service("campaign-web", web, env, var_dir) as gunicorn,
+        Service("campaign-qcluster", [PYTHON, "manage.py", "qcluster"], env, var_dir, grace=5),
+        Service("campaign-gateway", [PYTHON, "manage.py", "run_gateway"], env, var_dir),
+    ):
+        wait_http_ok(port, "/healthz", gunicorn)
+        with Service("campaign-dispatcher", [PYTHON, "manage.py", "shell", "-c", dispatch],
+                     env, var_dir):  # fmt: skip
+            deadline = last_slot + TAIL
+            while time.time() < deadline:
+                now = shell_json(env, "campaign.progress_now()")
+                peak_live = max(peak_live, now["live"])
+                print(f"  t={time.time() - first_slot:6.0f} s  {now}", flush=True)
+                if now["waiting"] == 0 and now["ended"] >= now["placed"] and now["live"] == 0:
+                    break
+                time.sleep(5)
+    out = shell_json(env, "campaign.results()")
+    out["peak_live"] = peak_live
+    out["logs"] = str(var_dir)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appointments", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=20.0)
+    args = parser.parse_args()
+    print(f"{args.appointments} reminders, one slot every {1 / args.rate:.3f} s; booting…")
+    try:
+        out = run(args.appointments, args.rate)
+    except BenchError as exc:
+        print(f"campaign bench failed: {exc}", file=sys.stderr)
+        return 1
+    lags = out["lags"]
+
+    def pct(q: int) -> float:
+        return statistics.quantiles(lags, n=100, method="inclusive")[q - 1] if len(lags) > 1 else 0
+
+    reached = (out["placed"] - 1) / out["span"] if out["span"] else float("nan")
+    met = pct(99) <= LAG_GOAL and out["lost"] == 0 and out["duplicated"] == 0
+    rows = [
+        ("appointments / calls placed", f"{out['appointments']} / {out['placed']}"),
+        ("lost (no attempt) / duplicated", f"{out['lost']} / {out['duplicated']}"),
+        ("placement lag p50 / p99 / max", f"{pct(50):.2f} / {pct(99):.2f} / {max(lags):.2f} s"),
+        ("placement rate reached", f"{report.fmt(reached)} calls/s (offered {args.rate:g})"),
+        ("peak concurrent calls (5 s samples)", f"{out['peak_live']} (cap {MAX_CONCURRENT})"),
+        ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(out["outcomes"].items()))),
+        (f"goal: p99 <= {LAG_GOAL:g} s, 0 lost, 0 duplicated", "met" if met else "NOT met"),
+    ]
+    print(report.table(["campaign in real time", "value"], rows))
+    print(f"(process logs in {out['logs']})")
+    return 0 if met else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from notifications.api import views
+from notifications.api.callbacks import CallbackView
+
+router = SimpleRouter(trailing_slash=False)
+router.register("audiences", views.AudienceViewSet, basename="audiences")
+router.register("notifications", views.NotificationViewSet, basename="notifications")
+
+urlpatterns = [
+    path(
+        "notifications/callbacks/<str:token>",
+        CallbackView.as_view(),
+        name="notifications-callback",
+    ),
+    *router.urls,
+]

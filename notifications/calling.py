@@ -1,0 +1,177 @@
+"""Running a notification call from its signed CloudEvents: each event moves the dial
+through the call flow (notifications/flow.py); the engine is driven through its public
+verbs only (calls.call_verbs, calls.media_verbs)."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from callauto.errors import AcsError
+from calls import call_verbs, media_verbs
+from calls.identifiers import Identifier
+from carrier.media.play_sources import PlaySource
+from notifications import flow, services
+from notifications.models import Dial, Disposition, Notification, Recipient
+from reminders import services as contact_services
+from reminders.models import Suppression
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+A = Dial.State
+
+CLOSING = {
+    "thanks": "Thank you. Goodbye.",
+    "opted-out": "You will not receive these calls anymore. Goodbye.",
+    "heard": "Goodbye.",
+}
+
+
+def callback_url(tenant: Tenant, dial: Dial) -> str:
+    base = settings.NOTIFICATIONS_CALLBACK_BASE_URL.rstrip("/")
+    return f"{base}/t/{tenant.slug}/api/v1/notifications/callbacks/{dial.callback_token}"
+
+
+def _event_type(event: dict) -> str:
+    name = event.get("type") or event.get("eventType") or ""
+    return str(name).removeprefix("Microsoft.Communication.")
+
+
+@transaction.atomic
+def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Dial:
+    """Apply CloudEvents for the dial behind `token`, in order; a redelivered event (same
+    id) is ignored. Raises Dial.DoesNotExist for an unknown or another tenant's token."""
+    dial = (
+        Dial.objects.for_tenant(tenant)
+        .select_for_update(of=("self",))
+        .select_related("recipient", "notification")
+        .get(callback_token=token)
+    )
+    for event in sorted(events, key=lambda e: int(e.get("sequence") or 0)):
+        event_id = str(event.get("id") or "")
+        if event_id and dial.received(event_id):
+            continue
+        _apply(tenant, dial, event)
+    return dial
+
+
+def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
+    event_type = _event_type(event)
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    now = timezone.now()
+    info = data.get("resultInformation") or {}
+    dial.events.append(
+        {
+            "id": str(event.get("id") or ""),
+            "type": event_type,
+            "sequence": event.get("sequence"),
+            "time": event.get("time"),
+            **({"result": info} if info else {}),
+        }
+    )
+    if event_type == "RecognizeCompleted":
+        dial.tones.extend((data.get("dtmfResult") or {}).get("tones") or [])
+    if event_type == "CallConnected":
+        dial.state = A.CONNECTED
+        dial.connected_at = now
+    if dial.state == A.ENDED:
+        dial.save(update_fields=["events", "tones"])
+        return
+    notification = dial.notification
+    status = Notification.unscoped.values_list("status", flat=True).get(pk=notification.pk)
+    facts = flow.Facts(
+        step=dial.step,
+        replays=dial.replays,
+        max_replays=notification.max_replays,
+        ack_key=notification.ack_key,
+        replay_key=notification.replay_key,
+        opt_out_key=notification.opt_out_key,
+        cancelled=status == Notification.Status.CANCELLED,
+        disposition=dial.disposition,
+    )
+    decision = flow.decide(facts, event_type, data)
+    if decision is None:
+        dial.save()
+        return
+    dial.step = decision.step
+    dial.replays = decision.replays if decision.replays is not None else dial.replays
+    if decision.disposition and not dial.disposition:
+        dial.disposition = decision.disposition
+        dial.detail = decision.detail
+    for action in decision.actions:
+        _act(tenant, dial, action)
+    if decision.ended:
+        services.finish_dial(dial, dial.disposition or Disposition.FAILED, now)
+    else:
+        dial.save()
+
+
+def _act(tenant: Tenant, dial: Dial, action: tuple[str, ...]) -> None:
+    recipient, notification = dial.recipient, dial.notification
+    connection_id = dial.call_connection_id
+    try:
+        if action[0] == flow.MESSAGE:
+            media_verbs.recognize_dtmf(
+                tenant,
+                connection_id,
+                target=Identifier.phone(recipient.phone),
+                prompts=message_sources(notification, recipient, with_keys=True),
+                interrupt_prompt=True,
+                initial_silence=5,
+                max_tones=1,
+                operation_context="notification-message",
+            )
+        elif action[0] == flow.PLAY:
+            sources = (
+                message_sources(notification, recipient, with_keys=False)
+                if action[1] == "voicemail"
+                else [_speech(notification, recipient, CLOSING[action[1]])]
+            )
+            media_verbs.play(
+                tenant,
+                connection_id,
+                sources=sources,
+                play_to=[],
+                operation_context="notification-goodbye",
+            )
+        elif action[0] == flow.SUPPRESS:
+            contact_services.suppress(
+                tenant,
+                recipient.phone,
+                actor=None,
+                reason=Suppression.Reason.OPTED_OUT,
+                source=Suppression.Source.KEYPAD,
+            )
+        elif action[0] == flow.HANG_UP:
+            call_verbs.hang_up(tenant, connection_id)
+    except AcsError as exc:
+        # The callee left meanwhile: CallDisconnected follows and ends the dial.
+        log.info("notification dial %s: %s refused: %s", dial.pk, action[0], exc)
+
+
+def _speech(notification: Notification, recipient: Recipient, text: str) -> PlaySource:
+    return PlaySource(
+        kind="text",
+        text=text,
+        locale=recipient.language or notification.language,
+        voice_kind=notification.voice,
+    )
+
+
+def message_sources(
+    notification: Notification, recipient: Recipient, *, with_keys: bool
+) -> list[PlaySource]:
+    """The message: the WAV if one was given (then the keys spoken), else the text."""
+    if notification.audio_url:
+        sources = [PlaySource(kind="file", uri=notification.audio_url)]
+        if with_keys:
+            sources.append(
+                _speech(notification, recipient, services.key_instructions(notification))
+            )
+        return sources
+    if with_keys:
+        text = services.prompt_text(notification, name=recipient.name, area=recipient.area)
+    else:
+        text = services.render(notification.message, name=recipient.name, area=recipient.area)
+    return [_speech(notification, recipient, text)]

@@ -1,0 +1,225 @@
+"""Delivering in batches: claim many, send on kept-alive connections, record in bulk.
+
+The delivery loop (webhooks/loop.py) calls `claim`, `send_all` and `record_all` in turn.
+The guarantees are those of webhooks.delivery, per batch instead of per message:
+
+- Order per ordering key: a batch holds at most PER_KEY consecutive pending deliveries
+  of a key, and only of keys with nothing in flight; they are sent in sequence order.
+  Claims are serialised by one short lock (a PostgreSQL transaction-level advisory lock;
+  SQLite's BEGIN IMMEDIATE is one already), so the claim statement runs on a snapshot
+  taken after any other claim committed. `SKIP LOCKED` on rows would not do: a second
+  claimer would skip a key's locked head and take its next row, sending it out of order.
+- At least once: nothing is marked delivered before its POST was answered 2xx. No
+  transaction is held across a POST. Rows claimed but never recorded (a killed worker)
+  stay `delivering` until the sweeper's lease runs out and puts them back in line; rows
+  claimed but not reached within the batch's time budget are put back at once.
+- Every attempt is a DeliveryAttempt row, written with one INSERT per batch.
+"""
+
+import json
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import httpx
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from callauto import outbound
+from webhooks import delivery as single
+from webhooks.keyring import Keyring
+from webhooks.models import Delivery, DeliveryAttempt, DisabledEndpoint
+
+D = Delivery.State
+CLAIM_LOCK = 0x63616C6C  # pg_advisory_xact_lock key of delivery claims ("call")
+PER_KEY = 20  # consecutive deliveries of one ordering key per batch
+
+
+def claim_lock() -> None:
+    """Serialise claimers until the caller's transaction ends (see the module doc)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+
+
+def claim(limit: int, per_key: int = PER_KEY) -> list[Delivery]:
+    """Take up to `limit` pending deliveries, in send order; one transaction."""
+    busy = Delivery.unscoped.filter(state=D.DELIVERING).exclude(ordering_key="")
+    ranked = (
+        Delivery.unscoped.filter(state=D.PENDING)
+        .exclude(ordering_key__in=busy.values("ordering_key"))
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("ordering_key")], order_by=[F("sequence"), F("pk")]
+            )
+        )
+        .filter(rank__lte=per_key)
+        .order_by("rank", "pk")  # every key's first, then every key's second...: prefixes
+    )
+    with transaction.atomic():
+        claim_lock()
+        rows = list(ranked[:limit])
+        if not rows:
+            return []
+        token = timezone.now()
+        ids = [row.pk for row in rows]
+        taken = Delivery.unscoped.filter(pk__in=ids, state=D.PENDING).update(
+            state=D.DELIVERING, claimed_at=token
+        )
+        if taken != len(rows):  # a row changed state since the read (e.g. a 410 killed it)
+            mine = set(
+                Delivery.unscoped.filter(pk__in=ids, state=D.DELIVERING, claimed_at=token)
+                .values_list("pk", flat=True)
+            )  # fmt: skip
+            rows = [row for row in rows if row.pk in mine]
+        disabled = set(
+            DisabledEndpoint.unscoped.filter(url__in={row.url for row in rows})
+            .values_list("tenant_id", "url")
+        )  # fmt: skip
+        if disabled:
+            dead = [row for row in rows if (row.tenant_id, row.url) in disabled]
+            Delivery.unscoped.filter(pk__in=[row.pk for row in dead]).update(
+                state=D.DEAD, last_error="The endpoint is disabled (it answered 410 Gone)."
+            )
+            rows = [row for row in rows if (row.tenant_id, row.url) not in disabled]
+    for row in rows:
+        row.state, row.claimed_at = D.DELIVERING, token
+    return rows
+
+
+@dataclass
+class Sent:
+    """What happened to a claimed batch: outcomes in send order, and what was not tried."""
+
+    outcomes: list[tuple[Delivery, single.Outcome]] = field(default_factory=list)
+    unsent: list[Delivery] = field(default_factory=list)
+
+
+def send_all(
+    client: httpx.Client, rows: list[Delivery], *, budget: float, pool: Executor | None = None
+) -> Sent:
+    """POST the claimed deliveries: each ordering key's in order, in one lane; lanes side by
+    side on `pool` (one slow receiver then holds up its own lane, not the batch). Stop
+    starting POSTs after `budget` seconds, and skip a URL once it answered 410 Gone: those
+    are returned unsent."""
+    keyring = Keyring({row.tenant_id for row in rows})
+    pins: dict[str, tuple[str, dict, dict] | outbound.UnsafeUrl] = {}
+    gone: set[tuple[int, str]] = set()  # answered 410: nothing more goes there
+    stop_at = time.monotonic() + budget
+    lanes: dict[str, list[Delivery]] = {}
+    for row in rows:
+        lanes.setdefault(row.ordering_key or f"#{row.pk}", []).append(row)
+
+    def run_lane(lane: list[Delivery]) -> Sent:
+        done = Sent()
+        for row in lane:
+            if time.monotonic() > stop_at or (row.tenant_id, row.url) in gone:
+                done.unsent.append(row)
+                continue
+            outcome = send(client, row, keyring, pins)
+            done.outcomes.append((row, outcome))
+            if outcome.status == 410:
+                gone.add((row.tenant_id, row.url))
+        return done
+
+    parts = pool.map(run_lane, lanes.values()) if pool else map(run_lane, lanes.values())
+    sent = Sent()
+    for part in parts:
+        sent.outcomes += part.outcomes
+        sent.unsent += part.unsent
+    return sent
+
+
+def send(client: httpx.Client, row: Delivery, keyring: Keyring, pins: dict) -> single.Outcome:
+    """One POST, as webhooks.delivery.send, with the batch's keys and vetted addresses."""
+    if row.url not in pins:  # the SSRF guard resolves and vets each URL once per batch
+        try:
+            pins[row.url] = outbound.pin(row.url)
+        except outbound.UnsafeUrl as exc:
+            pins[row.url] = exc
+    pinned = pins[row.url]
+    if isinstance(pinned, outbound.UnsafeUrl):
+        forbidden = not isinstance(pinned, outbound.Unresolvable)
+        return single.Outcome(
+            error_class=type(pinned).__name__, excerpt=str(pinned), forbidden=forbidden
+        )
+    url, host_header, extensions = pinned
+    body = json.dumps([row.payload])
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {keyring.bearer(row.tenant_id)}",
+        **keyring.webhook_headers(row.tenant_id, row.webhook_id, body),
+        **host_header,
+    }
+    started = time.monotonic()
+    try:
+        response = client.post(
+            url, content=body, headers=headers, extensions=extensions,
+            timeout=single.timeout(), follow_redirects=False,
+        )  # fmt: skip
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return single.Outcome(
+            error_class=type(exc).__name__, excerpt=str(exc)[: single.EXCERPT],
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )  # fmt: skip
+    return single.Outcome(
+        status=response.status_code,
+        excerpt=response.text[: single.EXCERPT],
+        latency_ms=int((time.monotonic() - started) * 1000),
+        retry_after=single._retry_after(response.headers.get("Retry-After")),
+    )
+
+
+@transaction.atomic
+def record_all(sent: Sent) -> None:
+    """Store every attempt and each delivery's next state; put back what was not sent.
+
+    2xx answers are written in bulk (one INSERT, one UPDATE per status code); failures go
+    through webhooks.delivery.record, which owns the retry schedule, 410 and dead letters.
+    """
+    now = timezone.now()
+    ok = [(row, outcome) for row, outcome in sent.outcomes if outcome.ok]
+    attempts = [
+        DeliveryAttempt(
+            tenant_id=row.tenant_id,
+            delivery_id=row.pk,
+            number=row.attempts + 1,
+            started_at=now,
+            latency_ms=outcome.latency_ms,
+            status_code=outcome.status,
+            response_excerpt=outcome.excerpt[: single.EXCERPT],
+        )
+        for row, outcome in ok
+    ]
+    DeliveryAttempt.unscoped.bulk_create(attempts)
+    by_status: dict[int, list[int]] = {}
+    for row, outcome in ok:
+        by_status.setdefault(outcome.status, []).append(row.pk)
+    for status, ids in by_status.items():
+        Delivery.unscoped.filter(pk__in=ids).update(
+            state=D.DELIVERED, delivered_at=now, attempts=F("attempts") + 1,
+            last_status=status, last_error="",
+        )  # fmt: skip
+    if sent.unsent:  # before the failures: a 410's record kills what is pending for it
+        unsent = [row.pk for row in sent.unsent]
+        Delivery.unscoped.filter(pk__in=unsent, state=D.DELIVERING).update(state=D.PENDING)
+    for row, outcome in sent.outcomes:
+        if not outcome.ok:
+            single.record(row, outcome)
+
+
+def promote_due_retries() -> int:
+    """Retries whose time has come are pending again (the sweeper does it each minute;
+    a loop does it every second so a 5-second retry is not a minute late)."""
+    return Delivery.unscoped.filter(state=D.RETRYING, next_attempt_at__lte=timezone.now()).update(
+        state=D.PENDING
+    )
+
+
+def batch_budget() -> float:
+    """Seconds a batch may go on starting POSTs. With one POST's timeout on top, a batch
+    ends well inside the sweeper's lease on claimed rows (2 x timeout + 30 s)."""
+    return settings.DELIVERY_BATCH_SECONDS

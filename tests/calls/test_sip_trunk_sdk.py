@@ -168,9 +168,8 @@ def test_the_sdk_answers_an_incoming_sip_call_and_hears_its_digit(
     recording = chunk.recording
     call = Call.unscoped.get(server_call_id=answered.server_call_id)
     expected = (call.ended_at - recording.started_at).total_seconds()
-    # Under load the SDK's start can come seconds after the answer; the gateway picks the
-    # command up, and ingests the BYE, in steps.
-    assert 3.0 <= chunk.duration <= 9.1
-    assert abs(chunk.duration - expected) <= 1.0
+    # Under load the SDK's start can come seconds after the answer, and the gateway picks
+    # the command up in steps: the file holds audio up to the BYE, never more than asked.
+    assert 3.0 <= chunk.duration <= min(9.1, expected + 0.3)
     leg = Participant.unscoped.get(role="caller")
     assert leg.trunk_id == trunk.pk

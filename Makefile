@@ -113,3 +113,10 @@ bench-campaign: venv
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.campaign --appointments $(or $(N),2000) --rate $(or $(RATE),20)
 
 .PHONY: bench-campaign
+
+# SIP carrier under load against SIPp (bench/sip_load.py): 50, 100, 200 concurrent calls at
+# 20 calls/s, prompts + recording + DTMF on every call; figures vs the issue-14 targets.
+# LEVELS=... for others (e.g. LEVELS=20,50). Needs sipp (make sysdeps). A few minutes.
+.PHONY: bench-sip
+bench-sip: venv sysdeps
+	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200)

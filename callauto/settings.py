@@ -216,6 +216,18 @@ CALLBACK_JWT_ISSUER = env.str("CALLBACK_JWT_ISSUER", default=PUBLIC_BASE_URL)
 
 # This machine's gateway name: it owns the calls it carries and reconciles them on restart.
 GATEWAY_ID = env.str("GATEWAY_ID", default="gateway-1")
+# SIP trunks (issue 14), under `run_gateway --driver sip`: each trunk's user agent listens on
+# SIP_BIND_HOST at SIP_PORT_BASE + the trunk's id (0: any free port), RTP in the range, and
+# SIP_ADVERTISED_HOST (if set) is the address put in Contact and SDP (behind NAT).
+SIP_BIND_HOST = env.str("SIP_BIND_HOST", default="127.0.0.1")
+SIP_PORT_BASE = env.int("SIP_PORT_BASE", default=5060)
+SIP_ADVERTISED_HOST = env.str("SIP_ADVERTISED_HOST", default="")
+SIP_RTP_PORT_MIN = env.int("SIP_RTP_PORT_MIN", default=20000)
+SIP_RTP_PORT_MAX = env.int("SIP_RTP_PORT_MAX", default=30000)
+# `make run`'s local SIP peer (Procfile "siplab", SIPp echoing): the demo trunk dials it.
+SIP_LAB_PORT = env.int("SIP_LAB_PORT", default=5090)
+# How often the gateway pings (OPTIONS) its trunks and writes their status.
+SIP_TRUNK_CHECK_SECONDS = env.float("SIP_TRUNK_CHECK_SECONDS", default=30.0)
 # How long an incoming call rings before the caller gives up (and its context expires).
 INCOMING_CALL_RING_TIMEOUT_SECONDS = env.int("INCOMING_CALL_RING_TIMEOUT_SECONDS", default=30)
 

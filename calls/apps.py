@@ -12,6 +12,7 @@ class CallsConfig(AppConfig):
     portal_slots = {
         "dashboard_cards": [(10, "calls.portal.dashboard.cards")],
         "dashboard": [(10, "calls.portal.dashboard.outcomes")],
+        "call_detail": [(20, "calls.portal.sip_panel.call_sip")],
     }
 
     def ready(self) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calls.call_verbs import end_call
@@ -27,6 +27,7 @@ from calls.models import (
     Participant,
     SimulatedCallee,
 )
+from calls.trunk_fleet import route_for_dial, route_of, trunk_of
 from carrier.interface import (
     CalleeScript,
     Carrier,
@@ -143,14 +144,19 @@ class Gateway:
         participant = command.participant
         leg = str(participant.leg_id) if participant else ""
         if command.kind == CarrierCommand.Kind.DIAL:
+            caller_id = command.payload.get("caller_id", "")
+            route = route_for_dial(participant.tenant_id, participant.raw_id, caller_id)
+            if trunk_of(route):
+                Participant.unscoped.filter(pk=participant.pk).update(trunk_id=trunk_of(route))
             self.carrier.dial(
                 Dial(
                     leg_id=leg,
                     to=participant.raw_id,
-                    caller_id=command.payload.get("caller_id", ""),
+                    caller_id=caller_id,
                     timeout=float(command.payload.get("timeout", 60)),
                     script=self._script(participant.tenant, participant.raw_id),
                     call=str(participant.call_id),
+                    route=route,
                 )
             )
         elif command.kind == CarrierCommand.Kind.HANG_UP:
@@ -336,20 +342,30 @@ class Gateway:
             log.exception("gateway %s: containing the failed event %s failed too",
                           self.gateway_id, event.event_id)  # fmt: skip
 
+    def _bye_lost_dialogs(self, orphaned: QuerySet[Participant]) -> None:
+        """SIP legs of a previous run are still up at the far end: BYE them (from the
+        dialog each kept), so no phone stays in a call nobody carries."""
+        bye = getattr(self.carrier, "bye_dialogs", None)
+        if bye is None:
+            return
+        lost = orphaned.filter(trunk__isnull=False, sip_dialog__isnull=False)
+        for trunk_id, dialog in lost.values_list("trunk_id", "sip_dialog"):
+            try:
+                bye(route_of(trunk_id), [dialog])
+            except Exception:
+                log.exception("gateway %s: BYE of a lost dialog on trunk %s failed",
+                              self.gateway_id, trunk_id)  # fmt: skip
+
     def reconcile(self) -> int:
         """After a restart: end this gateway's calls whose legs its driver no longer carries."""
         live = self.carrier.live_legs()
-        orphaned = (
-            Participant.unscoped.filter(
-                call__gateway_id=self.gateway_id,
-                state__in=[Participant.State.INVITED, Participant.State.CONNECTED],
-            )
-            .exclude(leg_id__in=list(live))
-            .values_list("call_id", flat=True)
-            .distinct()
-        )
+        orphaned = Participant.unscoped.filter(
+            call__gateway_id=self.gateway_id,
+            state__in=[Participant.State.INVITED, Participant.State.CONNECTED],
+        ).exclude(leg_id__in=list(live))
+        self._bye_lost_dialogs(orphaned)
         ended = 0
-        for call_id in list(orphaned):
+        for call_id in set(orphaned.values_list("call_id", flat=True)):
             with transaction.atomic():
                 call = Call.unscoped.select_for_update().get(pk=call_id)
                 if call.state != Call.State.DISCONNECTED:

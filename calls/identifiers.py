@@ -38,6 +38,9 @@ ALLOWED_KEYS = frozenset({"kind", "rawId", *KINDS, *TEAMS_KEYS})
 ACS_USER_ID = re.compile(r"8:(acs|spool):[A-Za-z0-9_\-:.]+")
 ACS_USER_ID_MAX = 256
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+# A caller who withholds their number, or whose SIP user is not one: ACS's anonymous phone
+# number (the SDK's PhoneNumberIdentifier("anonymous")). Only the carrier makes these.
+ANONYMOUS = "anonymous"
 PHONE_TEXT = re.compile(r"\+[0-9 ().\-]+")
 
 
@@ -56,7 +59,9 @@ class Identifier:
         # Checked here so no code path can emit a wire form the SDK would misread.
         if self.kind == PHONE_NUMBER:
             tail = self.raw_id.removeprefix(PHONE_PREFIX)
-            valid = self.raw_id.startswith(PHONE_PREFIX) and bool(E164.fullmatch(tail))
+            valid = self.raw_id.startswith(PHONE_PREFIX) and (
+                bool(E164.fullmatch(tail)) or tail == ANONYMOUS
+            )
         elif self.kind == COMMUNICATION_USER:
             valid = _is_acs_user_id(self.raw_id)
         else:

@@ -11,10 +11,18 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from callauto.errors import BadRequest, NotSupported
 from calls import events
 from calls.call_verbs import end_call, end_if_deserted
-from calls.identifiers import Identifier, parse_raw_id
+from calls.identifiers import (
+    ANONYMOUS,
+    PHONE_NUMBER,
+    PHONE_PREFIX,
+    Identifier,
+    parse_raw_id,
+)
 from calls.incoming import make_context
+from calls.leg_results import leg_result
 from calls.media_verbs import (
     apply_media_event,
     cancel_for_connection,
@@ -23,7 +31,8 @@ from calls.media_verbs import (
 )
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
 from calls.transitions import transition
-from carrier.interface import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
+from calls.trunk_fleet import trunk_of
+from carrier.interface import CarrierEvent, LegOutcome, MediaOutcome
 from tenants.models import PhoneNumber
 from webhooks import grid
 
@@ -68,17 +77,36 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
     # Lock order everywhere: call, then its participants, then connections.
     call = Call.unscoped.select_for_update().get(pk=call_id)
     participant = Participant.unscoped.select_for_update().get(leg_id=event.leg_id)
+    if event.kind == LegOutcome.CLOSED:
+        _keep_sip_details(participant, event.detail)
+        return True
     if not participant.is_live:
         return False  # e.g. the callee answered just as we cancelled the invitation
+    if event.kind in LegOutcome.ENDS:
+        _keep_sip_details(participant, event.detail)
     if event.kind == MediaOutcome.TONE:
         report_tone(participant, event.detail["key"])
     elif event.kind == LegOutcome.ANSWERED:
+        if event.detail.get("dialog"):
+            Participant.unscoped.filter(pk=participant.pk).update(sip_dialog=event.detail["dialog"])
         _answered(call, participant)
     elif event.kind == LegOutcome.HUNG_UP:
         _hung_up(call, participant)
     else:
-        _failed(call, participant, event.kind)
+        _failed(call, participant, event.kind, event.detail)
     return True
+
+
+def _keep_sip_details(participant: Participant, detail: dict) -> None:
+    """A SIP leg's final answer, media quality and trace stay with the call."""
+    fields = {
+        "sip_code": detail.get("sip_code") if isinstance(detail.get("sip_code"), int) else None,
+        "media_quality": detail.get("quality"),
+        "sip_trace": detail.get("sip_trace"),
+    }
+    fields = {name: value for name, value in fields.items() if value is not None}
+    if fields:
+        Participant.unscoped.filter(pk=participant.pk).update(**fields)
 
 
 def _connection(participant: Participant) -> CallConnection | None:
@@ -93,8 +121,18 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
     if number is None or not number.tenant.is_active:
         log.info("incoming call to %s: no active tenant owns it; it rings out", event.detail["to"])
         return False
+    # A trunk delivers calls only to the numbers bound to it (no tenant reaches another's).
+    trunk_id = trunk_of(event.detail.get("route", ""))
+    if trunk_id is not None and number.trunk_id != trunk_id:
+        log.warning("incoming call to %s on trunk %s, which the number is not bound to; "
+                    "it rings out", number.e164, trunk_id)  # fmt: skip
+        return False
     tenant = number.tenant
-    caller = parse_raw_id(event.detail["from"], "from")
+    try:
+        caller = parse_raw_id(event.detail["from"], "from")
+    except (BadRequest, NotSupported):
+        # A SIP caller whose user is not a number ("sip:alice@pbx"): anonymous, as in ACS.
+        caller = Identifier(PHONE_NUMBER, PHONE_PREFIX + ANONYMOUS)
     call = Call.unscoped.create(
         tenant=tenant,
         direction=Call.Direction.INBOUND,
@@ -109,6 +147,7 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
         raw_id=caller.raw_id,
         role=R.CALLER,
         leg_id=event.leg_id,
+        trunk_id=trunk_id,
     )
     data = {
         "to": Identifier.phone(number.e164).to_wire(),
@@ -216,10 +255,10 @@ def _transfer_accepted(connection: CallConnection, target: Participant) -> None:
     events.emit_participants_updated(connection.call)
 
 
-def _failed(call: Call, participant: Participant, kind: str) -> None:
-    code, message = SIP_REASONS.get(kind, SIP_REASONS[LegOutcome.FAILED])
+def _failed(call: Call, participant: Participant, kind: str, detail: dict) -> None:
+    code, message, sip_code = leg_result(kind, detail)
     transition(participant, P.FAILED, left_at=timezone.now(), end_code=code, end_message=message)
-    info = events.result(code, 0, message, sip_code=code)
+    info = events.result(code, 0, message, sip_code=sip_code)
     if participant.role in (R.CALLER, R.REDIRECT) and call.state == Call.State.CONNECTING:
         # The caller gave up ringing (perhaps just as the app answered), or the redirect
         # target did not take the call.

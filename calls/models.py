@@ -156,6 +156,16 @@ class Participant(models.Model):
     left_at = models.DateTimeField(null=True, blank=True)
     end_code = models.PositiveIntegerField(null=True, blank=True)
     end_message = models.CharField(max_length=256, blank=True)
+    # A leg on a SIP trunk (none: the simulated carrier): its media quality (packets,
+    # loss, jitter, MOS) and every SIP message of it, kept as long as the call is.
+    trunk = models.ForeignKey(
+        "tenants.Trunk", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sip_code = models.PositiveIntegerField(null=True, blank=True)  # its final SIP answer
+    media_quality = models.JSONField(null=True, blank=True)
+    sip_trace = models.JSONField(null=True, blank=True)
+    # The SIP dialog while the leg is up: a restarted gateway sends its BYE.
+    sip_dialog = models.JSONField(null=True, blank=True)
 
     unscoped = models.Manager()
     objects = TenantManager()

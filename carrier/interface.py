@@ -21,6 +21,9 @@ class LegOutcome:
     FAILED = "failed"
     HUNG_UP = "hung_up"
     INCOMING = "incoming"  # someone is calling one of our numbers (detail: from, to)
+    # Real networks, after any leg ended (by either side): what is known about it at the
+    # end (sip_code, quality, sip_trace) for the call's record. Changes no state.
+    CLOSED = "closed"
 
     # Outcomes after which the leg is gone.
     ENDS = frozenset({"busy", "no_answer", "rejected", "failed", "hung_up"})
@@ -136,6 +139,8 @@ class Dial:
     timeout: float
     script: CalleeScript | None = None
     call: str = ""  # which call the leg joins (recordings hear a call's legs together)
+    # Which network carries the leg (CarrierRouter): a SIP trunk's key; "" the default.
+    route: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from tenants import crypto
@@ -191,6 +191,91 @@ class AccessKey(models.Model):
         return accepted
 
 
+class Trunk(models.Model):
+    """A tenant's SIP trunk (a SIP provider or the tenant's own PBX): where the calls of
+    the numbers bound to it go out, and where their incoming calls come from.
+
+    It lives here, on the ground floor, because PhoneNumber points at it; the gateway
+    (calls) turns it into the SIP driver's TrunkConfig. The digest password is Fernet
+    ciphertext like access keys; the status fields are written by the gateway.
+    """
+
+    class Transport(models.TextChoices):
+        UDP = "udp", "UDP"
+
+    class Codecs(models.TextChoices):
+        # Preference order of the SDP offer (G.711 only).
+        PCMU_PCMA = "PCMU,PCMA", "PCMU, then PCMA"
+        PCMA_PCMU = "PCMA,PCMU", "PCMA, then PCMU"
+        PCMU = "PCMU", "PCMU only"
+        PCMA = "PCMA", "PCMA only"
+
+    class Registration(models.TextChoices):
+        OFF = "off"  # the trunk does not want REGISTER
+        PENDING = "pending"  # no answer yet (or no gateway carries the trunk)
+        REGISTERED = "registered"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trunks")
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    proxy_host = models.CharField(max_length=253)
+    proxy_port = models.PositiveIntegerField(
+        default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    transport = models.CharField(max_length=8, choices=Transport.choices, default=Transport.UDP)
+    domain = models.CharField(max_length=253, blank=True)  # SIP domain; default proxy_host
+    username = models.CharField(max_length=100, blank=True)
+    # Fernet ciphertext of the digest password ("" = none); never shown once stored.
+    password_encrypted = models.TextField(blank=True)
+    register = models.BooleanField(default=False)
+    register_expires = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(60), MaxValueValidator(86400)]
+    )
+    codecs = models.CharField(max_length=16, choices=Codecs.choices, default=Codecs.PCMU_PCMA)
+    max_concurrent_calls = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    # Caller-ID rules: the From user when a call gives none; "+" stripped for trunks that
+    # want bare digits; the prefix that turns inbound bare digits into E.164.
+    default_caller_id = models.CharField(max_length=32, blank=True)
+    strip_plus = models.BooleanField(default=False)
+    inbound_prefix = models.CharField(max_length=8, default="+", blank=True)
+    send_pai = models.BooleanField(default=False)  # also P-Asserted-Identity
+    # Live status, written by the gateway that carries the trunk.
+    ping_status = models.PositiveIntegerField(null=True, blank=True)  # last OPTIONS answer
+    ping_rtt_ms = models.FloatField(null=True, blank=True)
+    registration_state = models.CharField(
+        max_length=16, choices=Registration.choices, default=Registration.OFF
+    )
+    registration_status = models.PositiveIntegerField(null=True, blank=True)
+    status_gateway = models.CharField(max_length=64, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="trunk_name_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def password(self) -> str:
+        return crypto.decrypt(self.password_encrypted) if self.password_encrypted else ""
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = crypto.encrypt(value) if value else ""
+
+
 class PhoneNumber(models.Model):
     """A caller ID the tenant owns; also where incoming calls to it are routed."""
 
@@ -198,6 +283,10 @@ class PhoneNumber(models.Model):
     # Unique across tenants: an incoming call to a number must reach exactly one tenant.
     e164 = models.CharField(max_length=16, unique=True)
     label = models.CharField(max_length=100, blank=True)
+    # Its calls go out over this trunk (and come in from it); none: the simulated carrier.
+    trunk = models.ForeignKey(
+        Trunk, on_delete=models.PROTECT, null=True, blank=True, related_name="phone_numbers"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     unscoped = models.Manager()

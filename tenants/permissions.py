@@ -26,6 +26,7 @@ class Action(StrEnum):
     KEYS_MANAGE = "keys.manage"  # regenerate a key, set a key's role
     MEMBERS_MANAGE = "members.manage"  # invite, revoke invitations, change roles, remove
     NUMBERS_MANAGE = "numbers.manage"
+    TRUNKS_MANAGE = "trunks.manage"  # SIP trunks (credentials) and which numbers use them
     CALLEES_MANAGE = "callees.manage"  # scripted test callees
     WEBHOOKS_MANAGE = "webhooks.manage"  # event webhooks, signing secrets, test rings
     SETTINGS_MANAGE = "settings.manage"  # recording retention
@@ -53,6 +54,7 @@ TABLE: dict[Action, frozenset[str]] = {
     A.KEYS_MANAGE: _from(Role.OWNER),
     A.MEMBERS_MANAGE: _from(Role.OWNER),
     A.NUMBERS_MANAGE: _from(Role.ADMIN),
+    A.TRUNKS_MANAGE: _from(Role.ADMIN),
     A.CALLEES_MANAGE: _from(Role.ADMIN),
     A.WEBHOOKS_MANAGE: _from(Role.ADMIN),
     A.SETTINGS_MANAGE: _from(Role.ADMIN),

@@ -3,6 +3,7 @@ the SDK over HTTPS with the printed connection string, and the portal login over
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +30,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_udp_port() -> int:
+    # SIPp also takes port + 10 and + 12 for media (scripts/sip_lab.sh).
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port < 65000:
+            return port
 
 
 def manage(env: dict, *args: str) -> str:
@@ -76,6 +87,10 @@ def make_run(tmp_path_factory):
         CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{http_port}",
         WEB_CONCURRENCY="1",
         Q_WORKERS="1",
+        # The SIP lab peer (SIPp) and the trunks' SIP ports: free ones, not the defaults.
+        SIP_LAB_PORT=str(free_udp_port()),
+        SIP_PORT_BASE="0",
+        SIP_TRUNK_CHECK_SECONDS="1",
     )
     manage(env, "migrate", "--noinput")
     manage(env, "make_dev_cert")
@@ -201,3 +216,41 @@ def wait_until(receiver: CallbackReceiver, event_type: str, seconds: float) -> N
     while event_type not in receiver.types() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert event_type in receiver.types(), receiver.types()
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is missing")
+def test_make_run_places_a_real_sip_call_to_the_local_sip_lab(make_run):
+    """README's SIP example: the lab's number is on the trunk "Local SIP lab", whose peer
+    is SIPp (Procfile "siplab") echoing; the gateway runs with --driver sip."""
+    connection_string = re.search(r"Connection string: (\S+)", make_run["banner"])[1]
+    client = CallAutomationClient.from_connection_string(
+        connection_string, connection_verify=make_run["ca"]
+    )
+    receiver = CallbackReceiver()
+    try:
+        props = client.create_call(
+            PhoneNumberIdentifier("+14255550123"),
+            receiver.url,
+            source_caller_id_number=PhoneNumberIdentifier("+14255550102"),
+        )
+        wait_until(receiver, "CallConnected", seconds=30)
+        connection = client.get_call_connection(props.call_connection_id)
+        connection.play_media_to_all(TextSource(text="Hello over SIP."))
+        wait_until(receiver, "PlayCompleted", seconds=30)
+        connection.hang_up(is_for_everyone=True)
+        wait_until(receiver, "CallDisconnected", seconds=30)
+        session, _ = log_in(make_run)
+        trunks = session.get(f"{make_run['http']}/portal/t/demo/settings/trunks/", timeout=10)
+        assert "Local SIP lab" in trunks.text
+        deadline = time.monotonic() + 15  # the leg's trace comes a second after it ends
+        page = ""
+        while "sip-ladder" not in page and time.monotonic() < deadline:
+            calls = session.get(f"{make_run['http']}/portal/t/demo/calls/", timeout=10).text
+            for path in re.findall(r'href="(/portal/t/demo/calls/\d+/)"', calls):
+                page = session.get(make_run["http"] + path, timeout=10).text
+                if "sip-ladder" in page:
+                    break
+            time.sleep(0.5)
+        assert '<svg class="sip-ladder"' in page
+    finally:
+        receiver.close()

@@ -41,6 +41,8 @@ class SipCarrier(LegControl):
         self._legs: dict[str, _Leg] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        # Called (on the SIP thread) after each event is queued: a gateway wakes up on it.
+        self.on_event: Callable[[], None] | None = None
         self.clock = MediaClock()
         self.engine = MediaEngine(self.clock, self._emit)
         self.ua = UserAgent(config, self, timers=timers)
@@ -118,6 +120,8 @@ class SipCarrier(LegControl):
 
     def _emit(self, event: CarrierEvent) -> None:
         self._events.put(event)
+        if self.on_event is not None:
+            self.on_event()
 
     # --- the Carrier protocol ---
     def dial(self, command: Dial) -> None:
@@ -226,22 +230,8 @@ class SipCarrier(LegControl):
         """Snapshots of the established dialogs, for a gateway to keep across restarts."""
 
         async def snap() -> list[dict[str, Any]]:
-            out = []
-            for leg in self._legs.values():
-                dialog = leg.call.dialog if leg.call else None
-                if dialog is not None and leg.call.state == "confirmed":
-                    out.append(
-                        {
-                            "leg_id": leg.leg_id,
-                            "call_id": dialog.call_id,
-                            "local": str(dialog.local),
-                            "remote": str(dialog.remote),
-                            "target": str(dialog.remote_target),
-                            "routes": dialog.route_set,
-                            "cseq": dialog.local_cseq,
-                        }
-                    )
-            return out
+            snapshots = (self._snapshot(leg) for leg in self._legs.values())
+            return [snapshot for snapshot in snapshots if snapshot is not None]
 
         return self._run(snap())
 

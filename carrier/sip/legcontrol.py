@@ -22,6 +22,9 @@ from carrier.sip.session import SipCall
 from carrier.sip.stream import RtpStream
 from carrier.sip.ua import UserAgent
 
+# Seconds after a leg ends before its CLOSED report (its trace complete by then).
+CLOSE_REPORT_DELAY = 1.0
+
 
 def outcome_for(status: int) -> str:
     """The leg outcome a final SIP status means (the engine maps it to ACS results)."""
@@ -136,9 +139,7 @@ class LegControl:
             leg.ring_timer.cancel()
         self.ua.answer(leg.call, self._sdp(leg, [leg.codec], offer=False))
         self._media_up(leg)
-        self._emit(
-            CarrierEvent(leg.leg_id, LegOutcome.ANSWERED, {"voicemail": False, "sip_code": 200})
-        )
+        self._emit(self._answered_event(leg))
 
     def _reject(self, leg_id: str, status: int) -> None:
         leg = self._legs.get(leg_id)
@@ -183,6 +184,20 @@ class LegControl:
             self._emit(CarrierEvent(leg.leg_id, outcome, detail))
         self.engine.remove_leg(leg.leg_id)  # after the event: recordings end with the call
         leg.stream.close()
+        if leg.call is not None:
+            # The last word comes a moment later (the 200 to a BYE, a 487 after CANCEL),
+            # and a leg we ended ourselves reported nothing: CLOSED carries it all.
+            asyncio.get_running_loop().call_later(CLOSE_REPORT_DELAY, self._closed, leg, status)
+
+    def _closed(self, leg: _Leg, status: int) -> None:
+        call_id = leg.call.call_id
+        detail = {
+            "sip_code": leg.call.final_status or status,
+            "quality": leg.stream.quality.figures(),
+            "sip_trace": self.ua.trace.entries(call_id),
+        }
+        self.ua.trace.forget(call_id)
+        self._emit(CarrierEvent(leg.leg_id, LegOutcome.CLOSED, detail))
 
     def _media_up(self, leg: _Leg) -> None:
         leg.stream.send_enabled = not leg.held
@@ -222,6 +237,28 @@ class LegControl:
         leg.holding = on
         self.engine.hold_music(leg_id, music if on else None)
         self.ua.reinvite(leg.call, self._sdp(leg, [leg.codec], offer=True))
+
+    def _snapshot(self, leg: _Leg) -> dict[str, Any] | None:
+        """What a BYE for the leg's dialog needs, should this process lose it."""
+        dialog = leg.call.dialog if leg.call else None
+        if dialog is None or leg.call.state != "confirmed":
+            return None
+        return {
+            "leg_id": leg.leg_id,
+            "call_id": dialog.call_id,
+            "local": str(dialog.local),
+            "remote": str(dialog.remote),
+            "target": str(dialog.remote_target),
+            "routes": dialog.route_set,
+            "cseq": dialog.local_cseq,
+        }
+
+    def _answered_event(self, leg: _Leg) -> CarrierEvent:
+        detail = {"voicemail": False, "sip_code": 200}
+        snapshot = self._snapshot(leg)
+        if snapshot is not None:
+            detail["dialog"] = snapshot
+        return CarrierEvent(leg.leg_id, LegOutcome.ANSWERED, detail)
 
     def _bye_snapshots(self, snapshots: list[dict[str, Any]]) -> None:
         from carrier.sip.dialog import Dialog
@@ -284,9 +321,7 @@ class LegControl:
         if session is not None:
             self._apply(leg, session, answer=True)
         self._media_up(leg)
-        self._emit(
-            CarrierEvent(leg.leg_id, LegOutcome.ANSWERED, {"voicemail": False, "sip_code": 200})
-        )
+        self._emit(self._answered_event(leg))
 
     def failed(self, call: SipCall, status: int, reason: str) -> None:
         leg = self._legs.get(call.leg_id)

@@ -28,7 +28,7 @@ from recordings.models import Recording, RecordingChunk
 from reminders import services as reminders
 from reminders.callback_auth import CallbackJwtAuthentication
 from reminders.models import Attempt, ImportJob, Suppression
-from tenants import invitations
+from tenants import invitations, trunks
 from tenants import services as tenants
 from tenants.api.permissions import TablePermission
 from tenants.models import AccessKey, Membership, Tenant
@@ -185,6 +185,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
         tenant, actor=None, name="Outage", audience=audience, message="Power is off.",
         caller_ids=[number],
     )  # fmt: skip
+    trunk = trunks.save_trunk(tenant, actor=None, name="Carrier", proxy_host="127.0.0.1")
     return {
         "members": members,
         "chunk": chunk,
@@ -203,6 +204,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
         "plan_id": plan.pk,
         "appointment_id": appointment.pk,
         "job_id": job.pk,
+        "trunk_id": trunk.pk,
         # The API's `{pk}`, by collection.
         "pk": {
             "deliveries": delivery.pk,
@@ -216,6 +218,7 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "notifications": notification.pk,
             "test-callees": softphone.pk,
             "event-webhooks": subscription.pk,
+            "trunks": trunk.pk,
         },
         "notification_id": notification.pk,
         "audience_id": audience.pk,
@@ -234,6 +237,16 @@ def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
             "portal:softphone": {"add": "1", "identity": "+14255550155"},
             "portal:softphone_leg": {"action": "hang_up"},
             "portal:reminder_appointment": {"cancel": "1"},
+            "portal:trunks": {
+                "name": "B",
+                "proxy_host": "127.0.0.1",
+                "proxy_port": "5060",
+                "transport": "udp",
+                "register_expires": "600",
+                "codecs": "PCMU",
+                "max_concurrent_calls": "5",
+            },
+            "portal:trunk": {"delete": "1"},
         },
     }
 
@@ -252,6 +265,8 @@ API_BODIES = {
     ("patch", "/t/{tenant_slug}/api/v1/test-callees/{pk}"): {"outcome": "busy"},
     ("post", "/t/{tenant_slug}/api/v1/event-webhooks"): {"endpointUrl": "https://x.test/h"},
     ("post", "/t/{tenant_slug}/api/v1/incoming-calls"): {"to": "+14255550100", "from": "+1425"},
+    ("post", "/t/{tenant_slug}/api/v1/trunks"): {"name": "B", "proxyHost": "127.0.0.1"},
+    ("patch", "/t/{tenant_slug}/api/v1/trunks/{pk}"): {"proxyPort": 5070},
 }
 
 
@@ -446,6 +461,7 @@ AGREED = {
     "keys.manage": {W},
     "members.manage": {W},
     "numbers.manage": {A, W},
+    "trunks.manage": {A, W},
     "callees.manage": {A, W},
     "webhooks.manage": {A, W},
     "settings.manage": {A, W},

@@ -20,7 +20,9 @@ from django.db import close_old_connections
 
 from calls import nudge
 from calls.gateway import Gateway
+from calls.trunk_fleet import TrunkFleet
 from carrier.interface import MonotonicClock
+from carrier.routing import CarrierRouter
 from carrier.simulated.driver import SimulatedCarrier
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,17 @@ RETRY_PAUSE = 1.0
 
 
 class Command(BaseCommand):
-    help = "Run the carrier gateway with the simulated driver, in real time."
+    help = "Run the carrier gateway (simulated driver, and SIP trunks with --driver sip)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--poll", type=float, default=0.25, help="Longest sleep between polls for work."
+        )
+        parser.add_argument(
+            "--driver",
+            choices=["simulated", "sip"],
+            default="simulated",
+            help="sip: also carry every enabled SIP trunk (numbers on no trunk stay simulated).",
         )
         parser.add_argument(
             "--id",
@@ -43,18 +51,29 @@ class Command(BaseCommand):
             help="This gateway's stable name (owns the calls it carries).",
         )
 
-    def handle(self, *args: Any, poll: float, gateway_id: str, **options: Any) -> None:
-        asyncio.run(self.serve(poll, gateway_id))
+    def handle(self, *args: Any, poll: float, gateway_id: str, driver: str, **options: Any) -> None:
+        asyncio.run(self.serve(poll, gateway_id, driver))
 
-    async def serve(self, poll: float, gateway_id: str) -> None:
-        carrier = SimulatedCarrier(MonotonicClock())
+    async def serve(self, poll: float, gateway_id: str, driver: str = "simulated") -> None:
+        stop, wake = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        carrier: Any = SimulatedCarrier(MonotonicClock())
+        fleet = None
+        if driver == "sip":
+            carrier = CarrierRouter(carrier)
+            fleet = TrunkFleet(
+                carrier, gateway_id=gateway_id,
+                # SIP events arrive on the SIP thread: wake the loop for them at once.
+                on_event=lambda: loop.call_soon_threadsafe(wake.set),
+            )  # fmt: skip
+            carried = await sync_to_async(fleet.sync)()
+            self.stdout.write(f"gateway {gateway_id}: SIP trunks carried: {carried or 'none'}")
         gateway = Gateway(carrier, gateway_id=gateway_id)
         ended = await sync_to_async(gateway.reconcile)()
         self.stdout.write(
             f"gateway {gateway_id}: simulated carrier up ({ended} stale call(s) ended)"
         )
-        stop, wake = asyncio.Event(), asyncio.Event()
-        loop = asyncio.get_running_loop()
+        checker = asyncio.create_task(self._check_trunks(fleet, stop)) if fleet else None
 
         def shut_down() -> None:
             stop.set()
@@ -80,10 +99,25 @@ class Command(BaseCommand):
                 await asyncio.wait_for(wake.wait(), timeout=self._until_next(carrier, poll))
             wake.clear()
         listener.cancel()
+        if fleet is not None:
+            checker.cancel()
+            await sync_to_async(fleet.close)()  # BYE and CANCEL every SIP leg still up
         self.stdout.write("gateway: stopped")
 
     @staticmethod
-    def _until_next(carrier: SimulatedCarrier, poll: float) -> float:
+    async def _check_trunks(fleet: TrunkFleet, stop: asyncio.Event) -> None:
+        """Follow trunk changes and write each trunk's ping and registration, forever."""
+        while not stop.is_set():
+            try:
+                await sync_to_async(fleet.check)()
+                await sync_to_async(fleet.sync)()
+            except Exception:
+                log.exception("checking the SIP trunks failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.SIP_TRUNK_CHECK_SECONDS)
+
+    @staticmethod
+    def _until_next(carrier: Any, poll: float) -> float:
         """Sleep no longer than until the carrier's next timed event (a prompt ending)."""
         upcoming = carrier.next_event_at()
         if upcoming is None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from carrier.interface import CarrierEvent
+from carrier.interface import CarrierEvent, LegOutcome
 from carrier.sip.config import TrunkConfig
 from carrier.sip.driver import SipCarrier
 from carrier.sip.transaction import Timers
@@ -175,5 +175,6 @@ class Events:
             time.sleep(0.01)
 
     def kinds(self) -> list[str]:
+        """The outcomes seen (CLOSED, a leg's after-the-fact report, aside)."""
         self.seen += self.driver.poll()
-        return [event.kind for event in self.seen]
+        return [event.kind for event in self.seen if event.kind != LegOutcome.CLOSED]

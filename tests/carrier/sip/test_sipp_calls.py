@@ -176,8 +176,15 @@ def test_hang_up_while_ringing_cancels_silently(tmp_path):
         time.sleep(0.4)
         driver.hang_up("A")
         assert peer.wait() == 0, peer.output()
-        assert driver.poll() == []  # our own hang-up reports nothing, as on the simulator
+        # Our own hang-up reports no outcome, as on the simulator; a moment later the
+        # leg's record (its trace up to the 487) comes as CLOSED.
+        assert [e for e in driver.poll() if e.kind != LegOutcome.CLOSED] == []
         assert driver.live_legs() == set()
+        closed = Events(driver).until(LegOutcome.CLOSED, timeout=5)
+    lines = [entry["first_line"] for entry in closed.detail["sip_trace"]]
+    assert lines[0].startswith("INVITE ")
+    assert any(line.startswith("CANCEL ") for line in lines)
+    assert any(line.startswith("SIP/2.0 487") for line in lines)
 
 
 def test_caller_cancels_before_answer(tmp_path):
@@ -243,6 +250,24 @@ def test_inband_dtmf_without_telephone_event(tmp_path):
     assert {t["source"] for t in tones} == {"inband"}
 
 
+def windowed_correlation(
+    a: np.ndarray, b: np.ndarray, window: int = 4000, max_lag: int = 1200
+) -> list[float]:
+    """For each half-second window of `a` with sound in it: how well `b` repeats it, at
+    the lag (0-150 ms) where it matches best (1.0 = the same waveform)."""
+    scores = []
+    for start in range(0, len(a) - window - max_lag, window):
+        said = a[start : start + window]
+        if np.sqrt(np.mean(said**2)) < 300:
+            continue  # A was silent here: nothing for B to repeat
+        matches = (
+            np.corrcoef(said, b[start + lag : start + lag + window])[0, 1]
+            for lag in range(0, max_lag, 20)
+        )
+        scores.append(max(float(np.nan_to_num(m)) for m in matches))
+    return scores
+
+
 def test_three_party_mix_audio_of_a_reaches_b(tmp_path):
     """A (talking SIPp, PCMA) + B (echoing SIPp, PCMU) + C (not SIP) in one call: B hears
     A (its echo correlates with what A said) and C hears A too."""
@@ -275,9 +300,11 @@ def test_three_party_mix_audio_of_a_reaches_b(tmp_path):
     a = channel(ready, "4:a").astype(float)
     b = channel(ready, "4:b").astype(float)
     assert np.sqrt(np.mean(a**2)) > 300
-    # B says back what it heard; find the lag (a few frames) where it best matches A.
-    best = max(np.corrcoef(a[: len(a) - lag], b[lag:])[0, 1] for lag in range(0, 1200, 20))
-    assert best > 0.9
+    # B says back what it heard, a few frames later. Under load the echo's delay drifts by
+    # a frame now and then, so match A to B window by window, each at its own lag.
+    scores = windowed_correlation(a, b)
+    assert len(scores) >= 2
+    assert np.median(scores) > 0.9, scores
     heard = np.concatenate([f for f in party.heard if f is not None]).astype(float)
     assert np.sqrt(np.mean(heard**2)) > 300
 

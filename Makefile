@@ -98,3 +98,9 @@ bench-reminders: venv
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.reminders --appointments $(or $(N),10000)
 
 .PHONY: bench-reminders
+
+.PHONY: bench-speech
+# Issue 18: concurrent recognitions and media streams against a 20 ms clock's lateness,
+# recognition latency p50/p99, WER on espeak-ng sentences. Needs no database.
+bench-speech: venv
+	$(PY) -m bench.speech $(if $(SECONDS),--seconds $(SECONDS))

@@ -25,9 +25,15 @@ REJECT_SIP = {"none": 603, "busy": 486, "forbidden": 403}
 
 @transaction.atomic
 def simulate_incoming_call(
-    tenant: Tenant, *, to_number: str, caller: Identifier, display_name: str = ""
+    tenant: Tenant,
+    *,
+    to_number: str,
+    caller: Identifier,
+    display_name: str = "",
+    custom_context: dict | None = None,
 ) -> CarrierCommand:
-    """Have the simulated carrier ring one of the tenant's numbers from `caller`.
+    """Have the simulated carrier ring one of the tenant's numbers from `caller`, bringing
+    `custom_context` headers (IncomingCall's customContext) as a SIP trunk would.
 
     For tests, the portal and demos; a real carrier reports incoming calls by itself.
     Raises BadRequest if the number is not the tenant's.
@@ -43,6 +49,7 @@ def simulate_incoming_call(
             "to": to_number,
             "display_name": display_name,
             "ring_timeout": settings.INCOMING_CALL_RING_TIMEOUT_SECONDS,
+            "custom_context": custom_context or {},
         },
     )
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from calls import events
 from calls.call_verbs import end_call, end_if_deserted
+from calls.custom_context import incoming_custom_context
 from calls.identifiers import Identifier, parse_raw_id
 from calls.incoming import make_context
 from calls.media_verbs import (
@@ -22,6 +23,7 @@ from calls.media_verbs import (
     report_tone,
 )
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
+from calls.streaming_verbs import apply_stream_event
 from calls.transitions import transition
 from carrier.interface import SIP_REASONS, CarrierEvent, LegOutcome, MediaOutcome
 from tenants.models import PhoneNumber
@@ -59,6 +61,8 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
         return _handlers[event.kind](event)
     if event.kind == LegOutcome.INCOMING:
         return _incoming(event, gateway_id)
+    if "stream" in event.detail:
+        return apply_stream_event(event)
     if "op" in event.detail:
         return apply_media_event(event)
     leg = Participant.unscoped.filter(leg_id=event.leg_id).values_list("call_id", flat=True)
@@ -109,6 +113,7 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
         raw_id=caller.raw_id,
         role=R.CALLER,
         leg_id=event.leg_id,
+        custom_context=event.detail.get("custom_context") or {},
     )
     data = {
         "to": Identifier.phone(number.e164).to_wire(),
@@ -117,6 +122,7 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
         "callerDisplayName": call.source_display_name,
         "incomingCallContext": make_context(call),
         "correlationId": str(call.correlation_id),
+        "customContext": incoming_custom_context(event.detail.get("custom_context") or {}),
     }
     subject = f"/caller/{caller.raw_id}/recipient/4:{number.e164}"
     grid.publish(tenant, "Microsoft.Communication.IncomingCall", subject, data)

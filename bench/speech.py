@@ -125,7 +125,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callauto.settings")
     django.setup()
+    import logging
     import tempfile
+
+    logging.getLogger("websockets").setLevel(logging.WARNING)
 
     from django.conf import settings
 

@@ -111,7 +111,7 @@ class StreamConnection:
 
     # --- the connection's thread ---
     def _run(self) -> None:
-        attempts, ever_connected, pending = 0, False, None
+        attempts, ever_connected = 0, False
         while True:
             try:
                 with self._connect() as websocket:
@@ -119,7 +119,7 @@ class StreamConnection:
                         self.on_event("connected", {})
                     ever_connected, attempts = True, 0
                     websocket.send(json.dumps(self.metadata))
-                    pending = self._pump(websocket, pending)
+                    self._pump(websocket)
                     return  # closed on purpose
             except (OSError, WebSocketException, TimeoutError) as exc:
                 if self._closing.is_set() and ever_connected:
@@ -130,37 +130,34 @@ class StreamConnection:
                 time.sleep(BACKOFF[min(attempts, len(BACKOFF) - 1)])
                 attempts += 1
 
-    def _pump(self, websocket: Any, pending: str | None) -> None:
-        """Send buffered messages and read the app's until closed. A message taken from the
-        buffer but not sent (the connection broke) is kept for the next connection."""
+    def _pump(self, websocket: Any) -> None:
+        """Send buffered messages until closed; a reader thread takes the app's messages.
+        Both block (no polling), so an idle stream costs no CPU."""
+        threading.Thread(target=self._read, args=(websocket,), daemon=True).start()
         while True:
-            self._read(websocket)
-            if pending is None:
-                try:
-                    pending = self._queue.get(timeout=0.02)
-                except queue.Empty:
-                    continue
-            if pending is None:
+            message = self._queue.get()
+            if message is None:
                 websocket.close()
-                return None
-            websocket.send(pending)
+                return
+            websocket.send(message)
             self.sent += 1
-            pending = None
 
     def _read(self, websocket: Any) -> None:
-        while True:
-            try:
-                raw = websocket.recv(timeout=0)
-            except TimeoutError:
-                return
-            message = _lower_keys(json.loads(raw)) if isinstance(raw, str) else {}
-            kind = str(message.get("kind", "")).lower()
-            if kind == "audiodata":
-                data = base64.b64decode((message.get("audiodata") or {}).get("data") or "")
-                pcm, _ = audioop.ratecv(data[: len(data) // 2 * 2], 2, 1, self.rate, RATE, None)
-                self.on_event("audio", {"pcm": pcm})
-            elif kind == "stopaudio":
-                self.on_event("stop_audio", {})
+        try:
+            for raw in websocket:
+                self._received(raw)
+        except (OSError, WebSocketException):
+            return  # the sender sees the connection go and reconnects
+
+    def _received(self, raw: str | bytes) -> None:
+        message = _lower_keys(json.loads(raw)) if isinstance(raw, str) else {}
+        kind = str(message.get("kind", "")).lower()
+        if kind == "audiodata":
+            data = base64.b64decode((message.get("audiodata") or {}).get("data") or "")
+            pcm, _ = audioop.ratecv(data[: len(data) // 2 * 2], 2, 1, self.rate, RATE, None)
+            self.on_event("audio", {"pcm": pcm})
+        elif kind == "stopaudio":
+            self.on_event("stop_audio", {})
 
     def _connect(self) -> Any:
         parts = urlsplit(self.url)

@@ -194,6 +194,9 @@ class Recognizer:
     def __init__(self, workers: int = WORKERS) -> None:
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+        # Grammars are checked against the dictionary here, on the caller's side: read it
+        # now, so the first choices recognition does not stall the media loop (~0.3 s).
+        threading.Thread(target=_dictionary, daemon=True).start()
 
     def submit(self, pcm: bytes, phrases: list[str] | None = None) -> "Future[Result]":
         """Recognize 8 kHz `pcm`: free speech, or one of `phrases`. Raises UnknownWord."""

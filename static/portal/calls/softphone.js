@@ -103,6 +103,8 @@
       var other = leg.other || "your app";
       item.appendChild(text("span", "", leg.direction === "incoming" ? "from " + other : "to " + other));
       item.appendChild(text("small", "hint", "call " + leg.call_id + " · serverCallId " + leg.server_call_id));
+      var headers = Object.keys(leg.headers || {}).map(function (name) { return name + ": " + leg.headers[name]; });
+      if (headers.length) item.appendChild(text("small", "hint headers", headers.join(" · ")));
       if (leg.state === "ringing") {
         item.appendChild(button("Answer", "answer", leg.leg_id, "answer"));
         item.appendChild(button("Decline", "hang-up", leg.leg_id, "hang_up"));

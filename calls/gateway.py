@@ -136,6 +136,10 @@ class Gateway:
         elif command.kind == CarrierCommand.Kind.RECORD_STOP:
             detail = {"recording": command.payload["recording"], "message": message}
             event = CarrierEvent(leg_id="", kind=RecordingOutcome.FAILED, detail=detail)
+        elif command.kind == CarrierCommand.Kind.STREAM_START:
+            # A driver without streams (SIP, for now) fails here: MediaStreamingFailed.
+            detail = {"stream": command.payload["stream"], "message": message}
+            event = CarrierEvent(leg_id="", kind=StreamOutcome.FAILED, detail=detail)
         if event is None:
             return  # no ACS event reports this one (a mute, a hang-up): the log does
         try:
@@ -294,6 +298,12 @@ class Gateway:
                     detail={"op": op_id, **failure.detail},
                 )
             )
+            return
+        if payload.get("speech") and not getattr(self.carrier, "recognizes_speech", False):
+            # The SIP engine collects keys only, for now: say so rather than ignore speech.
+            message = "This carrier cannot recognize speech yet."
+            detail = {"op": op_id, "reason": "speech_error", "message": message}
+            ingest(CarrierEvent(leg_id=legs[0], kind=MediaOutcome.RECOGNIZE_FAILED, detail=detail))
             return
         if op.kind == MediaOperation.Kind.RECOGNIZE:
             self.carrier.collect(

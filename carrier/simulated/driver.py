@@ -62,6 +62,8 @@ Action = CarrierEvent | Callable[[], None]
 
 
 class SimulatedCarrier:
+    recognizes_speech = True  # Collect.speech is heard (the SIP engine collects keys only)
+
     def __init__(self, clock: Clock, recognizer: speech.Recognizer | None = None) -> None:
         self.clock = clock
         self._recognizer = recognizer

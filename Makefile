@@ -120,3 +120,8 @@ bench-campaign: venv
 .PHONY: bench-sip
 bench-sip: venv sysdeps
 	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200)
+.PHONY: bench-speech
+# Issue 18: concurrent recognitions and media streams against a 20 ms clock's lateness,
+# recognition latency p50/p99, WER on espeak-ng sentences. Needs no database.
+bench-speech: venv
+	$(PY) -m bench.speech $(if $(SECONDS),--seconds $(SECONDS))

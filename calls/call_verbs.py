@@ -60,6 +60,7 @@ def dial_command(participant: Participant, caller_id: str) -> CarrierCommand:
             "to": participant.raw_id,
             "caller_id": caller_id,
             "timeout": participant.invitation_timeout,
+            "custom_context": participant.custom_context,
         },
     )
 

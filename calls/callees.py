@@ -18,11 +18,12 @@ from tenants import audit
 from tenants.audit import Actor
 from tenants.models import Tenant
 
-FIELDS = ("raw_id", "outcome", "answer_after", "hang_up_after", "keys")
+FIELDS = ("raw_id", "outcome", "answer_after", "hang_up_after", "keys", "says")
 ANSWER_AFTER_MAX = 120.0
 HANG_UP_AFTER_MAX = 3600.0
 KEYS = frozenset("0123456789*#ABCD")
 MAX_PRESSES = 20
+MAX_SAYS, MAX_SAY_CHARACTERS = 10, 200
 
 
 def normalize_raw_id(text: str) -> str:
@@ -69,10 +70,39 @@ def check_keys(keys: Any) -> list[list[float | str]]:
     return sorted(presses, key=lambda press: (len(press), press[0]))
 
 
+def check_says(says: Any) -> list[list[float | str]]:
+    """Return `says` as stored: [seconds, text] (after answer) or [seconds, text, "prompt"]
+    (into the next prompt), after-answer phrases first, each group sorted by time.
+
+    Raises ValidationError unless it is at most MAX_SAYS phrases of a finite,
+    non-negative number of seconds and 1 to MAX_SAY_CHARACTERS characters of text.
+    """
+    if not isinstance(says, list | tuple):
+        raise ValidationError("Phrases must be a list of [seconds, text] pairs.")
+    if len(says) > MAX_SAYS:
+        raise ValidationError(f"At most {MAX_SAYS} phrases, not {len(says)}.")
+    phrases: list[list[float | str]] = []
+    for step in says:
+        if not isinstance(step, list | tuple) or len(step) not in (2, 3):
+            raise ValidationError(f"{step!r} is not a [seconds, text] pair.")
+        at, text, *anchor = step
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+            raise ValidationError(f"{at!r} is not a number of seconds.")
+        if at < 0:
+            raise ValidationError(f"{at:g} s is before the answer; times start at 0.")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_SAY_CHARACTERS:
+            raise ValidationError(f"A phrase is 1 to {MAX_SAY_CHARACTERS} characters of text.")
+        if anchor not in ([], ["prompt"]):
+            raise ValidationError(f'{anchor[0]!r} is not an anchor; use "prompt" or none.')
+        phrases.append([float(at), text.strip(), *anchor])
+    return sorted(phrases, key=lambda step: (len(step), step[0]))
+
+
 def _check(tenant: Tenant, callee: SimulatedCallee) -> None:
     if normalize_raw_id(callee.raw_id) != callee.raw_id:
         raise ValidationError(f"{callee.raw_id!r} is not a canonical raw id.")
     callee.keys = check_keys(callee.keys)
+    callee.says = check_says(callee.says)
     ranges = {
         "answer_after": (callee.answer_after, ANSWER_AFTER_MAX),
         "hang_up_after": (callee.hang_up_after, HANG_UP_AFTER_MAX),

@@ -47,6 +47,34 @@ def parse_keys(text: str) -> list[list[float | str]]:
     return callees.check_keys(pairs)
 
 
+def format_says(says: list) -> str:
+    """[[2.0, "yes please"], [1.0, "confirm", "prompt"]] -> "2:yes please; p1:confirm"."""
+    return "; ".join(f"{'p' if step[2:] else ''}{_seconds(step[0])}:{step[1]}" for step in says)
+
+
+def parse_says(text: str) -> list[list[float | str]]:
+    """Read "2:yes please; p1:confirm" (say "yes please" 2 s after answer, "confirm" 1 s
+    into the next prompt) into stored phrases. Raises ValidationError."""
+    steps: list[list[float | str]] = []
+    for item in text.split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        at, sep, words = item.partition(":")
+        into_prompt = at.strip().lower().startswith("p")
+        at = at.strip()[1:] if into_prompt else at.strip()
+        try:
+            seconds = float(at)
+        except ValueError:
+            seconds = None
+        if not sep or seconds is None:
+            raise ValidationError(f"{item!r} is not seconds:words, like 2:yes please.")
+        steps.append(
+            [seconds, words.strip(), "prompt"] if into_prompt else [seconds, words.strip()]
+        )
+    return callees.check_says(steps)
+
+
 class SimulatedCalleeForm(forms.Form):
     raw_id = forms.CharField(
         label="Number or identifier",
@@ -77,6 +105,13 @@ class SimulatedCalleeForm(forms.Form):
         help_text="seconds:key after answering, e.g. 2:1, 5:#; p1.5:1 presses 1 1.5 s into "
         "the next prompt (0-9, *, #, A-D; at most 20).",
     )
+    says = forms.CharField(
+        label="Says",
+        required=False,
+        max_length=2500,
+        help_text="seconds:words after answering, separated by ;, e.g. 2:yes please; "
+        "p1:confirm says confirm 1 s into the next prompt (espeak-ng speech into the call).",
+    )
 
     def __init__(
         self,
@@ -94,6 +129,7 @@ class SimulatedCalleeForm(forms.Form):
                     "answer_after": callee.answer_after,
                     "hang_up_after": callee.hang_up_after,
                     "keys": format_keys(callee.keys),
+                    "says": format_says(callee.says),
                 },
             )
         super().__init__(*args, **kwargs)
@@ -111,6 +147,9 @@ class SimulatedCalleeForm(forms.Form):
 
     def clean_keys(self) -> list[list[float | str]]:
         return parse_keys(self.cleaned_data["keys"])
+
+    def clean_says(self) -> list[list[float | str]]:
+        return parse_says(self.cleaned_data["says"])
 
 
 class RingForm(forms.Form):

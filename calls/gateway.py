@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from callauto import outbound
+from calls.api.streaming_options import http_twin
 from calls.call_verbs import end_call
 from calls.ingest import ingest
 from calls.models import (
@@ -32,6 +34,7 @@ from carrier.interface import (
     CalleeScript,
     Carrier,
     CarrierEvent,
+    Choice,
     Collect,
     Dial,
     KeyPress,
@@ -41,9 +44,12 @@ from carrier.interface import (
     Play,
     Record,
     RecordingOutcome,
+    Saying,
     SendTones,
+    Stream,
+    StreamOutcome,
 )
-from carrier.media import play_sources
+from carrier.media import play_sources, tts
 from carrier.media.audio import Audio
 from carrier.media.dtmf import KEYS
 from carrier.media.play_sources import PlaySource, SourceError
@@ -131,6 +137,10 @@ class Gateway:
         elif command.kind == CarrierCommand.Kind.RECORD_STOP:
             detail = {"recording": command.payload["recording"], "message": message}
             event = CarrierEvent(leg_id="", kind=RecordingOutcome.FAILED, detail=detail)
+        elif command.kind == CarrierCommand.Kind.STREAM_START:
+            # A driver without streams (SIP, for now) fails here: MediaStreamingFailed.
+            detail = {"stream": command.payload["stream"], "message": message}
+            event = CarrierEvent(leg_id="", kind=StreamOutcome.FAILED, detail=detail)
         if event is None:
             return  # no ACS event reports this one (a mute, a hang-up): the log does
         try:
@@ -157,6 +167,7 @@ class Gateway:
                     script=self._script(participant.tenant, participant.raw_id),
                     call=str(participant.call_id),
                     route=route,
+                    custom_context=command.payload.get("custom_context") or {},
                 )
             )
         elif command.kind == CarrierCommand.Kind.HANG_UP:
@@ -175,6 +186,7 @@ class Gateway:
                     ring_timeout=float(command.payload.get("ring_timeout", 30)),
                     display_name=command.payload.get("display_name", ""),
                     script=self._script(command.tenant, caller),
+                    custom_context=command.payload.get("custom_context") or {},
                 )
             )
         elif command.kind == CarrierCommand.Kind.MEDIA_START:
@@ -199,6 +211,42 @@ class Gateway:
             self.carrier.callee_answer(leg)
         elif command.kind == CarrierCommand.Kind.CALLEE_HANG_UP:
             self.carrier.callee_hang_up(leg)
+        elif command.kind == CarrierCommand.Kind.STREAM_START:
+            self._start_stream(command)
+        elif command.kind == CarrierCommand.Kind.STREAM_STOP:
+            self.carrier.stop_stream(command.payload["stream"])
+
+    def _start_stream(self, command: CarrierCommand) -> None:
+        """Vet the app's WebSocket URL again (DNS may have changed since it was given) and
+        have the carrier stream to the vetted address."""
+        payload = command.payload
+        connection = CallConnection.unscoped.select_related("call").get(pk=payload["connection"])
+        config = getattr(connection, payload["field"])
+        try:
+            address = str(outbound.vet(http_twin(config["url"])).address)
+        except outbound.UnsafeUrl as exc:
+            failed = {"stream": payload["stream"], "message": str(exc)}
+            ingest(CarrierEvent(leg_id="", kind=StreamOutcome.FAILED, detail=failed))
+            return
+        legs = Participant.unscoped.filter(
+            call_id=command.call_id, state=Participant.State.CONNECTED
+        ).values_list("leg_id", "raw_id")
+        transcribing = payload["field"] == "transcription"
+        self.carrier.start_stream(
+            Stream(
+                stream_id=payload["stream"],
+                call=str(command.call_id),
+                url=config["url"],
+                address=address,
+                legs=tuple((str(leg), raw) for leg, raw in legs),
+                channel=config.get("channel", "mixed"),
+                rate=int(config.get("rate", 16000)),
+                bidirectional=bool(config.get("bidirectional")),
+                transcription_locale=config.get("locale", "en-US") if transcribing else "",
+                call_connection_id=connection.call_connection_id,
+                correlation_id=str(connection.call.correlation_id),
+            )
+        )
 
     def _start_recording(self, command: CarrierCommand) -> None:
         payload = command.payload
@@ -257,6 +305,12 @@ class Gateway:
                 )
             )
             return
+        if payload.get("speech") and not getattr(self.carrier, "recognizes_speech", False):
+            # The SIP engine collects keys only, for now: say so rather than ignore speech.
+            message = "This carrier cannot recognize speech yet."
+            detail = {"op": op_id, "reason": "speech_error", "message": message}
+            ingest(CarrierEvent(leg_id=legs[0], kind=MediaOutcome.RECOGNIZE_FAILED, detail=detail))
+            return
         if op.kind == MediaOperation.Kind.RECOGNIZE:
             self.carrier.collect(
                 Collect(
@@ -268,6 +322,12 @@ class Gateway:
                     inter_tone=float(payload["inter_tone"]),
                     max_tones=int(payload["max_tones"]),
                     stop_tones=frozenset(KEYS[name] for name in payload["stop_tones"]),
+                    speech=payload.get("speech", ""),
+                    choices=tuple(
+                        Choice(c["label"], tuple(c["phrases"]), KEYS.get(c.get("tone") or "", ""))
+                        for c in payload.get("choices", ())
+                    ),
+                    end_silence=float(payload.get("end_silence", 0.5)),
                 )
             )
         else:
@@ -294,6 +354,11 @@ class Gateway:
             hang_up_after=callee.hang_up_after,
             keys=tuple(
                 KeyPress(float(press[0]), str(press[1]), *press[2:3]) for press in callee.keys
+            ),
+            says=tuple(
+                # Rendered now, when the leg is dialled (cached per tenant like prompts).
+                Saying(float(at), text, tts.render(text, scope=f"tenant-{tenant.pk}"), *anchor)
+                for at, text, *anchor in callee.says
             ),
         )
 

@@ -33,8 +33,10 @@ def simulate_incoming_call(
     caller: Identifier,
     display_name: str = "",
     actor: Actor = None,
+    custom_context: dict | None = None,
 ) -> CarrierCommand:
-    """Have the simulated carrier ring one of the tenant's numbers from `caller`.
+    """Have the simulated carrier ring one of the tenant's numbers from `caller`, bringing
+    `custom_context` headers (IncomingCall's customContext) as a SIP trunk would.
 
     For tests, the portal and demos; a real carrier reports incoming calls by itself.
     Raises BadRequest if the number is not the tenant's.
@@ -50,6 +52,7 @@ def simulate_incoming_call(
             "to": to_number,
             "display_name": display_name,
             "ring_timeout": settings.INCOMING_CALL_RING_TIMEOUT_SECONDS,
+            "custom_context": custom_context or {},
         },
     )
     audit.record(

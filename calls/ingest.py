@@ -14,6 +14,7 @@ from django.utils import timezone
 from callauto.errors import BadRequest, NotSupported
 from calls import events
 from calls.call_verbs import end_call, end_if_deserted
+from calls.custom_context import incoming_custom_context
 from calls.identifiers import (
     ANONYMOUS,
     PHONE_NUMBER,
@@ -30,6 +31,7 @@ from calls.media_verbs import (
     report_tone,
 )
 from calls.models import Call, CallConnection, CarrierCommand, CarrierEventReceipt, Participant
+from calls.streaming_verbs import apply_stream_event
 from calls.transitions import transition
 from calls.trunk_fleet import trunk_of
 from carrier.interface import CarrierEvent, LegOutcome, MediaOutcome
@@ -68,6 +70,8 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
         return _handlers[event.kind](event)
     if event.kind == LegOutcome.INCOMING:
         return _incoming(event, gateway_id)
+    if "stream" in event.detail:
+        return apply_stream_event(event)
     if "op" in event.detail:
         return apply_media_event(event)
     leg = Participant.unscoped.filter(leg_id=event.leg_id).values_list("call_id", flat=True)
@@ -148,6 +152,7 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
         role=R.CALLER,
         leg_id=event.leg_id,
         trunk_id=trunk_id,
+        custom_context=event.detail.get("custom_context") or {},
     )
     data = {
         "to": Identifier.phone(number.e164).to_wire(),
@@ -156,6 +161,7 @@ def _incoming(event: CarrierEvent, gateway_id: str) -> bool:
         "callerDisplayName": call.source_display_name,
         "incomingCallContext": make_context(call),
         "correlationId": str(call.correlation_id),
+        "customContext": incoming_custom_context(event.detail.get("custom_context") or {}),
     }
     subject = f"/caller/{caller.raw_id}/recipient/4:{number.e164}"
     grid.publish(tenant, "Microsoft.Communication.IncomingCall", subject, data)

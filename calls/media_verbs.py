@@ -1,4 +1,4 @@
-"""Media verbs: play, recognize (DTMF), send DTMF, continuous DTMF, hold, cancel.
+"""Media verbs: play, recognize (DTMF, speech, choices), send DTMF, continuous DTMF, hold, cancel.
 
 Each request becomes a MediaOperation. ACS runs one media operation at a time per
 participant: a new one waits (QUEUED) behind a running one that shares a target, unless
@@ -192,23 +192,29 @@ def play(
 
 
 @transaction.atomic
-def recognize_dtmf(
+def recognize(
     tenant: Tenant,
     call_connection_id: str,
     *,
     target: Identifier,
     prompts: list[PlaySource],
+    input_type: str = "dtmf",
     interrupt_prompt: bool = False,
     initial_silence: float = 5,
     inter_tone: float = 2,
     max_tones: int = 1,
     stop_tones: list[str] | None = None,
+    choices: list[dict] | None = None,
+    end_silence: float = 0.5,
     interrupt: bool = False,
     operation_context: str = "",
     operation_callback_uri: str = "",
 ) -> MediaOperation:
-    """Play the prompts to `target` and collect its keys: RecognizeCompleted with the tones
-    (or RecognizeFailed on initial silence). Raises BadRequest if `target` is not in the call."""
+    """Play the prompts to `target` and recognize what it answers: keys (`input_type`
+    "dtmf"), speech ("speech"), either ("speechOrDtmf") or one of `choices` ({label,
+    phrases, tone}) said or pressed ("choices"). RecognizeCompleted carries the result;
+    RecognizeFailed says why there is none. Raises BadRequest if `target` is not in the
+    call."""
     connection = get_connection(tenant, call_connection_id, lock=True)
     require_active(connection)
     payload = {
@@ -218,6 +224,9 @@ def recognize_dtmf(
         "inter_tone": inter_tone,
         "max_tones": max_tones,
         "stop_tones": stop_tones or [],
+        "speech": "" if input_type == "dtmf" else input_type,
+        "choices": choices or [],
+        "end_silence": end_silence,
     }
     return _new_operation(
         connection,
@@ -228,6 +237,12 @@ def recognize_dtmf(
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
     )
+
+
+def recognize_dtmf(tenant: Tenant, call_connection_id: str, **options: object) -> MediaOperation:
+    """`recognize` for keys only (RecognizeCompleted with the tones, or RecognizeFailed on
+    initial silence)."""
+    return recognize(tenant, call_connection_id, input_type="dtmf", **options)  # type: ignore[arg-type]
 
 
 @transaction.atomic
@@ -378,6 +393,8 @@ def apply_media_event(event: CarrierEvent) -> bool:
                 result_information=info,
                 failedPlaySourceIndex=detail.get("index", 0),
             )
+    elif kind == MediaOutcome.RECOGNIZED and detail.get("recognition") in ("speech", "choices"):
+        _speech_recognized(op, detail)
     elif kind == MediaOutcome.RECOGNIZED:
         tones = [TONE_NAMES[key] for key in detail["tones"]]
         _end(op, S.COMPLETED, {"tones": tones, "reason": detail["reason"]})
@@ -391,8 +408,10 @@ def apply_media_event(event: CarrierEvent) -> bool:
         )
     elif kind == MediaOutcome.RECOGNIZE_FAILED:
         _end(op, S.FAILED, detail)
-        info = events.result(400, 8510, "Action failed, initial silence timeout reached.")
-        _emit(op, "RecognizeFailed", result_information=info)
+        code, sub_code, message = _RECOGNIZE_FAILURES[detail.get("reason", "initial_silence")]
+        if detail.get("message"):
+            message = f"{message} {detail['message']}"
+        _emit(op, "RecognizeFailed", result_information=events.result(code, sub_code, message))
     elif kind == MediaOutcome.TONES_SENT:
         _end(op, S.COMPLETED)
         _emit(op, "SendDtmfTonesCompleted", result_information=events.OK)
@@ -409,6 +428,43 @@ _RECOGNIZED_MESSAGES = {
     8514: "Action completed, stop tone detected.",
     8532: "Action completed, inter-digit silence timeout reached.",
 }
+
+
+# RecognizeFailed by reason: (code, subCode, message) as ACS reports them.
+_RECOGNIZE_FAILURES = {
+    "initial_silence": (400, 8510, "Action failed, initial silence timeout reached."),
+    "no_match": (400, 8547, "Action failed, speech option not matched."),
+    "incorrect_tone": (400, 8534, "Action failed, incorrect tone entered."),
+    "not_recognized": (400, 8563, "Action failed, speech could not be recognized."),
+    "speech_error": (500, 8564, "Action failed, the speech service could not be used."),
+}
+
+
+def _speech_recognized(op: MediaOperation, detail: dict) -> None:
+    """RecognizeCompleted for speech (the transcript) or a choice (said or pressed)."""
+    confidence = round(float(detail.get("confidence", 0.0)), 4)
+    if detail["recognition"] == "speech":
+        _end(op, S.COMPLETED, {"speech": detail["text"], "confidence": confidence})
+        _emit(
+            op,
+            "RecognizeCompleted",
+            recognitionType="speech",
+            speechResult={"speech": detail["text"], "confidence": confidence},
+            result_information=events.result(200, 0, "Action completed, speech recognized."),
+        )
+        return
+    result = {"label": detail["label"], "confidence": confidence}
+    if detail.get("text"):
+        result["recognizedPhrase"] = detail["text"]
+    _end(op, S.COMPLETED, result)
+    by_tone = detail.get("reason") == "tone_matched"
+    info = (
+        events.result(200, 8533, "Action completed, DTMF option matched.")
+        if by_tone
+        else events.result(200, 8545, "Action completed, speech option matched.")
+    )
+    _emit(op, "RecognizeCompleted", recognitionType="choices", choiceResult=result,
+          result_information=info)  # fmt: skip
 
 
 def _end(op: MediaOperation, state: str, result: dict | None = None) -> None:

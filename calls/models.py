@@ -102,6 +102,10 @@ class CallConnection(models.Model):
     last_event_sequence = models.PositiveIntegerField(default=0)
     last_roster_sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # mediaStreamingOptions / transcriptionOptions given on create or answer, with the
+    # subscription's id and state (calls.streaming_verbs).
+    media_streaming = models.JSONField(default=dict, blank=True)
+    transcription = models.JSONField(default=dict, blank=True)
 
     unscoped = models.Manager()
     objects = TenantManager()
@@ -149,6 +153,9 @@ class Participant(models.Model):
     is_muted = models.BooleanField(default=False)
     is_on_hold = models.BooleanField(default=False)
     # Continuous DTMF recognition: on/off, and the sequenceId of the last tone reported.
+    # customCallingContext the leg was invited (or called in) with: {"sipHeaders": {...},
+    # "voipHeaders": {...}} (calls.custom_context).
+    custom_context = models.JSONField(default=dict, blank=True)
     dtmf_listening = models.BooleanField(default=False)
     dtmf_sequence = models.PositiveIntegerField(default=0)
     invited_at = models.DateTimeField(auto_now_add=True)
@@ -255,6 +262,8 @@ class CarrierCommand(models.Model):
         PRESS = "press"  # payload: key
         CALLEE_ANSWER = "callee_answer"
         CALLEE_HANG_UP = "callee_hang_up"
+        STREAM_START = "stream_start"  # payload: stream, kind (streaming | transcription)
+        STREAM_STOP = "stream_stop"  # payload: stream
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -316,6 +325,9 @@ class SimulatedCallee(models.Model):
     hang_up_after = models.FloatField(null=True, blank=True)
     # [[seconds after answer, "1"], ...]: keys the callee presses.
     keys = models.JSONField(default=list, blank=True)
+    # [[seconds after answer, "yes please"], [1.0, "confirm", "prompt"], ...]: what the
+    # callee says (espeak-ng speech into its leg), like keys.
+    says = models.JSONField(default=list, blank=True)
 
     unscoped = models.Manager()
     objects = TenantManager()
@@ -404,3 +416,26 @@ class MediaOperation(models.Model):
     def overlaps(self, other: "MediaOperation") -> bool:
         """Whether the two act on a common participant (an empty target list is everyone)."""
         return not self.targets or not other.targets or bool(set(self.targets) & set(other.targets))
+
+
+class TranscriptLine(models.Model):
+    """One recognized phrase of a call's transcription: who said it, when, what."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="transcript")
+    raw_id = models.CharField(max_length=256)
+    text = models.TextField()
+    confidence = models.FloatField(default=0.0)
+    offset = models.FloatField()  # seconds from the start of the transcription
+    duration = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+        ordering = ["call", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.raw_id}: {self.text}"

@@ -31,6 +31,7 @@ def invite(
     invitation_timeout: int | None = None,
     operation_context: str = "",
     operation_callback_uri: str = "",
+    custom_context: dict | None = None,
 ) -> Participant:
     """Dial `target` into `call`: refuses someone already in it or being invited, and a
     caller ID the tenant does not own. What add, out-of-call add and transfer share."""
@@ -52,6 +53,7 @@ def invite(
         invitation_timeout=invitation_timeout or 60,
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
+        custom_context=custom_context or {},
     )
     dial(participant, caller_id)
     return participant
@@ -67,6 +69,7 @@ def add_participant(
     invitation_timeout: int | None = None,
     operation_context: str = "",
     operation_callback_uri: str = "",
+    custom_context: dict | None = None,
 ) -> Participant:
     """Invite someone into a connected call. The result arrives as
     AddParticipantSucceeded or AddParticipantFailed; cancel with the invitation id."""
@@ -82,6 +85,7 @@ def add_participant(
         invitation_timeout=invitation_timeout,
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
+        custom_context=custom_context,
     )
 
 
@@ -195,6 +199,7 @@ def transfer_to_participant(
     source_caller_id: str | None = None,
     operation_context: str = "",
     operation_callback_uri: str = "",
+    custom_context: dict | None = None,
 ) -> Participant:
     """Hand the call over to `target`: the app leaves once the target answers
     (CallTransferAccepted), or stays if it fails (CallTransferFailed).
@@ -218,4 +223,5 @@ def transfer_to_participant(
         source_caller_id=source_caller_id,
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
+        custom_context=custom_context,
     )

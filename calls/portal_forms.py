@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from calls.models import Call, Participant
+from calls.models import Call, Participant, TranscriptLine
 from tenants.models import Tenant
 from tenants.portal.dates import DateRangeForm
 
@@ -21,7 +21,11 @@ class CallFilterForm(DateRangeForm):
         required=False, max_length=64, help_text="Part of a number or an ACS user id"
     )
 
-    field_order = ["state", "direction", "number", "since", "until"]
+    transcript = forms.CharField(
+        required=False, max_length=200, help_text="Words said in the call (its transcription)"
+    )
+
+    field_order = ["state", "direction", "number", "transcript", "since", "until"]
 
     def clean_number(self) -> str:
         # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164.
@@ -43,6 +47,11 @@ class CallFilterForm(DateRangeForm):
                 | Q(to_number__icontains=number)
                 | Q(Exists(legs))
             )
+        if words := data.get("transcript", "").strip():
+            heard = TranscriptLine.objects.for_tenant(tenant).filter(
+                call=OuterRef("pk"), text__icontains=words
+            )
+            calls = calls.filter(Exists(heard))
         start, end = self.bounds(tenant)
         if start:
             calls = calls.filter(created_at__gte=start)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
 from calls import call_verbs, lookups
-from calls.models import Call, CallEvent, MediaOperation, Participant
+from calls.models import Call, CallEvent, MediaOperation, Participant, TranscriptLine
 from calls.portal_forms import CallFilterForm
 from tenants.permissions import Action
 from tenants.portal.access import permits, tenant_page
@@ -74,6 +74,10 @@ def _live_context(request: HttpRequest, call: Call) -> dict:
         "media_operations": MediaOperation.objects.for_tenant(tenant)
         .filter(call=call)
         .order_by("created_at", "pk"),
+        # What the call's transcription heard, per participant with its time.
+        "transcript": TranscriptLine.objects.for_tenant(tenant)
+        .filter(call=call)
+        .order_by("offset", "pk"),
         "deliveries": Delivery.objects.for_tenant(tenant)
         .filter(call_event__call=call)
         .prefetch_related(Prefetch("attempt_log", queryset=attempts))

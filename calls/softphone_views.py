@@ -136,6 +136,11 @@ def _leg(request: HttpRequest, participant: Participant) -> dict:
         "server_call_id": call.server_call_id,
         "since": (participant.joined_at or participant.invited_at).isoformat(),
         "media": media,
+        # customCallingContext the app sent with the invitation (what a phone would show).
+        "headers": {
+            **(participant.custom_context.get("sipHeaders") or {}),
+            **(participant.custom_context.get("voipHeaders") or {}),
+        },
     }
 
 

@@ -38,8 +38,12 @@ class MediaOutcome:
     PLAY_STARTED = "play_started"
     PLAY_FINISHED = "play_finished"
     PLAY_FAILED = "play_failed"  # detail: index, sub_code, message (a source was unusable)
-    RECOGNIZED = "recognized"  # detail: tones, reason (max_tones|stop_tone|inter_tone_timeout)
-    RECOGNIZE_FAILED = "recognize_failed"  # detail: reason (initial_silence)
+    # detail: tones, reason (max_tones|stop_tone|inter_tone_timeout); or for speech,
+    # recognition ("speech"|"choices"), text, confidence, label (choices), reason
+    # (speech|speech_matched|tone_matched)
+    RECOGNIZED = "recognized"
+    # detail: reason (initial_silence|no_match|incorrect_tone|not_recognized|speech_error)
+    RECOGNIZE_FAILED = "recognize_failed"
     TONES_SENT = "tones_sent"
     TONE = "tone"  # continuous DTMF: detail: key (no op)
     # The operation could not be carried out at all (its legs are gone, or the driver
@@ -54,6 +58,18 @@ class RecordingOutcome:
     # duration, metadata, end_reason ("stopped" | "callEnded").
     READY = "recording_ready"
     FAILED = "recording_failed"  # detail: message, at_start (it never started)
+
+
+class StreamOutcome:
+    """Kinds of CarrierEvent about a media stream or transcription (leg_id empty; detail:
+    stream, the subscription id)."""
+
+    STARTED = "stream_started"  # the app's WebSocket accepted the connection
+    STOPPED = "stream_stopped"
+    FAILED = "stream_failed"  # detail: message
+    # Transcription: detail: participant (rawId), text, confidence, offset and duration
+    # (seconds from the start of the transcription)
+    TRANSCRIBED = "transcribed"
 
 
 # SIP-like reasons a leg ends with, as ACS puts them in resultInformation.
@@ -85,6 +101,17 @@ class KeyPress:
 
 
 @dataclass(frozen=True)
+class Saying:
+    """Something the simulated callee says `at` seconds after the answer (or into the
+    next prompt, `anchor="prompt"`): `text`, rendered as `audio` (8 kHz PCM)."""
+
+    at: float
+    text: str
+    audio: "HasSamples"
+    anchor: str = "answer"
+
+
+@dataclass(frozen=True)
 class CalleeScript:
     """How a simulated callee behaves (see calls.models.SimulatedCallee)."""
 
@@ -92,6 +119,7 @@ class CalleeScript:
     answer_after: float = 1.0
     hang_up_after: float | None = None
     keys: tuple[KeyPress, ...] = ()
+    says: tuple[Saying, ...] = ()
 
 
 class HasSamples(Protocol):
@@ -111,8 +139,20 @@ class Play:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One of a recognize's choices: said as one of `phrases`, or pressed as `tone`."""
+
+    label: str
+    phrases: tuple[str, ...]
+    tone: str = ""  # a key ("1", "#"), or none
+
+
+@dataclass(frozen=True)
 class Collect:
-    """Play the prompts to one leg and collect DTMF from it (ACS recognize, dtmf)."""
+    """Play the prompts to one leg and collect DTMF and/or speech from it (ACS recognize).
+
+    `speech` is "" (DTMF only), "speech", "speechOrDtmf" or "choices"; speech ends after
+    `end_silence` seconds without voice."""
 
     op_id: str
     leg: str
@@ -122,6 +162,9 @@ class Collect:
     inter_tone: float = 2.0
     max_tones: int = 1
     stop_tones: frozenset[str] = frozenset()
+    speech: str = ""
+    choices: tuple[Choice, ...] = ()
+    end_silence: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -141,6 +184,9 @@ class Dial:
     call: str = ""  # which call the leg joins (recordings hear a call's legs together)
     # Which network carries the leg (CarrierRouter): a SIP trunk's key; "" the default.
     route: str = ""
+    # customCallingContext: {"sipHeaders": {...}, "voipHeaders": {...}}; a SIP driver sends
+    # sipHeaders as header lines of the INVITE.
+    custom_context: dict = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -159,6 +205,24 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Stream:
+    """Stream a call's audio to the app's WebSocket (ACS media streaming), or transcribe
+    it there (`transcription_locale` set)."""
+
+    stream_id: str
+    call: str
+    url: str
+    address: str  # where the SSRF guard vetted that the URL's host is
+    legs: tuple[tuple[str, str], ...]  # (leg id, rawId) of the call's legs now
+    channel: str = "mixed"  # or "unmixed": each participant's audio on its own
+    rate: int = 16000  # 16000 or 24000
+    bidirectional: bool = False
+    transcription_locale: str = ""
+    call_connection_id: str = ""
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
 class Originate:
     """Simulation only: make a scripted caller ring one of our numbers."""
 
@@ -168,6 +232,7 @@ class Originate:
     ring_timeout: float
     display_name: str = ""
     script: CalleeScript | None = None
+    custom_context: dict = field(default_factory=dict, hash=False)  # headers it brings
 
 
 class Carrier(Protocol):
@@ -202,6 +267,12 @@ class Carrier(Protocol):
     def stop_recording(self, recording_id: str) -> None:
         """Stop; a RecordingOutcome.READY event follows with the file. A recording also
         stops by itself when its call's last leg ends."""
+        ...
+
+    def start_stream(self, command: Stream) -> None: ...
+
+    def stop_stream(self, stream_id: str) -> None:
+        """Stop a media stream or transcription; StreamOutcome.STOPPED follows."""
         ...
 
     def poll(self) -> list[CarrierEvent]:

@@ -83,7 +83,7 @@ def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
         }
     )
     if event_type == "RecognizeCompleted":
-        attempt.tones.extend((data.get("dtmfResult") or {}).get("tones") or [])
+        attempt.tones.extend(_chosen(data))
     if event_type == "CallConnected":
         attempt.state = A.CONNECTED
         attempt.connected_at = now
@@ -125,20 +125,32 @@ def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
         attempt.save()
 
 
+def _chosen(data: dict) -> list[str]:
+    """What the callee chose, for the attempt's record: key names ("one"), or "said:<phrase>"
+    for a choice they spoke."""
+    choice = data.get("choiceResult") or {}
+    if choice.get("recognizedPhrase"):
+        return [f"said:{choice['recognizedPhrase']}"]
+    if choice.get("label") in flow.LABEL_TONES:
+        return [flow.LABEL_TONES[choice["label"]]]
+    return list((data.get("dtmfResult") or {}).get("tones") or [])
+
+
 def _act(tenant: Tenant, attempt: Attempt, action: tuple[str, ...]) -> None:
     appointment = attempt.appointment
     contact, plan = appointment.contact, appointment.plan
     connection_id = attempt.call_connection_id
     try:
         if action[0] == flow.RECOGNIZE:
-            media_verbs.recognize_dtmf(
+            media_verbs.recognize(
                 tenant,
                 connection_id,
+                input_type="choices",
+                choices=flow.CHOICES,
                 target=Identifier.phone(contact.phone),
                 prompts=[_speech(plan, contact, prompt_text(appointment))],
                 interrupt_prompt=True,
                 initial_silence=5,
-                max_tones=1,
                 operation_context="reminder-menu",
             )
         elif action[0] == flow.PLAY:

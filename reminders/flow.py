@@ -8,6 +8,10 @@ carries out the actions through calls.call_verbs / participant_verbs / media_ver
                                |--*/other key, first silence--> menu (again)
                                '--second silence--> goodbye (voicemail message)
   any --CallDisconnected / CreateCallFailed--> ended
+
+The menu is a recognize with choices (CHOICES): each is a key or something said ("yes" or
+"confirm" for 1, "cancel" for 2, "operator" for 3, "stop calling" for 9, "repeat" for *);
+a key or phrase of no choice counts as a wrong key.
 """
 
 from dataclasses import dataclass, field
@@ -20,7 +24,16 @@ D = Disposition
 SIP_DISPOSITIONS = {486: D.BUSY, 408: D.NO_ANSWER, 480: D.NO_ANSWER, 603: D.DECLINED}
 MAX_MENU_REPLAYS = 3  # "*" or a wrong key replays the menu; then we give up politely
 
-RECOGNIZE = "recognize"  # play the menu prompt and collect one key
+RECOGNIZE = "recognize"  # play the menu prompt and recognize one of CHOICES
+CHOICES = [
+    {"label": "confirm", "phrases": ["yes", "confirm"], "tone": "one"},
+    {"label": "cancel", "phrases": ["cancel"], "tone": "two"},
+    {"label": "operator", "phrases": ["operator"], "tone": "three"},
+    {"label": "opt-out", "phrases": ["stop calling"], "tone": "nine"},
+    {"label": "repeat", "phrases": ["repeat"], "tone": "asterisk"},
+]
+LABEL_TONES = {choice["label"]: choice["tone"] for choice in CHOICES}
+NO_CHOICE = (8534, 8547)  # RecognizeFailed: a key / words that are no choice
 PLAY = "play"  # ("play", message key in speech.GOODBYE)
 ADD_OFFICE = "add_office"
 HANG_UP = "hang_up"
@@ -53,8 +66,11 @@ class Decision:
 
 
 def _key(data: dict) -> str:
+    """The menu key chosen: pressed, or said (a choice stands for its key)."""
     tones = (data.get("dtmfResult") or {}).get("tones") or []
-    return tones[0] if tones else ""
+    if tones:
+        return tones[0]
+    return LABEL_TONES.get((data.get("choiceResult") or {}).get("label", ""), "")
 
 
 def _sip_code(data: dict) -> int:
@@ -85,7 +101,10 @@ def decide(facts: Facts, event_type: str, data: dict) -> Decision | None:
     if step == "menu" and event_type == "RecognizeCompleted":
         return _menu_choice(facts, _key(data))
     if step == "menu" and event_type == "RecognizeFailed":
-        if (data.get("resultInformation") or {}).get("subCode") == 8511:  # prompt unplayable
+        sub_code = (data.get("resultInformation") or {}).get("subCode")
+        if sub_code in NO_CHOICE:
+            return _menu_choice(facts, "")  # like a wrong key
+        if sub_code == 8511:  # prompt unplayable
             return Decision(
                 "ending",
                 [(HANG_UP,)],

@@ -208,7 +208,8 @@ def spoken_characters(payload: dict) -> int:
     """Characters of the text sources a play or recognize spoke (a loop is synthesized
     once, so it counts once)."""
     sources = [*payload.get("sources", []), *payload.get("prompts", [])]
-    return sum(len(s.get("text", "")) for s in sources if s.get("kind") == "text")
+    spoken = ("text", "ssml")  # SSML counts whole, markup included (as Azure bills it)
+    return sum(len(s.get("text", "")) for s in sources if s.get("kind") in spoken)
 
 
 def _save(records: list[UsageRecord], scanned: list, batch: int) -> tuple[int | None, int]:

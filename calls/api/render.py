@@ -1,5 +1,6 @@
 """Response bodies in the shapes the SDK deserializes (ACS-WIRE.md §3)."""
 
+from calls import streaming_verbs
 from calls.events import participant_wire
 from calls.models import CallConnection, Participant
 
@@ -23,6 +24,12 @@ def connection_properties(connection: CallConnection) -> dict:
         body["sourceCallerIdNumber"] = {"value": call.source_caller_id}
     if call.source_display_name:
         body["sourceDisplayName"] = call.source_display_name
+    streaming = streaming_verbs.subscription(connection, streaming_verbs.STREAMING)
+    if streaming:
+        body["mediaStreamingSubscription"] = streaming
+    transcription = streaming_verbs.subscription(connection, streaming_verbs.TRANSCRIPTION)
+    if transcription:
+        body["transcriptionSubscription"] = transcription
     return body
 
 

@@ -9,8 +9,9 @@ from rest_framework.request import Request
 
 from callauto import outbound
 from callauto.errors import BadRequest, NotSupported
+from calls import custom_context
+from calls.api import streaming_options
 from calls.identifiers import parse_identifier, parse_phone_value
-from carrier.media.play_sources import PlaySource
 
 
 class IdentifierField(serializers.Field):
@@ -84,10 +85,10 @@ def _phone_value(data: Any, field: str) -> str | None:
 class CreateCallBody(Body):
     unsupported = {
         "callIntelligenceOptions": "Cognitive Services integration",
-        "mediaStreamingOptions": "media streaming",
-        "transcriptionOptions": "transcription",
         "teamsAppSource": "Teams app source",
     }
+    mediaStreamingOptions = serializers.JSONField(required=False)
+    transcriptionOptions = serializers.JSONField(required=False)
     targets = serializers.ListField(child=serializers.JSONField(), allow_empty=False, max_length=20)
     callbackUri = CallbackUriField()
     sourceCallerIdNumber = serializers.JSONField(required=False)
@@ -102,7 +103,17 @@ class CreateCallBody(Body):
         attrs["sourceCallerIdNumber"] = _phone_value(
             attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
         )
-        return attrs
+        return _streams(attrs)
+
+
+def _streams(attrs: dict) -> dict:
+    attrs["media_streaming"] = streaming_options.media_streaming_options(
+        attrs.get("mediaStreamingOptions")
+    )
+    attrs["transcription"] = streaming_options.transcription_options(
+        attrs.get("transcriptionOptions")
+    )
+    return attrs
 
 
 class OperationBody(Body):
@@ -111,8 +122,8 @@ class OperationBody(Body):
 
 
 class AddParticipantBody(OperationBody):
-    unsupported = {"customCallingContext": "custom SIP/VoIP headers"}
     participantToAdd = IdentifierField()
+    customCallingContext = serializers.JSONField(required=False)
     sourceCallerIdNumber = serializers.JSONField(required=False)
     sourceDisplayName = serializers.CharField(required=False, max_length=256, allow_blank=True)
     invitationTimeoutInSeconds = serializers.IntegerField(
@@ -123,6 +134,7 @@ class AddParticipantBody(OperationBody):
         attrs["sourceCallerIdNumber"] = _phone_value(
             attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
         )
+        attrs["custom_context"] = custom_context.parse(attrs.get("customCallingContext"))
         return attrs
 
 
@@ -159,10 +171,15 @@ MEDIA_OPTIONS = {
 
 
 class AnswerBody(Body):
-    unsupported = MEDIA_OPTIONS
+    unsupported = {"callIntelligenceOptions": "Cognitive Services integration"}
     incomingCallContext = serializers.CharField(max_length=8192)
     callbackUri = CallbackUriField()
     operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
+    mediaStreamingOptions = serializers.JSONField(required=False)
+    transcriptionOptions = serializers.JSONField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        return _streams(attrs)
 
 
 class RedirectBody(Body):
@@ -199,8 +216,8 @@ class ConnectBody(Body):
 
 
 class TransferBody(OperationBody):
-    unsupported = {"customCallingContext": "custom SIP/VoIP headers"}
     targetParticipant = IdentifierField()
+    customCallingContext = serializers.JSONField(required=False)
     transferee = serializers.JSONField(required=False)
     sourceCallerIdNumber = serializers.JSONField(required=False)
 
@@ -209,208 +226,10 @@ class TransferBody(OperationBody):
         attrs["transferee"] = (
             None if transferee is None else parse_identifier(transferee, "transferee")
         )
+        attrs["custom_context"] = custom_context.parse(attrs.get("customCallingContext"))
         attrs["sourceCallerIdNumber"] = _phone_value(
             attrs.get("sourceCallerIdNumber"), "sourceCallerIdNumber"
         )
-        return attrs
-
-
-# --- media ------------------------------------------------------------------------------
-
-TONE_NAMES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "a",
-    "b",
-    "c",
-    "d",
-    "pound",
-    "asterisk",
-]
-
-
-def parse_play_source(data: Any, field: str) -> PlaySource:
-    """An ACS PlaySource: `file` (a WAV URL) or `text` (spoken); SSML is not supported."""
-    if not isinstance(data, dict):
-        raise BadRequest(f"{field}: must be a play source object.")
-    kind = data.get("kind")
-    cache_id = data.get("playSourceCacheId")
-    if cache_id is not None and (not isinstance(cache_id, str) or len(cache_id) > 256):
-        raise BadRequest(f"{field}.playSourceCacheId: must be a string of at most 256 characters.")
-    if kind == "file":
-        uri = (data.get("file") or {}).get("uri") if isinstance(data.get("file"), dict) else None
-        url_field = CallbackUriField()
-        try:
-            url_field.run_validation(uri)
-        except serializers.ValidationError as exc:
-            raise BadRequest(f"{field}.file.uri: {exc.detail[0]}") from None
-        return PlaySource(kind="file", uri=uri, cache_id=cache_id)
-    if kind == "text":
-        text = data.get("text")
-        if not isinstance(text, dict) or not isinstance(text.get("text"), str):
-            raise BadRequest(f"{field}.text.text: the text to speak is required.")
-        if text.get("customVoiceEndpointId"):
-            raise NotSupported(
-                f"{field}.text.customVoiceEndpointId: custom voices are not supported."
-            )
-        if len(text["text"]) > 4000:
-            raise BadRequest(f"{field}.text.text: at most 4000 characters.")
-        for key in ("sourceLocale", "voiceName"):
-            if text.get(key) is not None and not isinstance(text[key], str):
-                raise BadRequest(f"{field}.text.{key}: must be a string.")
-        voice_kind = text.get("voiceKind")
-        if voice_kind not in (None, "male", "female"):
-            raise BadRequest(f"{field}.text.voiceKind: must be male or female.")
-        return PlaySource(
-            kind="text",
-            text=text["text"],
-            locale=str(text.get("sourceLocale") or "en-US")[:16],
-            voice_kind=voice_kind,
-            voice_name=(str(text["voiceName"])[:64] if text.get("voiceName") else None),
-            cache_id=cache_id,
-        )
-    if kind == "ssml":
-        raise NotSupported(f"{field}: SSML play sources are not supported yet; use text.")
-    raise BadRequest(f"{field}.kind: must be file or text.")
-
-
-def parse_tones(data: Any, field: str, *, max_count: int) -> list[str]:
-    if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
-        raise BadRequest(f"{field}: must be a list of tone names.")
-    unknown = [t for t in data if t.lower() not in TONE_NAMES]
-    if unknown:
-        raise BadRequest(f"{field}: unknown tone {unknown[0]!r}; use {', '.join(TONE_NAMES)}.")
-    if len(data) > max_count:
-        raise BadRequest(f"{field}: at most {max_count} tones.")
-    return [t.lower() for t in data]
-
-
-class PlayBody(OperationBody):
-    playSources = serializers.ListField(child=serializers.JSONField(), max_length=10)
-    playTo = serializers.ListField(child=serializers.JSONField(), required=False, max_length=20)
-    interruptCallMediaOperation = StrictBooleanField(required=False, default=False)
-    playOptions = serializers.DictField(required=False)
-
-    def validate(self, attrs: dict) -> dict:
-        if not attrs["playSources"]:
-            raise BadRequest("playSources: at least one play source is required.")
-        attrs["sources"] = [
-            parse_play_source(s, f"playSources[{i}]") for i, s in enumerate(attrs["playSources"])
-        ]
-        attrs["targets"] = [
-            parse_identifier(t, f"playTo[{i}]") for i, t in enumerate(attrs.get("playTo") or [])
-        ]
-        loop = (attrs.get("playOptions") or {}).get("loop", False)
-        if not isinstance(loop, bool):
-            raise BadRequest("playOptions.loop: must be true or false.")
-        attrs["loop"] = loop
-        return attrs
-
-
-class RecognizeBody(OperationBody):
-    recognizeInputType = serializers.CharField()
-    playPrompt = serializers.JSONField(required=False)
-    playPrompts = serializers.ListField(
-        child=serializers.JSONField(), required=False, max_length=10
-    )
-    interruptCallMediaOperation = StrictBooleanField(required=False, default=False)
-    recognizeOptions = serializers.DictField()
-
-    def validate(self, attrs: dict) -> dict:
-        kind = attrs["recognizeInputType"]
-        if kind in ("speech", "speechOrDtmf", "choices"):
-            raise NotSupported(f"recognizeInputType {kind}: only dtmf recognition is supported.")
-        if kind != "dtmf":
-            raise BadRequest("recognizeInputType: must be dtmf.")
-        prompts = attrs.get("playPrompts") or (
-            [attrs["playPrompt"]] if attrs.get("playPrompt") is not None else []
-        )
-        name = "playPrompts" if attrs.get("playPrompts") else "playPrompt"
-        attrs["prompts"] = [
-            parse_play_source(p, f"{name}[{i}]" if name == "playPrompts" else name)
-            for i, p in enumerate(prompts)
-        ]
-        options = attrs["recognizeOptions"]
-        if options.get("speechOptions") or options.get("choices"):
-            raise NotSupported("recognizeOptions: speech and choices are not supported yet.")
-        if "targetParticipant" not in options:
-            raise BadRequest("recognizeOptions.targetParticipant: this field is required.")
-        attrs["target"] = parse_identifier(
-            options["targetParticipant"], "recognizeOptions.targetParticipant"
-        )
-        dtmf = options.get("dtmfOptions") or {}
-        if not isinstance(dtmf, dict):
-            raise BadRequest("recognizeOptions.dtmfOptions: must be an object.")
-        attrs["initial_silence"] = _number(
-            options.get("initialSilenceTimeoutInSeconds", 5),
-            "recognizeOptions.initialSilenceTimeoutInSeconds",
-            1,
-            300,
-        )
-        attrs["inter_tone"] = _number(
-            dtmf.get("interToneTimeoutInSeconds", 2),
-            "recognizeOptions.dtmfOptions.interToneTimeoutInSeconds",
-            1,
-            60,
-        )
-        max_tones = dtmf.get("maxTonesToCollect", 1)
-        if (
-            isinstance(max_tones, bool)
-            or not isinstance(max_tones, int)
-            or not 1 <= max_tones <= 30
-        ):
-            raise BadRequest(
-                "recognizeOptions.dtmfOptions.maxTonesToCollect: "
-                "must be a whole number from 1 to 30."
-            )
-        attrs["max_tones"] = max_tones
-        stop_tones = dtmf.get("stopTones")
-        attrs["stop_tones"] = (
-            []
-            if stop_tones is None
-            else parse_tones(stop_tones, "recognizeOptions.dtmfOptions.stopTones", max_count=16)
-        )
-        interrupt_prompt = options.get("interruptPrompt", False)
-        if not isinstance(interrupt_prompt, bool):
-            raise BadRequest("recognizeOptions.interruptPrompt: must be true or false.")
-        attrs["interrupt_prompt"] = interrupt_prompt
-        return attrs
-
-
-def _number(value: Any, field: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise BadRequest(f"{field}: must be a number from {low} to {high}.")
-    return float(value)
-
-
-class TargetBody(OperationBody):
-    targetParticipant = IdentifierField()
-
-
-class SendDtmfBody(TargetBody):
-    tones = serializers.JSONField()
-
-    def validate(self, attrs: dict) -> dict:
-        attrs["tones"] = parse_tones(attrs["tones"], "tones", max_count=18)
-        if not attrs["tones"]:
-            raise BadRequest("tones: at least one tone is required.")
-        return attrs
-
-
-class HoldBody(TargetBody):
-    playSourceInfo = serializers.JSONField(required=False)
-
-    def validate(self, attrs: dict) -> dict:
-        source = attrs.get("playSourceInfo")
-        attrs["music"] = None if source is None else parse_play_source(source, "playSourceInfo")
         return attrs
 
 

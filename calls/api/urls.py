@@ -3,7 +3,7 @@ so a connection id may not contain ':' while a participant rawId may."""
 
 from django.urls import path, register_converter
 
-from calls.api import views
+from calls.api import streaming_views, views
 
 
 class ConnectionIdConverter:
@@ -21,11 +21,6 @@ register_converter(ConnectionIdConverter, "ccid")
 # ACS operations we answer with 400 NotSupported (listed in README.md).
 NOT_SUPPORTED = {
     "/participants:moveHere": "Moving participants between calls",
-    ":startTranscription": "Transcription",
-    ":updateTranscription": "Transcription",
-    ":stopTranscription": "Transcription",
-    ":startMediaStreaming": "Media streaming",
-    ":stopMediaStreaming": "Media streaming",
 }
 
 urlpatterns = [
@@ -87,6 +82,13 @@ urlpatterns = [
         "callConnections/<ccid:call_connection_id>/participants/<path:raw_id>",
         views.ParticipantView.as_view(),
     ),
+    *[
+        path(
+            f"callConnections/<ccid:call_connection_id>:{verb}",
+            streaming_views.StreamingView.as_view(verb=verb),
+        )
+        for verb in streaming_views.VERBS
+    ],
     *[
         path(
             f"callConnections/<ccid:call_connection_id>{suffix}",

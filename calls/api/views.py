@@ -19,26 +19,29 @@ from calls import (
     media_verbs,
     participant_verbs,
     server_call_verbs,
+    streaming_verbs,
 )
 from calls.api import render
 from calls.api.idempotency import once
+from calls.api.media_serializers import (
+    HoldBody,
+    PlayBody,
+    RecognizeBody,
+    SendDtmfBody,
+    TargetBody,
+)
 from calls.api.serializers import (
     AddParticipantBody,
     AnswerBody,
     CancelAddBody,
     ConnectBody,
     CreateCallBody,
-    HoldBody,
     MuteBody,
     OutOfCallAddBody,
     OutOfCallRemoveBody,
-    PlayBody,
-    RecognizeBody,
     RedirectBody,
     RejectBody,
     RemoveParticipantBody,
-    SendDtmfBody,
-    TargetBody,
     TransferBody,
     parse,
 )
@@ -83,6 +86,11 @@ class CreateCallView(CallApiView):
                 source_display_name=data.get("sourceDisplayName", ""),
                 operation_context=data.get("operationContext", ""),
             )
+            streaming_verbs.configure(
+                connection,
+                media_streaming=data["media_streaming"],
+                transcription=data["transcription"],
+            )
             return Response(render.connection_properties(connection), status=201)
 
         return once(request, self.tenant, act)
@@ -97,6 +105,11 @@ class AnswerCallView(CallApiView):
                 incoming_call_context=data["incomingCallContext"],
                 callback_uri=data["callbackUri"],
                 operation_context=data.get("operationContext", ""),
+            )
+            streaming_verbs.configure(
+                connection,
+                media_streaming=data["media_streaming"],
+                transcription=data["transcription"],
             )
             return Response(render.connection_properties(connection), status=200)
 
@@ -156,6 +169,7 @@ class TransferView(CallApiView):
                 target=data["targetParticipant"],
                 transferee=data["transferee"],
                 source_caller_id=data["sourceCallerIdNumber"],
+                custom_context=data["custom_context"],
                 **_context(data),
             )
             return Response(_echo(data), status=202)
@@ -216,6 +230,7 @@ class AddParticipantView(CallApiView):
                 target=data["participantToAdd"],
                 source_caller_id=data["sourceCallerIdNumber"],
                 invitation_timeout=data.get("invitationTimeoutInSeconds"),
+                custom_context=data["custom_context"],
                 **_context(data),
             )
             body = {
@@ -291,9 +306,12 @@ class PlayView(CallApiView):
 class RecognizeView(CallApiView):
     def post(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         data = parse(RecognizeBody, request)
-        media_verbs.recognize_dtmf(
+        media_verbs.recognize(
             self.tenant,
             call_connection_id,
+            input_type=data["input_type"],
+            choices=data["choices"],
+            end_silence=data["end_silence"],
             target=data["target"],
             prompts=data["prompts"],
             interrupt_prompt=data["interrupt_prompt"],

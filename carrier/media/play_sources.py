@@ -1,6 +1,6 @@
 """Play sources (ACS PlaySource): what to play, and turning it into audio.
 
-A source is a WAV file at an http(s) URL or text to speak (espeak-ng). Loading happens in
+A source is a WAV file at an http(s) URL, or text or SSML to speak (espeak-ng). Loading is in
 the gateway, off the request path: files are fetched once (size- and time-limited, no
 redirects) and cached per tenant, by URL and `playSourceCacheId`; speech is cached per
 tenant by text and voice. A source that cannot be played raises SourceError with the ACS
@@ -25,7 +25,7 @@ from django.conf import settings
 
 from callauto import outbound
 from carrier.media.audio import Audio, AudioFormatError
-from carrier.media.tts import TtsError, render
+from carrier.media.tts import TtsError, render, render_ssml
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -42,9 +42,9 @@ class SourceError(Exception):
 
 @dataclass(frozen=True)
 class PlaySource:
-    kind: str  # "file" or "text"
+    kind: str  # "file", "text" or "ssml"
     uri: str = ""
-    text: str = ""
+    text: str = ""  # the text to speak, or the SSML document
     locale: str = "en-US"
     voice_kind: str | None = None
     voice_name: str | None = None
@@ -69,6 +69,11 @@ def load(source: PlaySource, *, tenant_id: int) -> Audio:
                 source.text, locale=source.locale, voice_kind=source.voice_kind,
                 voice_name=source.voice_name, scope=f"tenant-{tenant_id}",
             )  # fmt: skip
+        except TtsError as exc:
+            raise SourceError(8565, f"Text-to-speech failed: {exc}") from exc
+    if source.kind == "ssml":
+        try:
+            return render_ssml(source.text, scope=f"tenant-{tenant_id}")
         except TtsError as exc:
             raise SourceError(8565, f"Text-to-speech failed: {exc}") from exc
     return _load_file(source, tenant_id)

@@ -18,10 +18,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 
+from carrier.media import ssml as ssml_documents
 from carrier.media.audio import Audio, AudioFormatError
 
 MAX_TEXT = 4000  # characters
@@ -62,12 +64,34 @@ def render(
         raise TtsError(f"the text to speak is longer than {MAX_TEXT} characters")
     voice = resolve_voice(locale, voice_kind, voice_name)
     key = _cache_key(scope, text, voice, locale, voice_kind, voice_name)
+    return _cached(key, lambda: _espeak(text, voice))
+
+
+def render_ssml(document: str, *, scope: str = "") -> Audio:
+    """Speak an SSML document (see carrier.media.ssml for what it may hold) through
+    espeak-ng's SSML mode, with the same per-scope cache as `render`; the voice comes
+    from <speak xml:lang>. Raises TtsError for SSML we refuse (naming the element) and
+    for the failures `render` has."""
+    try:
+        rewritten, locale = ssml_documents.for_espeak(document, _has_language)
+    except ssml_documents.SsmlError as exc:
+        raise TtsError(f"SSML: {exc}") from None
+    voice = resolve_voice(locale)
+    key = _cache_key(scope, "ssml:" + rewritten, voice, locale, None, None)
+    return _cached(key, lambda: _espeak(rewritten, voice, ssml=True))
+
+
+def _has_language(locale: str) -> bool:
+    return locale.replace("_", "-").lower() in _installed_voices()[0]
+
+
+def _cached(key: str, produce: Callable[[], Audio]) -> Audio:
     path = _cache_dir() / f"tts-{key}.wav"
     try:
         return Audio.from_wav(path.read_bytes())
     except (OSError, AudioFormatError):
         pass  # not cached yet, or a damaged entry: render it again
-    audio = _espeak(text, voice)
+    audio = produce()
     # A cache that cannot be written only costs the next caller a rendering.
     with contextlib.suppress(OSError):
         _write_atomically(path, audio.to_wav())
@@ -122,7 +146,7 @@ def _installed_voices() -> tuple[dict[str, str], frozenset[str]]:
     return languages, frozenset(variants)
 
 
-def _espeak(text: str, voice: str) -> Audio:
+def _espeak(text: str, voice: str, *, ssml: bool = False) -> Audio:
     # espeak-ng 1.51 ignores a variant after a language whose name differs from its file
     # ("en-gb+f3" sounds exactly like "en-gb", whose file is gmw/en) but honours it after
     # the file name, so the file is what we pass.
@@ -130,6 +154,8 @@ def _espeak(text: str, voice: str) -> Audio:
     target = _installed_voices()[0].get(language, language) + plus + variant
     # The text goes in on stdin, so nothing in it can be taken for an option.
     args = ["-v", target, "-s", str(WORDS_PER_MINUTE), "-b", "1", "--stdin", "--stdout"]
+    if ssml:
+        args.append("-m")
     wav = _run(args, stdin=text.encode())
     try:
         return Audio.from_wav(wav)

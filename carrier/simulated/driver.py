@@ -11,9 +11,12 @@ counted in whole samples: a play that starts at sample s of n samples ends at s 
 the tape hears exactly n samples of it.
 """
 
+import contextlib
 import heapq
 import itertools
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from carrier.interface import (
     CalleeScript,
@@ -26,9 +29,14 @@ from carrier.interface import (
     Originate,
     Play,
     Record,
+    Saying,
     SendTones,
+    Stream,
+    VirtualClock,
 )
+from carrier.media import speech
 from carrier.media.audio import RATE, samples
+from carrier.simulated.streams import SimulatedStreams
 from carrier.simulated.taping import Taping
 
 DEFAULT_SCRIPT = CalleeScript()
@@ -42,6 +50,10 @@ TONE_SAMPLES, GAP_SAMPLES = samples(TONE_SECONDS), samples(GAP_SECONDS)
 FAULT = "fault"
 
 
+# Longest a recognition may take on a virtual clock before it counts as failed (seconds).
+RECOGNIZE_TIMEOUT = 60.0
+
+
 class ScriptedFault(RuntimeError):
     """The simulated driver failing on purpose, for a callee scripted to do so."""
 
@@ -50,8 +62,18 @@ Action = CarrierEvent | Callable[[], None]
 
 
 class SimulatedCarrier:
-    def __init__(self, clock: Clock) -> None:
+    recognizes_speech = True  # Collect.speech is heard (the SIP engine collects keys only)
+
+    def __init__(self, clock: Clock, recognizer: speech.Recognizer | None = None) -> None:
         self.clock = clock
+        self._recognizer = recognizer
+        # On a virtual clock time stands still while the recognizer works (tests are
+        # repeatable); on a real one a result is picked up by the poll after it is ready.
+        self._wait_for_recognizer = isinstance(clock, VirtualClock)
+        self._decoded: list[tuple[str, Future]] = []  # finished off the clock
+        self._decoded_lock = threading.Lock()
+        # What each dialled callee was sent (customCallingContext), as a phone would show it.
+        self.headers: dict[str, dict] = {}
         self._timeline: list[tuple[float, int, Action]] = []
         self._order = itertools.count()  # ties keep scheduling order
         self._legs: dict[str, dict] = {}
@@ -66,12 +88,21 @@ class SimulatedCarrier:
             is_live=lambda leg: leg in self._legs,
             is_muted=lambda leg: self._legs.get(leg, {}).get("muted", False),
         )
+        self.streams = SimulatedStreams(
+            self.taping,
+            now=self._sample,
+            schedule=lambda at, action: self._call(at / RATE, action),
+            is_live=lambda leg: leg in self._legs,
+            recognizer=self._speech,
+        )
+        self.taping.call_over = lambda call: self._out.extend(self.streams.stop_call(call))
 
     # --- call legs ---
     def dial(self, command: Dial) -> None:
         script = command.script or DEFAULT_SCRIPT
         now = self.clock.now()
         self._legs[command.leg_id] = {"to": command.to, "muted": False, "script": script}
+        self.headers[command.leg_id] = command.custom_context
         self.taping.leg(command.leg_id, call=command.call, who=command.to)
         outcome, leg = script.outcome, command.leg_id
         if outcome == FAULT:
@@ -101,7 +132,8 @@ class SimulatedCarrier:
             "script": command.script or DEFAULT_SCRIPT,
         }
         self.taping.leg(command.leg_id, who=command.caller)
-        detail = {"from": command.caller, "to": command.to, "display_name": command.display_name}
+        detail = {"from": command.caller, "to": command.to, "display_name": command.display_name,
+                  "custom_context": command.custom_context}  # fmt: skip
         self._at(now, command.leg_id, LegOutcome.INCOMING, **detail)
         self._at(now + command.ring_timeout, command.leg_id, LegOutcome.NO_ANSWER)
 
@@ -117,6 +149,7 @@ class SimulatedCarrier:
     def hang_up(self, leg_id: str) -> None:
         # Our side ended the leg: whatever the callee would still have done is moot.
         self._legs.pop(leg_id, None)
+        self.headers.pop(leg_id, None)
         self._forget(leg_id)
         self._listening.discard(leg_id)
         op = self._collecting.pop(leg_id, None)
@@ -137,7 +170,11 @@ class SimulatedCarrier:
         for press in script.keys:
             if press.anchor == "answer":
                 self._call(when + press.at, lambda p=press: self.press(leg, p.key))
+        for saying in script.says:
+            if saying.anchor == "answer":
+                self._call(when + saying.at, lambda s=saying: self.say(leg, s))
         self._legs[leg]["prompt_keys"] = [p for p in script.keys if p.anchor == "prompt"]
+        self._legs[leg]["prompt_says"] = [s for s in script.says if s.anchor == "prompt"]
 
     # --- media ---
     def play(self, command: Play) -> None:
@@ -160,6 +197,8 @@ class SimulatedCarrier:
         if leg in self._legs:  # keys the callee presses "n seconds into the prompt"
             for press in self._legs[leg].pop("prompt_keys", []):
                 self._call(now + press.at, lambda p=press: self.press(leg, p.key))
+            for saying in self._legs[leg].pop("prompt_says", []):
+                self._call(now + saying.at, lambda s=saying: self.say(leg, s))
         prompt = sum(audio.samples for audio in command.prompts)
         self._call((start + prompt) / RATE, lambda: self._prompt_done(op))
 
@@ -195,11 +234,16 @@ class SimulatedCarrier:
         if state is None:
             return
         command: Collect = state["command"]
+        if command.speech == "speech" or state.get("speech"):
+            return  # speech only, or speech came first: keys are not collected
         if state["phase"] == "prompt":
             if not command.interrupt_prompt:
                 return  # without barge-in, keys pressed over the prompt are not collected
             state["phase"] = "listening"  # barge-in: the prompt stops here
             self.taping.sound_ended(op)
+        if command.speech == "choices":
+            self._choice_pressed(op, key)
+            return
         if key in command.stop_tones:
             self._recognized(op, "stop_tone")
             return
@@ -219,8 +263,104 @@ class SimulatedCarrier:
         self._arm(op, command.initial_silence, lambda: self._silence(op))
 
     def _silence(self, op: str) -> None:
-        if op in self._ops and not self._ops[op]["tones"]:
+        if op in self._ops and not self._ops[op]["tones"] and not self._ops[op].get("speech"):
             self._finish(op, MediaOutcome.RECOGNIZE_FAILED, reason="initial_silence")
+
+    # --- speech ---
+    def say(self, leg: str, saying: Saying) -> None:
+        """The callee on `leg` starts saying `saying` now: it is heard (taped), and a
+        speech collection listening on the leg hears it from its first voiced sample."""
+        if leg not in self._legs or self._legs[leg].get("muted"):
+            return
+        self.taping.said(leg, saying.audio)
+        op = self._collecting.get(leg)
+        state = self._ops.get(op) if op else None
+        pcm = getattr(saying.audio, "pcm", b"")
+        span = speech.voiced_span(pcm)
+        if state is None or not state["command"].speech or span is None:
+            return
+        now = self.clock.now()
+        voiced = pcm[span[0] * 2 : span[1] * 2]
+        self._call(now + span[0] / RATE, lambda: self._speech_started(op, voiced))
+        self._call(now + span[1] / RATE, lambda: self._speech_ended(op, voiced))
+
+    def _speech_started(self, op: str, voiced: bytes) -> None:
+        state = self._ops.get(op)
+        if state is None or state["tones"]:
+            return  # gone, or DTMF came first (speechOrDtmf)
+        if state["phase"] == "prompt":
+            if not state["command"].interrupt_prompt:
+                state.setdefault("unheard", set()).add(voiced)
+                return  # without barge-in, speech over the prompt is not collected
+            state["phase"] = "listening"  # barge-in: the prompt stops at the first word
+            self.taping.sound_ended(op)
+        state.setdefault("speech", [])
+        state["timer"] = object()  # speaking: no initial-silence or end timer runs
+
+    def _speech_ended(self, op: str, voiced: bytes) -> None:
+        state = self._ops.get(op)
+        if state is None or "speech" not in state or voiced in state.get("unheard", ()):
+            return
+        state["speech"].append(voiced)
+        command: Collect = state["command"]
+        phrases = None
+        if command.speech == "choices":
+            phrases = [phrase for choice in command.choices for phrase in choice.phrases]
+        recognizer = self._speech()
+        # Handed over now, decoded off the clock while the end silence runs.
+        state["future"] = recognizer.submit(b"".join(state["speech"]), phrases)
+        self._arm(op, command.end_silence, lambda: self._speech_done(op))
+
+    def _speech_done(self, op: str) -> None:
+        future: Future = self._ops[op]["future"]
+        if self._wait_for_recognizer:
+            with contextlib.suppress(TimeoutError):
+                future.exception(timeout=RECOGNIZE_TIMEOUT)  # waits for the outcome
+            self._speech_result(op, future)  # not done by then: a speech_error
+            return
+        if future.done():
+            self._speech_result(op, future)
+            return
+
+        def ready(done: Future) -> None:
+            with self._decoded_lock:
+                self._decoded.append((op, done))
+
+        future.add_done_callback(ready)
+
+    def _speech_result(self, op: str, future: Future) -> None:
+        state = self._ops.get(op)
+        if state is None or state.get("future") is not future:
+            return  # stopped meanwhile, or the callee spoke again
+        command: Collect = state["command"]
+        failed = MediaOutcome.RECOGNIZE_FAILED
+        error = future.exception() if future.done() else TimeoutError("recognizer timed out")
+        if error is not None:
+            self._finish(op, failed, reason="speech_error", message=str(error))
+            return
+        result: speech.Result = future.result()
+        if command.speech != "choices":
+            if not result.text:
+                self._finish(op, failed, reason="not_recognized")
+                return
+            self._finish(op, MediaOutcome.RECOGNIZED, recognition="speech", text=result.text,
+                         confidence=result.confidence, reason="speech")  # fmt: skip
+            return
+        for choice in command.choices:
+            if result.matched and result.text in map(speech.normalize_phrase, choice.phrases):
+                self._finish(op, MediaOutcome.RECOGNIZED, recognition="choices", label=choice.label,
+                             text=result.text, confidence=result.confidence,
+                             reason="speech_matched")  # fmt: skip
+                return
+        self._finish(op, failed, reason="no_match")
+
+    def _choice_pressed(self, op: str, key: str) -> None:
+        for choice in self._ops[op]["command"].choices:
+            if choice.tone and choice.tone == key:
+                self._finish(op, MediaOutcome.RECOGNIZED, recognition="choices", label=choice.label,
+                             text="", confidence=1.0, reason="tone_matched")  # fmt: skip
+                return
+        self._finish(op, MediaOutcome.RECOGNIZE_FAILED, reason="incorrect_tone")
 
     def _recognized(self, op: str, reason: str) -> None:
         tones = list(self._ops[op]["tones"])
@@ -259,6 +399,16 @@ class SimulatedCarrier:
     def stop_recording(self, recording_id: str) -> None:
         self.taping.stop(recording_id)
 
+    # --- media streaming and transcription ---
+    def start_stream(self, command: Stream) -> None:
+        self.streams.start(command)
+
+    def stop_stream(self, stream_id: str) -> None:
+        self._out.extend(self.streams.stop(stream_id))
+
+    def _speech(self) -> speech.Recognizer:
+        return self._recognizer or speech.shared()
+
     # --- the softphone: a person in the browser acts for a leg ---
     def callee_answer(self, leg_id: str) -> None:
         """The person picks up a softphone leg that is ringing them (ignored otherwise)."""
@@ -289,6 +439,11 @@ class SimulatedCarrier:
 
     # --- the timeline ---
     def poll(self) -> list[CarrierEvent]:
+        with self._decoded_lock:
+            decoded, self._decoded = self._decoded, []
+        for op, future in decoded:
+            self._speech_result(op, future)
+        self._out.extend(self.streams.poll())
         now = self.clock.now()
         while self._timeline and self._timeline[0][0] <= now:
             _, _, action = heapq.heappop(self._timeline)
@@ -298,6 +453,7 @@ class SimulatedCarrier:
             self._out.append(action)
             if action.kind in LegOutcome.ENDS:
                 self._legs.pop(action.leg_id, None)
+                self.headers.pop(action.leg_id, None)
                 self.taping.leg_gone(action.leg_id)  # may stop recordings: after the event
             elif action.kind == LegOutcome.ANSWERED and action.leg_id in self._legs:
                 self.taping.answered(action.leg_id)

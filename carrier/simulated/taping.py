@@ -59,6 +59,10 @@ class Taping:
     _answered: set[str] = field(default_factory=set)  # connected until they go
     _sounds: dict[str, _Sound] = field(default_factory=dict)  # op -> sound
     _recordings: dict[str, _Recording] = field(default_factory=dict)
+    # Listeners to what participants say: (call, track, at sample, audio, kind) with kind
+    # "speech" (a scripted phrase), "voice" (synthetic talk) or "tone" (a key).
+    taps: list[Callable[[str | None, str, int, Audio, str], None]] = field(default_factory=list)
+    call_over: Callable[[str], None] = lambda call: None  # the call's last leg went
 
     # --- what the carrier tells us ---
     def leg(self, leg: str, *, call: str = "", who: str = "") -> None:
@@ -82,7 +86,13 @@ class Taping:
             self._flush(sound)
 
     def key(self, leg: str, key: str) -> None:
-        self._add(self._call_of.get(leg), self._who.get(leg, leg), dtmf.tone(key, KEY_SECONDS))
+        tone = dtmf.tone(key, KEY_SECONDS)
+        self._add(self._call_of.get(leg), self._who.get(leg, leg), tone, kind="tone")
+
+    def said(self, leg: str, audio: Audio) -> None:
+        """The person on `leg` says something (a scripted phrase) from now."""
+        if isinstance(audio, Audio):
+            self._add(self._call_of.get(leg), self._who.get(leg, leg), audio, kind="speech")
 
     def tones_sent(self, leg: str, keys: tuple[str, ...], tone: int, gap: int) -> None:
         """Sent DTMF: each key `tone` samples long, `gap` samples apart, from now."""
@@ -102,6 +112,7 @@ class Taping:
         for recording_id, recording in list(self._recordings.items()):
             if recording.call == call:
                 self.stop(recording_id, end_reason="callEnded")
+        self.call_over(call)
         # The call is over: a gateway runs for months, so forget it.
         for other in legs:
             self._call_of.pop(other, None)
@@ -175,9 +186,15 @@ class Taping:
             return []
         return [r.tape for r in self._recordings.values() if r.call == call]
 
-    def _add(self, call: str | None, track: str, audio: Audio, at: int | None = None) -> None:
+    def _add(
+        self, call: str | None, track: str, audio: Audio, at: int | None = None, kind: str = ""
+    ) -> None:
+        when = self.now() if at is None else at
         for tape in self._live_tapes(call):
-            tape.add(track, self.now() if at is None else at, audio)
+            tape.add(track, when, audio)
+        if track != APP:
+            for tap in self.taps:
+                tap(call, track, when, audio, kind or "voice")
 
     def _flush(self, sound: _Sound, also: _Recording | None = None) -> None:
         """Put what `sound` played since the last flush on its calls' tapes: one piece,

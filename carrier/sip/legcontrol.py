@@ -107,7 +107,8 @@ class LegControl:
             command.caller_id or self.config.default_caller_id or "anonymous",
             self.config.strip_plus,
         )
-        leg.call = self.ua.invite(leg.leg_id, user, caller, body, uri=direct)
+        sip_headers = command.custom_context.get("sipHeaders") or {}
+        leg.call = self.ua.invite(leg.leg_id, user, caller, body, uri=direct, headers=sip_headers)
         leg.ring_timer = asyncio.get_running_loop().call_later(
             command.timeout, self._ring_timeout, leg
         )

@@ -68,6 +68,8 @@ def canonical(name: str) -> str:
     lower = name.lower()
     if lower in COMPACT:
         return COMPACT[lower]
+    if lower.startswith("x-ms-"):  # ACS's custom headers: X-MS-Custom-<name>
+        return "X-MS-" + "-".join(part.capitalize() for part in lower[5:].split("-"))
     return _CANONICAL.get(lower) or "-".join(part.capitalize() for part in lower.split("-"))
 
 

@@ -125,9 +125,11 @@ class UserAgent(Inbound, OutOfDialog, asyncio.DatagramProtocol):
         body: bytes,
         display: str = "",
         uri: Uri | None = None,
+        headers: dict[str, str] | None = None,
     ) -> SipCall:
         """Send an INVITE for `user` at the trunk (or straight to `uri`), from `caller`,
-        offering `body`."""
+        offering `body`, with the app's custom `headers` (customCallingContext sipHeaders,
+        checked by calls.custom_context: token names, printable values, no line breaks)."""
         tag = new_tag()
         from_addr = NameAddr(self._uri(caller), display, {"tag": tag})
         target = uri or self._uri(user)
@@ -141,7 +143,7 @@ class UserAgent(Inbound, OutOfDialog, asyncio.DatagramProtocol):
         request.headers.add("Contact", self.contact)
         if self.config.send_pai:
             request.headers.add("P-Asserted-Identity", f"<{self._uri(caller)}>")
-        for name, value in self.config.extra.items():
+        for name, value in [*self.config.extra.items(), *(headers or {}).items()]:
             request.headers.add(name, value)
         self._common(request)
         request.headers.add("Content-Type", "application/sdp")

@@ -134,9 +134,13 @@ def case(name: str, *values: object, code: str = "BadRequest", status: int = 400
         case("no-colon", create(callbackUri="http//app.example/cb"), "callbackUri"),
         case(
             "media-streaming",
-            create(mediaStreamingOptions={"transportUrl": "wss://x"}),
-            "mediaStreamingOptions: media streaming is not supported",
-            code="NotSupported",
+            create(mediaStreamingOptions={"transportUrl": "https://x"}),
+            "mediaStreamingOptions.transportUrl: a ws:// or wss:// URL is required",
+        ),
+        case(
+            "transcription-locale",
+            create(transcriptionOptions={"transportUrl": "wss://x", "locale": "fr-FR"}),
+            "transcriptionOptions.locale: only en-US is supported",
         ),
     ],
 )
@@ -219,8 +223,7 @@ ACTION_ERRORS = [
         "add-sip-headers",
         ADD,
         add(customCallingContext={"sipHeaders": {"X-A": "b"}}),
-        "customCallingContext",
-        code="NotSupported",
+        "customCallingContext.sipHeaders.X-A: custom SIP headers are named X-MS-Custom-",
     ),
     case("add-ftp-callback", ADD, add(operationCallbackUri="ftp://x"), "operationCallbackUri"),
     case(

@@ -198,9 +198,8 @@ ERRORS = [
     case(
         "answer-media-streaming",
         ANSWER,
-        body(ANSWER, **MEDIA),
-        "mediaStreamingOptions: media streaming is not supported",
-        code="NotSupported",
+        body(ANSWER, mediaStreamingOptions={"transportUrl": "ws://169.254.169.254/"}),
+        "mediaStreamingOptions.transportUrl: this URL is not allowed",
     ),
     case("redirect-no-target", REDIRECT, body(REDIRECT, target=None), "target: This field"),
     case("redirect-teams", REDIRECT, body(REDIRECT, target=TEAMS), "Teams", code="NotSupported"),
@@ -274,8 +273,7 @@ ERRORS = [
         "transfer-custom-calling-context",
         TRANSFER,
         body(TRANSFER, **CUSTOM_CONTEXT),
-        "customCallingContext",
-        code="NotSupported",
+        "customCallingContext.sipHeaders.X-A: custom SIP headers are named X-MS-Custom-",
     ),
     case(
         "transfer-to-someone-in-the-call",

@@ -53,6 +53,14 @@ def file(uri: object) -> dict:
 
 
 SSML = {"kind": "ssml", "ssml": {"ssmlText": "<speak>Hello</speak>"}}
+
+
+def ssml(text: object, **more: object) -> dict:
+    return {"kind": "ssml", "ssml": {"ssmlText": text, **more}}
+
+
+MSTTS = '<speak xmlns:mstts="http://www.w3.org/2001/mstts"><mstts:express-as>Hi</mstts:express-as></speak>'
+
 DTMF_OPTIONS = {"interToneTimeoutInSeconds": 2, "maxTonesToCollect": 1, "stopTones": ["pound"]}
 RECOGNIZE_OPTIONS = {
     "interruptPrompt": False,
@@ -192,7 +200,12 @@ TIMEOUT = f"{OPTIONS}.initialSilenceTimeoutInSeconds: must be a number from 1 to
 INTER_TONE = f"{OPTIONS}.dtmfOptions.interToneTimeoutInSeconds: must be a number from 1 to 60"
 MAX_TONES = f"{OPTIONS}.dtmfOptions.maxTonesToCollect: must be a whole number from 1 to 30"
 STOP_TONES = f"{OPTIONS}.dtmfOptions.stopTones"
-NO_SPEECH = f"{OPTIONS}: speech and choices are not supported"
+CHOICES = f"{OPTIONS}.choices"
+
+
+def choices(*items: object, **options: object) -> dict:
+    return {**recognize(choices=list(items), **options), "recognizeInputType": "choices"}
+
 
 ERRORS = [
     *[
@@ -218,7 +231,22 @@ ERRORS = [
     case(PLAY, "text-5", play(text(text=5)), "playSources[0].text.text: the text to speak"),
     case(PLAY, "long-text", play(text(text="x" * 4001)), "text.text: at most 4000 characters"),
     case(PLAY, "robot", play(text(voiceKind="robot")), "voiceKind: must be male or female"),
-    case(PLAY, "ssml", play(SSML), "playSources[0]: SSML play sources are not supported", NS),
+    case(PLAY, "ssml-no-text", play({"kind": "ssml"}), "playSources[0].ssml.ssmlText: the SSML"),
+    case(PLAY, "ssml-5", play(ssml(5)), "playSources[0].ssml.ssmlText: the SSML"),
+    case(PLAY, "ssml-not-xml", play(ssml("<speak>Hi")), "ssmlText: not well-formed XML"),
+    case(PLAY, "ssml-root", play(ssml("<voice>Hi</voice>")), "root element must be <speak>"),
+    case(PLAY, "ssml-audio", play(ssml("<speak><audio src='x'/></speak>")), "element <audio>"),
+    case(PLAY, "ssml-mstts", play(ssml(MSTTS)), "unsupported element <mstts:express-as>"),
+    case(PLAY, "ssml-attr", play(ssml("<speak><break foo='1'/>x</speak>")), "attribute 'foo'"),
+    case(PLAY, "ssml-empty", play(ssml("<speak> </speak>")), "no text to speak"),
+    case(
+        PLAY,
+        "ssml-doctype",
+        play(ssml('<!DOCTYPE speak [<!ENTITY a "aaaa">]><speak>&a;</speak>')),
+        "DOCTYPE, ENTITY and CDATA declarations are not allowed",
+    ),
+    case(PLAY, "ssml-long", play(ssml("<speak>" + "x" * 8000 + "</speak>")), "at most 8000"),
+    case(PLAY, "ssml-custom", play(ssml("<speak>Hi</speak>", customVoiceEndpointId="x")), "", NS),
     case(PLAY, "custom-voice", play(text(customVoiceEndpointId="x")), "customVoiceEndpointId", NS),
     case(PLAY, "cache-id-5", play({**text(), "playSourceCacheId": 5}), "playSourceCacheId"),
     case(PLAY, "to-bad-e164", body(PLAY, playTo=[phone(BAD_E164)]), "playTo[0].phoneNumber"),
@@ -227,11 +255,61 @@ ERRORS = [
     case(PLAY, "loop-yes", body(PLAY, playOptions={"loop": "yes"}), "playOptions.loop: must be"),
     case(PLAY, "ftp-callback", body(PLAY, operationCallbackUri="ftp://x"), "operationCallbackUri"),
     case(RECOGNIZE, "no-input-type", typed(None), "recognizeInputType: This field is required"),
-    case(RECOGNIZE, "fax", typed("fax"), "recognizeInputType: must be dtmf"),
+    case(RECOGNIZE, "fax", typed("fax"), "recognizeInputType: must be one of dtmf, speech"),
+    case(RECOGNIZE, "choices-none", typed("choices"), f"{CHOICES}: at least one choice"),
+    case(RECOGNIZE, "choices-string", choices("yes"), f"{CHOICES}[0]: must be an object"),
+    case(RECOGNIZE, "choice-no-label", choices({"phrases": ["yes"]}), f"{CHOICES}[0].label"),
+    case(RECOGNIZE, "choice-no-phrases", choices({"label": "a"}), f"{CHOICES}[0].phrases"),
+    case(RECOGNIZE, "choice-phrase-5", choices({"label": "a", "phrases": [5]}), "phrases: 1 to"),
+    case(RECOGNIZE, "choice-punct", choices({"label": "a", "phrases": ["?!"]}), "phrases: 1 to"),
+    case(
+        RECOGNIZE,
+        "choice-unknown-word",
+        choices({"label": "a", "phrases": ["yes zorblax"]}),
+        "does not know the word(s) zorblax",
+    ),
+    case(
+        RECOGNIZE,
+        "choice-same-label",
+        choices({"label": "a", "phrases": ["yes"]}, {"label": "a", "phrases": ["no"]}),
+        f"{CHOICES}[1].label: 'a' is used by another choice",
+    ),
+    case(
+        RECOGNIZE,
+        "choice-tone-eleven",
+        choices({"label": "a", "phrases": ["yes"], "tone": "eleven"}),
+        f"{CHOICES}[0].tone: unknown tone",
+    ),
+    case(
+        RECOGNIZE,
+        "choices-11",
+        choices(*[{"label": str(i), "phrases": ["yes"]} for i in range(11)]),
+        f"{CHOICES}: at most 10 choices",
+    ),
+    case(
+        RECOGNIZE,
+        "choices-for-dtmf",
+        recognize(choices=[{"label": "a", "phrases": ["yes"]}]),
+        f"{CHOICES}: only for recognizeInputType choices",
+    ),
     *[
-        case(RECOGNIZE, kind, typed(kind), f"recognizeInputType {kind}: only dtmf", NS)
-        for kind in ("speech", "choices", "speechOrDtmf")
+        case(
+            RECOGNIZE,
+            f"end-silence-{v!r}",
+            recognize(speechOptions={"endSilenceTimeoutInMs": v}),
+            "speechOptions.endSilenceTimeoutInMs: must be a number from 100 to 10000",
+        )
+        for v in (0, 99, 10001, "500", True)
     ],
+    case(RECOGNIZE, "speech-options-x", recognize(speechOptions="x"), "speechOptions: must be"),
+    case(RECOGNIZE, "french", recognize(speechLanguage="fr-FR"), "speechLanguage: only en-US"),
+    case(
+        RECOGNIZE,
+        "custom-model",
+        recognize(speechRecognitionModelEndpointId="x"),
+        "speechRecognitionModelEndpointId",
+        NS,
+    ),
     case(RECOGNIZE, "no-options", body(RECOGNIZE, **{OPTIONS: None}), f"{OPTIONS}: This field"),
     case(RECOGNIZE, "no-target", recognize(targetParticipant=None), "targetParticipant: this"),
     case(
@@ -256,11 +334,9 @@ ERRORS = [
     case(RECOGNIZE, "stop-17", dtmf(stopTones=["one"] * 17), f"{STOP_TONES}: at most 16"),
     case(RECOGNIZE, "dtmf-options-x", recognize(dtmfOptions="x"), "dtmfOptions: must be an"),
     case(RECOGNIZE, "interrupt-prompt-yes", recognize(interruptPrompt="yes"), "interruptPrompt"),
-    case(RECOGNIZE, "speech-options", recognize(speechOptions={"x": 1}), NO_SPEECH, NS),
-    case(RECOGNIZE, "choices-options", recognize(choices=[{"label": "a"}]), NO_SPEECH, NS),
     case(RECOGNIZE, "video-prompt", prompted({"kind": "video"}), "playPrompts[0].kind: must be"),
     case(RECOGNIZE, "ftp-prompt", prompted(file("ftp://x")), "playPrompts[0].file.uri"),
-    case(RECOGNIZE, "ssml-prompt", prompted(SSML), "playPrompts[0]: SSML", NS),
+    case(RECOGNIZE, "ssml-prompt", prompted(ssml("<speak><x/>Hi</speak>")), "element <x>"),
     case(RECOGNIZE, "2nd-prompt-robot", prompted(text(), text(voiceKind="robot")), "[1].text."),
     case(RECOGNIZE, "prompt-string", body(RECOGNIZE, playPrompt="Hi"), "must be a play source"),
     case(SEND_DTMF, "eleven", body(SEND_DTMF, tones=["one", "eleven"]), "unknown tone 'eleven'"),
@@ -279,7 +355,7 @@ ERRORS = [
             ("raw-id-5", {"rawId": 5}, "BadRequest", "targetParticipant.rawId"),
         ]
     ],
-    case(HOLD, "ssml", body(HOLD, playSourceInfo=SSML), "playSourceInfo: SSML", NS),
+    case(HOLD, "ssml", body(HOLD, playSourceInfo=ssml("<speak/>")), "playSourceInfo.ssml"),
     case(HOLD, "ftp-music", body(HOLD, playSourceInfo=file("ftp://x")), "playSourceInfo.file"),
     case(HOLD, "video-music", body(HOLD, playSourceInfo={"kind": "video"}), "playSourceInfo.kind"),
 ]
@@ -305,6 +381,18 @@ LIMITS = [
     pytest.param(RECOGNIZE, dtmf(interToneTimeoutInSeconds=1), id="inter-tone-1"),
     pytest.param(RECOGNIZE, dtmf(interToneTimeoutInSeconds=60), id="inter-tone-60"),
     pytest.param(RECOGNIZE, dtmf(maxTonesToCollect=30), id="max-tones-30"),
+    pytest.param(PLAY, play(SSML), id="play-ssml"),
+    pytest.param(RECOGNIZE, prompted(SSML), id="ssml-prompt"),
+    pytest.param(RECOGNIZE, typed("speech"), id="speech"),
+    pytest.param(RECOGNIZE, typed("speechOrDtmf"), id="speech-or-dtmf"),
+    pytest.param(
+        RECOGNIZE,
+        choices(*[{"label": str(i), "phrases": ["yes"] * 10} for i in range(10)]),
+        id="choices-10-by-10",
+    ),
+    pytest.param(
+        RECOGNIZE, recognize(speechOptions={"endSilenceTimeoutInMs": 100}), id="end-silence-100"
+    ),
     pytest.param(SEND_DTMF, body(SEND_DTMF, tones=["one"] * 18), id="send-18"),
 ]
 

@@ -275,3 +275,29 @@ def test_an_admin_scripts_a_key_pressed_into_the_next_prompt(client, tenant, mem
 
     callee = SimulatedCallee.objects.for_tenant(tenant).get()
     assert callee.keys == [[2.0, "1"], [1.5, "3", "prompt"]]
+
+
+def test_a_callee_is_scripted_to_speak_from_the_form(client, tenant, user):
+    client.force_login(user)
+
+    response = client.post(url(), form(outcome="answer", says="2:yes please; p1:confirm"))
+
+    assert response.status_code == 302
+    callee = SimulatedCallee.unscoped.get(tenant=tenant)
+    assert callee.says == [[2.0, "yes please"], [1.0, "confirm", "prompt"]]
+    page = client.get(edit_url(callee.pk)).content.decode()
+    assert 'value="2:yes please; p1:confirm"' in page
+
+
+@pytest.mark.parametrize(
+    ("says", "mentions"),
+    [("yes please", "is not seconds:words"), ("2:", "1 to 200 characters"), ("-1:hi", "before")],
+)
+def test_bad_phrases_are_refused_with_a_reason(client, tenant, user, says, mentions):
+    client.force_login(user)
+
+    response = client.post(url(), form(outcome="answer", says=says))
+
+    assert response.status_code == 200
+    assert mentions in response.content.decode()
+    assert not SimulatedCallee.unscoped.filter(tenant=tenant).exists()

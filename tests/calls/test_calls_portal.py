@@ -293,3 +293,40 @@ def test_another_tenants_call_cannot_be_terminated(client, tenant, other_tenant,
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.state == Call.State.CONNECTED
+
+
+def test_the_transcript_shows_on_the_call_page_and_the_list_searches_it(
+    client, tenant, other_tenant, user
+):
+    from calls.models import TranscriptLine
+
+    heard = make_call(tenant)
+    other = make_call(tenant)
+    TranscriptLine.unscoped.create(
+        tenant=tenant,
+        call=heard,
+        raw_id="4:+14255550123",
+        text="please call me back",
+        confidence=0.8,
+        offset=3.2,
+        duration=1.5,
+    )
+    theirs = make_call(other_tenant)
+    TranscriptLine.unscoped.create(
+        tenant=other_tenant,
+        call=theirs,
+        raw_id="4:+1",
+        text="call me back",
+        offset=1,
+        duration=1,
+    )
+    client.force_login(user)
+
+    page = client.get(url("call_detail", call_id=heard.pk)).content.decode()
+
+    assert "Transcript" in page
+    assert "please call me back" in page
+    assert "3.2 s" in page
+    assert listed(client, transcript="CALL ME back") == {heard.pk}  # not theirs, not `other`
+    assert listed(client, transcript="weather") == set()
+    assert other.pk in listed(client)

@@ -171,6 +171,18 @@ def test_the_state_lists_a_ringing_call_with_its_ids(client, member_client, iden
     assert (shown["state"], shown["direction"], shown["other"]) == ("ringing", "incoming", NUMBER)
     assert shown["server_call_id"] == leg.call.server_call_id
     assert shown["media"] is None
+    assert shown["headers"] == {}
+
+
+def test_the_state_shows_the_headers_the_app_sent(client, member_client, identity, leg):
+    Participant.unscoped.filter(pk=leg.pk).update(
+        custom_context={"sipHeaders": {"X-MS-Custom-Order": "A-1"}, "voipHeaders": {"t": "2"}}
+    )
+    member_client(Role.VIEWER)
+
+    [shown] = client.get(url("softphone_state") + f"?as={identity.pk}").json()["legs"]
+
+    assert shown["headers"] == {"X-MS-Custom-Order": "A-1", "t": "2"}
 
 
 def test_the_state_names_the_audio_playing_to_a_connected_call(

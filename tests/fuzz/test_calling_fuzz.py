@@ -23,8 +23,10 @@ from rest_framework import serializers
 
 from callauto.views import UnknownCallingRoute
 from calls import call_verbs, participant_verbs
+from calls.api import media_serializers as media_bodies
 from calls.api import serializers as bodies
-from calls.api import views
+from calls.api import streaming_serializers as streaming_bodies
+from calls.api import streaming_views, views
 from calls.api.serializers import CallbackUriField, IdentifierField, StrictBooleanField
 from calls.identifiers import Identifier
 from calls.models import CallConnection, SimulatedCallee
@@ -60,11 +62,13 @@ BODIES: dict[type, type[serializers.Serializer]] = {
     views.RemoveParticipantView: bodies.RemoveParticipantBody,
     views.CancelAddParticipantView: bodies.CancelAddBody,
     views.MuteParticipantView: bodies.MuteBody,
-    views.PlayView: bodies.PlayBody,
-    views.RecognizeView: bodies.RecognizeBody,
-    views.ContinuousDtmfView: bodies.TargetBody,
-    views.SendDtmfView: bodies.SendDtmfBody,
-    views.HoldView: bodies.HoldBody,
+    views.PlayView: media_bodies.PlayBody,
+    views.RecognizeView: media_bodies.RecognizeBody,
+    views.ContinuousDtmfView: media_bodies.TargetBody,
+    views.SendDtmfView: media_bodies.SendDtmfBody,
+    views.HoldView: media_bodies.HoldBody,
+    # The transcription routes that take a locale read LocaleBody, the others OperationBody.
+    streaming_views.StreamingView: streaming_bodies.LocaleBody,
     views.OutOfCallAddView: bodies.OutOfCallAddBody,
     views.OutOfCallRemoveView: bodies.OutOfCallRemoveBody,
     recording_views.StartRecordingView: recording_bodies.StartRecordingBody,
@@ -161,7 +165,9 @@ class Shapes:
                 *([st.just({"kind": "ssml", "ssml": {"ssmlText": "<speak/>"}})] if junk else []),
             )
         )
-        tone_names = [*bodies.TONE_NAMES, "Pound", "ten", ""] if junk else bodies.TONE_NAMES
+        tone_names = (
+            [*media_bodies.TONE_NAMES, "Pound", "ten", ""] if junk else media_bodies.TONE_NAMES
+        )
         self.tones = j(
             st.lists(
                 st.sampled_from(tone_names), min_size=0 if junk else 1, max_size=20 if junk else 5

@@ -126,6 +126,8 @@
       link.href = leg.call_url;
       item.appendChild(link);
       item.appendChild(text("small", "hint", "serverCallId " + leg.server_call_id));
+      var headers = Object.keys(leg.headers || {}).map(function (name) { return name + ": " + leg.headers[name]; });
+      if (headers.length) item.appendChild(text("small", "hint headers", headers.join(" · ")));
       if (leg.state === "ringing") {
         item.appendChild(button("Answer", "answer", leg.leg_id, "answer"));
         item.appendChild(button("Decline", "hang-up", leg.leg_id, "hang_up"));

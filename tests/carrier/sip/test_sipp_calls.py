@@ -156,6 +156,26 @@ def test_busy(tmp_path):
     assert driver.live_legs() == set()
 
 
+def test_custom_sip_headers_go_out_in_the_invite(tmp_path):
+    path = scenario("uas_custom_headers.xml", tmp_path)
+    headers = {"X-MS-Custom-Order": "A-1234", "User-To-User": "3a3b;encoding=hex"}
+    with sipp(tmp_path, "-sf", str(path)) as peer, carrier(peer.port) as driver:
+        events = Events(driver)
+        driver.dial(
+            Dial(
+                leg_id="A",
+                to=CALLEE,
+                caller_id="4:+15550009999",
+                timeout=10,
+                call="c",
+                custom_context={"sipHeaders": headers, "voipHeaders": {"x": "y"}},
+            )
+        )
+        event = events.until(lambda e: e.kind in LegOutcome.ENDS)
+        assert peer.wait() == 0, peer.output()  # SIPp checked both headers
+    assert event.kind == LegOutcome.BUSY
+
+
 def test_no_answer_sends_cancel_at_the_ring_timeout(tmp_path):
     path = scenario("uas_ring.xml", tmp_path)
     with sipp(tmp_path, "-sf", str(path)) as peer, carrier(peer.port) as driver:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from callauto.errors import AcsError
 from calls import call_verbs, media_verbs
 from calls.identifiers import Identifier
+from campaigns import callbacks
 from carrier.media.play_sources import PlaySource
 from notifications import flow, services
 from notifications.models import Dial, Disposition, Notification, Recipient
@@ -33,11 +34,6 @@ def callback_url(tenant: Tenant, dial: Dial) -> str:
     return f"{base}/t/{tenant.slug}/api/v1/notifications/callbacks/{dial.callback_token}"
 
 
-def _event_type(event: dict) -> str:
-    name = event.get("type") or event.get("eventType") or ""
-    return str(name).removeprefix("Microsoft.Communication.")
-
-
 @transaction.atomic
 def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Dial:
     """Apply CloudEvents for the dial behind `token`, in order; a redelivered event (same
@@ -48,16 +44,12 @@ def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Dial:
         .select_related("recipient", "notification")
         .get(callback_token=token)
     )
-    for event in sorted(events, key=lambda e: int(e.get("sequence") or 0)):
-        event_id = str(event.get("id") or "")
-        if event_id and dial.received(event_id):
-            continue
-        _apply(tenant, dial, event)
+    callbacks.apply_in_order(dial, events, lambda row, event: _apply(tenant, row, event))
     return dial
 
 
 def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
-    event_type = _event_type(event)
+    event_type = callbacks.event_type(event)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     now = timezone.now()
     info = data.get("resultInformation") or {}

@@ -11,6 +11,7 @@ from django.utils import timezone
 from callauto.errors import AcsError
 from calls import call_verbs, media_verbs, participant_verbs
 from calls.identifiers import Identifier
+from campaigns import callbacks
 from carrier.media.play_sources import PlaySource
 from reminders import flow, speech
 from reminders.models import (
@@ -34,11 +35,6 @@ def callback_url(tenant: Tenant, attempt: Attempt) -> str:
     return f"{base}/t/{tenant.slug}/api/v1/reminders/callbacks/{attempt.callback_token}"
 
 
-def _event_type(event: dict) -> str:
-    name = event.get("type") or event.get("eventType") or ""
-    return str(name).removeprefix("Microsoft.Communication.")
-
-
 @transaction.atomic
 def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Attempt:
     """Apply CloudEvents for the attempt behind `token`, in the order given.
@@ -59,16 +55,12 @@ def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Attempt:
         )
         .get(callback_token=token)
     )
-    for event in sorted(events, key=lambda e: int(e.get("sequence") or 0)):
-        event_id = str(event.get("id") or "")
-        if event_id and attempt.received(event_id):
-            continue
-        _apply(tenant, attempt, event)
+    callbacks.apply_in_order(attempt, events, lambda row, event: _apply(tenant, row, event))
     return attempt
 
 
 def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
-    event_type = _event_type(event)
+    event_type = callbacks.event_type(event)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     now = timezone.now()
     info = data.get("resultInformation") or {}

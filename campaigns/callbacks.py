@@ -1,0 +1,27 @@
+"""The part of handling the engine's CloudEvents that every campaign app does the same way:
+the event's short type, and applying a batch in sequence order, once per event id."""
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class ReceivesEvents(Protocol):
+    def received(self, event_id: str) -> bool: ...
+
+
+def event_type(event: dict) -> str:
+    """`CallConnected` for `Microsoft.Communication.CallConnected` (either type field)."""
+    name = event.get("type") or event.get("eventType") or ""
+    return str(name).removeprefix("Microsoft.Communication.")
+
+
+def apply_in_order(
+    row: ReceivesEvents, events: list[dict], apply: Callable[[Any, dict], None]
+) -> None:
+    """Apply `events` to `row` in sequence order; a redelivered event (an id the row has
+    already received) is skipped, so at-least-once delivery acts once."""
+    for event in sorted(events, key=lambda e: int(e.get("sequence") or 0)):
+        event_id = str(event.get("id") or "")
+        if event_id and row.received(event_id):
+            continue
+        apply(row, event)

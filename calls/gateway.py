@@ -399,7 +399,7 @@ class Gateway:
                 )
                 if call_id is None:
                     return
-                call = Call.unscoped.select_for_update().get(pk=call_id)
+                call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
                 if call.state != Call.State.DISCONNECTED:
                     end_call(call, code=500, sub_code=0,
                              message="The call failed in the media server.")  # fmt: skip
@@ -432,7 +432,7 @@ class Gateway:
         ended = 0
         for call_id in set(orphaned.values_list("call_id", flat=True)):
             with transaction.atomic():
-                call = Call.unscoped.select_for_update().get(pk=call_id)
+                call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
                 if call.state != Call.State.DISCONNECTED:
                     end_call(
                         call,

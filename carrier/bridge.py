@@ -155,16 +155,18 @@ class Bridges:
             if network is hub:
                 continue
             if _mixes(network):
-                self._link(call, hub, network)
+                self._link(call, hub, network, self._who.get(leg, ""))
             elif leg not in self._parties:
                 party = self._parties[leg] = ExternalParty()
                 hub.attach(leg, party, call=call, who=self._who.get(leg, leg))
 
-    def _link(self, call: str, hub: Any, far: Any) -> None:
+    def _link(self, call: str, hub: Any, far: Any, who: str) -> None:
         key = (call, id(far))
         if key in self._links:
             return
         link, link_leg = Link(), f"link:{call}:{id(far):x}"
-        hub.attach(link_leg, link.hub_end, call=call, who=link_leg)
+        # On the hub's recording the far trunk is one channel, named after its first leg
+        # (all the far trunk's legs of the call, mixed there).
+        hub.attach(link_leg, link.hub_end, call=call, who=who or link_leg)
         far.attach(link_leg, link.far_end, call=call, who=link_leg)
         self._links[key] = (far, link_leg)

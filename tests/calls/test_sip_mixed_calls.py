@@ -27,6 +27,7 @@ from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
 from tests.carrier.sip.test_mixed_networks import best_match
 from tests.carrier.sip.test_sipp_calls import NO_TE, keys_in, windowed_correlation
 from tests.recordings.storage import temporary_recordings_storage
+from webhooks import subscriptions
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -189,3 +190,51 @@ def test_three_parties_on_two_trunks_and_the_simulator_with_an_out_of_call_add(
     assert len(scores) >= 2
     assert np.median(scores) > 0.9, scores
     assert best_match(a + b, heard.astype(float)) > 0.9  # C hears both SIP legs
+
+
+def test_an_answered_incoming_sip_call_is_mixed_with_a_simulated_participant_added_to_it(
+    tenant, sdk_client, callbacks, grid_receiver, sip_gateway, tmp_path
+):
+    """SIPp's uac_pcap rings our number; the app answers and adds a simulated user: the
+    caller's leg joined its call at the answer, so the user hears the caller."""
+    subscriptions.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[],
+                                   actor=None)  # fmt: skip
+    SimulatedCallee.unscoped.create(tenant=tenant, raw_id=USER, answer_after=0.3)
+    tenant_services.add_phone_number(tenant, CALLER, actor=None)
+    trunk = trunks.save_trunk(tenant, actor=None, name="SIPp", proxy_host="127.0.0.1",
+                              proxy_port=9, phone_numbers=[CALLER])  # fmt: skip
+    sip_gateway.sync()
+    port = sip_gateway.fleet.carrier(trunk.pk).sip_port
+    path = scenario("uac_pcap.xml", tmp_path)
+    path.write_text(path.read_text().replace("sip:sipp@", f"sip:{CALLEE.lstrip('+')}@"))
+    with (
+        temporary_recordings_storage(tmp_path / "recordings"),
+        sipp(tmp_path, "-sf", str(path), "-s", CALLER.lstrip("+"), target=f"127.0.0.1:{port}"),
+    ):
+        sip_gateway.run_until(lambda: grid_receiver.of_type("IncomingCall"))
+        [offer] = grid_receiver.of_type("IncomingCall")
+        sdk = sdk_client()
+        answered = sdk.answer_call(offer["data"]["incomingCallContext"], callbacks.url)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallConnected"))
+        connection = sdk.get_call_connection(answered.call_connection_id)
+        connection.add_participant(CommunicationUserIdentifier(USER))
+        sip_gateway.run_until(lambda: callbacks.of_type("AddParticipantSucceeded"))
+        recording = sdk.start_recording(
+            server_call_id=answered.server_call_id, recording_channel_type="unmixed",
+            recording_format_type="wav",
+        )  # fmt: skip
+        sip_gateway.run_for(2.5)
+        sdk.stop_recording(recording.recording_id)
+        sip_gateway.run_until(lambda: RecordingChunk.unscoped.exists())
+        call = Call.unscoped.get(server_call_id=answered.server_call_id)
+        simulated_leg = str(Participant.unscoped.get(call=call, raw_id=USER).leg_id)
+        party = sip_gateway.router.bridges.party(simulated_leg)
+        assert party is not None
+        heard = np.concatenate([f if f is not None else np.zeros(160) for f in party.heard])
+        connection.hang_up(is_for_everyone=True)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))
+        tracks = stored_channels(RecordingChunk.unscoped.get())
+
+    said = tracks[f"4:{CALLEE}"]
+    assert np.sqrt(np.mean(said**2)) > 300
+    assert best_match(said, heard.astype(float)) > 0.9

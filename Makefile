@@ -119,7 +119,7 @@ bench-campaign: venv
 # LEVELS=... for others (e.g. LEVELS=20,50). Needs sipp (make sysdeps). A few minutes.
 .PHONY: bench-sip
 bench-sip: venv sysdeps
-	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200)
+	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200) --search $(or $(SEARCH),3)
 .PHONY: bench-speech
 # Issue 18: concurrent recognitions and media streams against a 20 ms clock's lateness,
 # recognition latency p50/p99, WER on espeak-ng sentences. Needs no database.

@@ -174,6 +174,9 @@ class Gateway:
             self.carrier.hang_up(leg)
         elif command.kind == CarrierCommand.Kind.ANSWER:
             self.carrier.answer(leg)
+            join = getattr(self.carrier, "join", None)  # a router: mix it with its call
+            if join is not None:
+                join(leg, str(participant.call_id), participant.raw_id)
         elif command.kind == CarrierCommand.Kind.REJECT:
             self.carrier.reject(leg, int(command.payload.get("sip_code", 603)))
         elif command.kind == CarrierCommand.Kind.ORIGINATE:

@@ -201,6 +201,10 @@ class SipCarrier(LegControl):
         """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
         self._submit(lambda: self.engine.add_leg(leg_id, party, call=call, who=who))
 
+    def detach(self, leg_id: str) -> None:
+        """Take an attached party out of the mix again (its leg ended elsewhere)."""
+        self._submit(lambda: leg_id not in self._legs and self.engine.remove_leg(leg_id))
+
     def ping(self, timeout: float = 5.0) -> tuple[int, float]:
         """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""
 

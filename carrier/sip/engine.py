@@ -463,12 +463,17 @@ class MediaEngine:
         pending, self._app_pending = self._app_pending, {}
         if not self._tapes:
             return
+        # Group the tick's voices by call once: a tape then looks at its own call's legs
+        # only (looking at every leg for every tape grew with calls x recordings).
+        voices: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for leg_id, frame in said.items():
+            leg = self.legs.get(leg_id)
+            if frame is not None and leg is not None and not leg.muted:
+                voices.setdefault(leg.call, []).append((leg.who, frame))
         for tap in self._tapes.values():
             call = tap.command.call
-            for leg_id, frame in said.items():
-                leg = self.legs.get(leg_id)
-                if frame is not None and leg is not None and leg.call == call and not leg.muted:
-                    tap.frame(leg.who, now, frame)
+            for who, frame in voices.get(call, ()):
+                tap.frame(who, now, frame)
             if pending.get(call) is not None:
                 tap.frame(APP, now, pending[call])
 

@@ -10,6 +10,7 @@ import pytest
 
 from carrier.interface import CalleeScript, Dial, Saying, Stream, StreamOutcome, VirtualClock
 from carrier.media import speech, tts
+from carrier.media.audio import Audio
 from carrier.simulated.driver import SimulatedCarrier
 from carrier.simulated.taping import HELLO_SECONDS
 from tests.calls.test_media_streaming import AppSocket, pcm_of
@@ -27,7 +28,7 @@ def app_socket():
     socket.close()
 
 
-def run(channel: str, app_socket: AppSocket) -> tuple[list[dict], tts.Audio, tts.Audio]:
+def run(channel: str, app_socket: AppSocket) -> tuple[list[dict], Audio, Audio]:
     clock = VirtualClock()
     carrier = SimulatedCarrier(clock)
     yes, cancel = tts.render("yes"), tts.render("cancel")
@@ -35,8 +36,9 @@ def run(channel: str, app_socket: AppSocket) -> tuple[list[dict], tts.Audio, tts
         script = CalleeScript(answer_after=1.0, says=(Saying(2.0, "", audio),))
         carrier.dial(Dial(leg_id=leg, to=f"4:{who}", caller_id="", timeout=30, script=script,
                           call="call-1"))  # fmt: skip
+    legs = (("a", "4:+14255550001"), ("b", "4:+14255550002"))
     stream = Stream(stream_id="s", call="call-1", url=app_socket.url, address="127.0.0.1",
-                    legs=(("a", "4:+14255550001"), ("b", "4:+14255550002")), channel=channel)  # fmt: skip
+                    legs=legs, channel=channel)  # fmt: skip
     carrier.start_stream(stream)
     events = []
     deadline = time.monotonic() + 20

@@ -93,7 +93,7 @@ class SipStreams:
     def tick(self, now: float, said: dict[str, np.ndarray | None]) -> None:
         if not self._live:
             return
-        wall = datetime.now(UTC)
+        frames: list[tuple[streaming.StreamConnection, str, np.ndarray]] = []
         for sid, live in list(self._live.items()):
             legs = [
                 (leg_id, leg)
@@ -106,10 +106,12 @@ class SipStreams:
             heard = {leg.who: (None if leg.muted else said[leg_id]) for leg_id, leg in legs}
             if live.command.channel == "unmixed":
                 for who, frame in heard.items():
-                    pcm = (_SILENCE if frame is None else frame).tobytes()
-                    live.connection.send_audio(pcm, wall, participant=who)
+                    frames.append((live.connection, who, _SILENCE if frame is None else frame))
             else:
-                live.connection.send_audio(mixed(list(heard.values())).tobytes(), wall)
+                frames.append((live.connection, "", mixed(list(heard.values()))))
+        if frames:
+            # All streams' frames of this tick resampled and encoded together (numpy).
+            streaming.send_tick(frames, datetime.now(UTC))
 
     def _transcribe(
         self,

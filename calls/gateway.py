@@ -231,8 +231,11 @@ class Gateway:
             failed = {"stream": payload["stream"], "message": str(exc)}
             ingest(CarrierEvent(leg_id="", kind=StreamOutcome.FAILED, detail=failed))
             return
+        # Legs still being invited count: a stream started on create (startMediaStreaming)
+        # taps the callee from its answer, on the network that carries it.
+        live = (Participant.State.INVITED, Participant.State.CONNECTED)
         legs = Participant.unscoped.filter(
-            call_id=command.call_id, state=Participant.State.CONNECTED
+            call_id=command.call_id, state__in=live, leg_id__isnull=False
         ).values_list("leg_id", "raw_id")
         transcribing = payload["field"] == "transcription"
         self.carrier.start_stream(

@@ -32,6 +32,8 @@ from carrier.interface import (
     Record,
     RecordingOutcome,
     SendTones,
+    Stream,
+    StreamOutcome,
 )
 
 
@@ -42,6 +44,7 @@ class CarrierRouter:
         self._legs: dict[str, Carrier] = {}
         self._ops: dict[str, Carrier] = {}
         self._recordings: dict[str, Carrier] = {}
+        self._streams: dict[str, Carrier] = {}
         self._pending: list[CarrierEvent] = []  # failures of our own making
         self.bridges = Bridges(self._for_leg)
         taping = getattr(default, "taping", None)
@@ -152,6 +155,20 @@ class CarrierRouter:
     def stop_recording(self, recording_id: str) -> None:
         self._recordings.get(recording_id, self.default).stop_recording(recording_id)
 
+    # A stream taps the call where its legs are (the first leg's network), as a recording.
+    def start_stream(self, command: Stream) -> None:
+        carrier = self._for_leg(command.legs[0][0]) if command.legs else self.default
+        self._streams[command.stream_id] = carrier
+        carrier.start_stream(command)
+
+    def stop_stream(self, stream_id: str) -> None:
+        self._streams.pop(stream_id, self.default).stop_stream(stream_id)
+
+    @property
+    def recognizes_speech(self) -> bool:
+        carriers = [self.default, *self.networks.values()]
+        return all(getattr(carrier, "recognizes_speech", False) for carrier in carriers)
+
     def poll(self) -> list[CarrierEvent]:
         events, self._pending = self._pending, []
         for route, carrier in [("", self.default), *self.networks.items()]:
@@ -174,6 +191,8 @@ class CarrierRouter:
             self._ops.pop(event.detail["op"], None)
         elif event.kind in (RecordingOutcome.READY, RecordingOutcome.FAILED):
             self._recordings.pop(event.detail.get("recording", ""), None)
+        elif event.kind in (StreamOutcome.STOPPED, StreamOutcome.FAILED):
+            self._streams.pop(event.detail.get("stream", ""), None)
         return event
 
     def live_legs(self) -> set[str]:

@@ -226,9 +226,10 @@ def preview(notification: Notification) -> dict[str, Any]:
 
 
 def key_instructions(notification: Notification) -> str:
+    # The words are the flow's spoken choices (notifications.flow.PHRASES).
     return (
-        f"Press {notification.ack_key} to confirm you heard this message, "
-        f"{notification.replay_key} to hear it again, "
+        f"Press {notification.ack_key} or say yes to confirm you heard this message, "
+        f"{notification.replay_key} or say repeat to hear it again, "
         f"or {notification.opt_out_key} to stop these calls."
     )
 

@@ -13,7 +13,7 @@ from calls import call_verbs, media_verbs
 from calls.identifiers import Identifier
 from campaigns import callbacks
 from carrier.media.play_sources import PlaySource
-from notifications import flow, services
+from notifications import audio, flow, services
 from notifications.models import Dial, Disposition, Notification, Recipient
 from reminders import services as contact_services
 from reminders.models import Suppression
@@ -150,9 +150,11 @@ def _speech(notification: Notification, recipient: Recipient, text: str) -> Play
 def message_sources(
     notification: Notification, recipient: Recipient, *, with_keys: bool
 ) -> list[PlaySource]:
-    """The message: the WAV if one was given (then the keys spoken), else the text."""
-    if notification.audio_url:
-        sources = [PlaySource(kind="file", uri=notification.audio_url)]
+    """The message: the WAV if one was given (then the keys spoken), else the text. An
+    uploaded WAV wins over an audioUrl."""
+    if notification.audio_token or notification.audio_url:
+        uri = audio.url(notification) if notification.audio_token else notification.audio_url
+        sources = [PlaySource(kind="file", uri=uri)]
         if with_keys:
             sources.append(
                 _speech(notification, recipient, services.key_instructions(notification))

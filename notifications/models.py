@@ -88,9 +88,15 @@ class Notification(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100)
     audience = models.ForeignKey(Audience, on_delete=models.PROTECT, related_name="notifications")
-    # TTS with {name} / {area}, or a WAV the engine fetches (audio_url) instead.
+    # TTS with {name} / {area}, or a WAV played instead: uploaded (audio_file, served to
+    # the engine at an unguessable URL naming audio_token) or one the engine fetches
+    # (audio_url). The upload wins when both are set.
     message = models.TextField(blank=True)
     audio_url = models.URLField(blank=True)
+    audio_file = models.FileField(upload_to="notifications/audio/", blank=True, max_length=200)
+    audio_token = models.CharField(max_length=64, blank=True, db_index=True)
+    audio_name = models.CharField(max_length=200, blank=True)  # as uploaded, for people
+    audio_seconds = models.FloatField(default=0)
     language = models.CharField(max_length=16, default="en-US")  # unless the contact has one
     voice = models.CharField(
         max_length=16, default="female", choices=[("female", "female"), ("male", "male")]

@@ -51,6 +51,15 @@ CUT_OFF = """(width) => {
 }"""
 
 
+# A button 380 px from the left edge (set through the CSSOM: the CSP refuses style="").
+PUSHED_OFF = """() => {
+  const line = document.createElement("p");
+  line.style.marginLeft = "380px";
+  line.appendChild(document.createElement("button")).textContent = "Off screen";
+  document.querySelector("main").appendChild(line);
+}"""
+
+
 def folded(page: Page, cell) -> str:
     """The "name: " a folded cell shows before its value."""
     return cell.evaluate("td => getComputedStyle(td, '::before').content")
@@ -73,10 +82,7 @@ def test_at_390_px_no_list_cuts_a_button_off_or_pans_sideways(acme, plan, log_in
         assert page.evaluate(CUT_OFF, WIDTH) == [], path
 
     # The check sees a button pushed off the screen (so an empty answer above means it).
-    page.evaluate(
-        "() => document.querySelector('main').insertAdjacentHTML('beforeend', "
-        "'<p style=\"margin-left: 380px\"><button>Off screen</button></p>')"
-    )
+    page.evaluate(PUSHED_OFF)
     assert page.evaluate(CUT_OFF, WIDTH)[0].startswith('BUTTON "Off screen"')
 
 

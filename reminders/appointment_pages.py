@@ -18,7 +18,7 @@ from reminders.forms import AppointmentForm
 from reminders.models import Appointment, Contact, ReminderPlan
 from tenants.forms import form_error
 from tenants.permissions import Action
-from tenants.portal.access import tenant_page
+from tenants.portal.access import permits, tenant_page
 
 
 def _get(model: type, request: HttpRequest, pk: int) -> Appointment | ReminderPlan:
@@ -54,7 +54,7 @@ def edit_appointment(request: HttpRequest, appointment_id: int | None = None) ->
     return render(
         request,
         "portal/reminders/edit_appointment.html",
-        {"form": form, "appointment": found},
+        {"form": form, "appointment": found, "can_change": permits(request, Action.REMINDERS_EDIT)},
         status=400 if form.errors else 200,
     )
 

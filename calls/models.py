@@ -11,6 +11,7 @@ import secrets
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -328,6 +329,15 @@ class SimulatedCallee(models.Model):
     # [[seconds after answer, "yes please"], [1.0, "confirm", "prompt"], ...]: what the
     # callee says (espeak-ng speech into its leg), like keys.
     says = models.JSONField(default=list, blank=True)
+    # A softphone identity's member: calls to any of a member's identities ring on their
+    # softphone whichever identity it shows (issue 17). None: rings only where chosen.
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     unscoped = models.Manager()
     objects = TenantManager()

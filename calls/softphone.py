@@ -11,8 +11,10 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -25,6 +27,7 @@ from carrier.media import dtmf
 from carrier.media.audio import Audio, concat, silence
 from carrier.media.play_sources import PlaySource, load
 from carrier.simulated.driver import GAP_SECONDS, TONE_SECONDS
+from tenants import audit
 from tenants.audit import Actor
 from tenants.models import Tenant
 
@@ -47,15 +50,56 @@ def add_identity(tenant: Tenant, text: str, *, actor: Actor) -> SimulatedCallee:
     """Make `text` (+14255550199, 4:+1..., 8:acs:...) a softphone callee of the tenant.
 
     Raises ValidationError for a malformed id or one that already has another script.
+    The member who adds it owns it: it rings on their softphone from then on
+    (ringing_identities), whichever identity the page shows.
     """
-    return save_callee(tenant, actor=actor, raw_id=normalize_raw_id(text), outcome=SOFTPHONE)
+    with transaction.atomic():
+        callee = save_callee(tenant, actor=actor, raw_id=normalize_raw_id(text), outcome=SOFTPHONE)
+        if isinstance(actor, get_user_model()):
+            callee.member = actor
+            callee.save(update_fields=["member"])
+    return callee
 
 
-def live_legs(tenant: Tenant, identity: SimulatedCallee) -> list[Participant]:
-    """The identity's legs that ring or are connected, oldest first."""
+@transaction.atomic
+def claim_identity(tenant: Tenant, identity: SimulatedCallee, *, member: Any) -> None:
+    """`member` owns the tenant's softphone identity from now on (it rings for them on
+    every softphone page); audited like a callee change. Raises NotFound for an identity
+    that is not a softphone callee of the tenant."""
+    callee = identities(tenant).select_for_update().filter(pk=identity.pk).first()
+    if callee is None:
+        raise NotFound("No such softphone identity.")
+    before = callee.member_id
+    callee.member = member
+    callee.save(update_fields=["member"])
+    audit.record(
+        tenant,
+        actor=member,
+        action="simulated_callee.change",
+        target=callee,
+        before={"member": before},
+        after={"member": member.pk},
+    )
+
+
+def ringing_identities(
+    tenant: Tenant, identity: SimulatedCallee, member: Any
+) -> list[SimulatedCallee]:
+    """Whom the softphone answers for: the identity shown, then every other softphone
+    identity `member` owns, so a call to any of them rings whatever is selected."""
+    others = identities(tenant).filter(member_id=getattr(member, "pk", None))
+    return [identity, *others.exclude(pk=identity.pk)]
+
+
+def _raw_ids(who: SimulatedCallee | list[SimulatedCallee]) -> list[str]:
+    return [one.raw_id for one in (who if isinstance(who, list) else [who])]
+
+
+def live_legs(tenant: Tenant, who: SimulatedCallee | list[SimulatedCallee]) -> list[Participant]:
+    """The legs of the identity (or identities) that ring or are connected, oldest first."""
     return list(
         Participant.objects.for_tenant(tenant)
-        .filter(raw_id=identity.raw_id, state__in=[P.INVITED, P.CONNECTED])
+        .filter(raw_id__in=_raw_ids(who), state__in=[P.INVITED, P.CONNECTED])
         .select_related("call")
         .order_by("invited_at")
     )
@@ -187,11 +231,13 @@ def operation_wav(op: MediaOperation) -> bytes:
     return wav
 
 
-def recent_calls(tenant: Tenant, identity: SimulatedCallee, limit: int = 10) -> list[Participant]:
-    """The identity's latest legs, newest first, with their calls (the page's recent list)."""
+def recent_calls(
+    tenant: Tenant, who: SimulatedCallee | list[SimulatedCallee], limit: int = 10
+) -> list[Participant]:
+    """The identities' latest legs, newest first, with their calls (the page's recent list)."""
     return list(
         Participant.objects.for_tenant(tenant)
-        .filter(raw_id=identity.raw_id)
+        .filter(raw_id__in=_raw_ids(who))
         .select_related("call")
         .order_by("-invited_at", "-pk")[:limit]
     )

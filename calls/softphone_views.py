@@ -62,6 +62,10 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"You can now be {identity.raw_id} on the softphone.")
             return _back(request, identity)
+    elif request.method == "POST" and "claim" in request.POST and identity is not None:
+        softphone.claim_identity(tenant, identity, member=request.user)
+        messages.success(request, f"Calls to {identity.raw_id} now ring here for you.")
+        return _back(request, identity)
     elif request.method == "POST" and "call" in request.POST and identity is not None:
         try:
             softphone.call_number(
@@ -76,6 +80,7 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
         error = "Choose who you are first."
     elif request.method == "POST":
         error = "Nothing to do: add an identity or call a number."
+    ringing = softphone.ringing_identities(tenant, identity, request.user) if identity else []
     return render(
         request,
         "portal/calls/softphone.html",
@@ -85,7 +90,10 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
             "numbers": numbers,
             "error": error,
             "can_act": permits(request, Action.CALLS_DRIVE),
-            "recent": softphone.recent_calls(tenant, identity) if identity else [],
+            # Also rings for: the member's other identities (ringing_identities).
+            "also": ringing[1:],
+            "mine": identity is not None and identity.member_id == request.user.pk,
+            "recent": softphone.recent_calls(tenant, ringing) if identity else [],
         },
         status=400 if error else 200,
     )
@@ -93,14 +101,18 @@ def softphone_page(request: HttpRequest) -> HttpResponse:
 
 @tenant_page(write=None)
 def softphone_state(request: HttpRequest) -> JsonResponse:
-    """The identity's ringing and connected calls, and what plays to each (polled)."""
+    """The ringing and connected calls of the identity and of the member's other
+    identities (each leg says which identity it calls), and what plays to each (polled)."""
     identity = _identity(request, request.GET.get("as"))
     if identity is None:
         raise Http404("No such softphone identity.")
+    ringing = softphone.ringing_identities(request.tenant, identity, request.user)
     legs = [
-        _leg(request, participant) for participant in softphone.live_legs(request.tenant, identity)
+        _leg(request, participant) for participant in softphone.live_legs(request.tenant, ringing)
     ]
-    return JsonResponse({"identity": identity.raw_id, "legs": legs})
+    return JsonResponse(
+        {"identity": identity.raw_id, "identities": [one.raw_id for one in ringing], "legs": legs}
+    )
 
 
 def _leg(request: HttpRequest, participant: Participant) -> dict:
@@ -125,6 +137,8 @@ def _leg(request: HttpRequest, participant: Participant) -> dict:
         }
     return {
         "leg_id": str(participant.leg_id),
+        # Which of the member's identities this leg calls (or calls from).
+        "identity": participant.raw_id,
         "state": state,
         "direction": "outgoing" if calling else "incoming",
         # Who is on the other end: the number called, or the caller ID shown.

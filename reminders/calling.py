@@ -188,3 +188,8 @@ def prompt_text(appointment: Appointment) -> str:
         provider=appointment.provider or "your provider",
         location=appointment.location or "our office",
     )
+
+
+def prompt_source(appointment: Appointment) -> PlaySource:
+    """The menu prompt as the call speaks it (voice and language too), for previews."""
+    return _speech(appointment.plan, appointment.contact, prompt_text(appointment))

@@ -116,7 +116,7 @@ def parse(tenant: Tenant, content: str) -> tuple[list[Row], list[dict]]:
         values, row_errors = _clean(tenant, {k: (v or "").strip() for k, v in raw.items() if k})
         external_id = values.get("external_id")
         if external_id and external_id in seen:
-            row_errors.append(("external_id", f"Repeats row {seen[external_id]}."))
+            row_errors.append(_bad("external_id", external_id, f"repeats row {seen[external_id]}."))
         elif external_id:
             seen[external_id] = number
         if row_errors:
@@ -126,45 +126,57 @@ def parse(tenant: Tenant, content: str) -> tuple[list[Row], list[dict]]:
     return rows, errors
 
 
+def _bad(column: str, value: str, problem: str) -> tuple[str, str]:
+    """A row error that quotes the bad value, so the person finds it in their file:
+    `phone "+1555" is not a valid phone number.`"""
+    shown = value if len(value) <= 60 else value[:59] + "…"
+    return column, f'{column} "{shown}" {problem}'
+
+
 def _clean(tenant: Tenant, raw: dict[str, str]) -> tuple[dict, list[tuple[str, str]]]:
     errors: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     for column in REQUIRED:
         if not raw.get(column):
-            errors.append((column, "Required."))
+            errors.append((column, f"{column} is required."))
     if raw.get("external_id"):
         if len(raw["external_id"]) > 100:
-            errors.append(("external_id", "At most 100 characters."))
+            errors.append(_bad("external_id", raw["external_id"], "is over 100 characters."))
         values["external_id"] = raw["external_id"]
     values["name"] = raw.get("name", "")[:200]
     if raw.get("phone"):
         try:
             values["phone"] = normalize_e164(raw["phone"])
         except ValidationError as exc:
-            errors.append(("phone", exc.messages[0]))
+            # normalize_e164 names the value as repr(); the row error quotes it itself.
+            problem = exc.messages[0].removeprefix(repr(raw["phone"])).strip()
+            errors.append(_bad("phone", raw["phone"], problem))
     zone = raw.get("time_zone") or (
         services.default_zone(values["phone"], tenant) if "phone" in values else tenant.time_zone
     )
     if zone not in zoneinfo.available_timezones():
-        errors.append(("time_zone", f"{zone!r} is not an IANA time zone."))
+        errors.append(_bad("time_zone", zone, "is not an IANA time zone (e.g. Europe/Berlin)."))
         zone = tenant.time_zone
     values["time_zone"] = zone
     if raw.get("starts_at"):
         starts_at = _when(raw["starts_at"], zone)
         if starts_at is None:
-            errors.append(("starts_at", "Not a date and time (2026-03-03T14:30-05:00)."))
+            problem = "is not a date and time (2026-03-03T14:30-05:00 or 2026-03-03 14:30)."
+            errors.append(_bad("starts_at", raw["starts_at"], problem))
         else:
             values["starts_at"] = starts_at
     values["language"] = raw.get("language") or "en-US"
     consent = (raw.get("consent") or "yes").lower()
     if consent not in TRUE | FALSE:
-        errors.append(("consent", "yes or no."))
+        errors.append(_bad("consent", raw["consent"], "is not yes or no."))
     values["consent"] = consent in TRUE
     values["provider"] = raw.get("provider", "")[:200]
     values["location"] = raw.get("location", "")[:200]
     status = raw.get("status") or Appointment.Status.SCHEDULED
     if status not in Appointment.Status.values:
-        errors.append(("status", f"One of {', '.join(Appointment.Status.values)}."))
+        errors.append(
+            _bad("status", status, f"is not one of {', '.join(Appointment.Status.values)}.")
+        )
     values["status"] = status
     return values, errors
 

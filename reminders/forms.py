@@ -1,12 +1,16 @@
 """Portal forms of the reminders app: text in, the values reminders.services stores out."""
 
+import zoneinfo
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from reminders.models import Disposition, ReminderPlan
+from reminders.models import Appointment, Disposition, ReminderPlan
+from reminders.services import default_zone
 from tenants.models import PhoneNumber, Tenant
+from tenants.phone import normalize_e164
 
 WEEKDAYS = list(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]))
 # The dispositions whose retries the form edits (others stop the reminder).
@@ -108,3 +112,70 @@ class ImportForm(forms.Form):
         only = list(plans.values_list("pk", flat=True)[:2])
         if len(only) == 1:  # nothing to choose: the only plan is the answer
             self.fields["plan"].initial = only[0]
+
+
+class AppointmentForm(forms.Form):
+    """One appointment typed in the portal: who (a contact found or made by phone), when
+    (in the contact's zone), which plan."""
+
+    external_id = forms.CharField(
+        max_length=100, required=False, label="External id", help_text="empty: one is made up"
+    )
+    name = forms.CharField(max_length=200)
+    phone = forms.CharField(max_length=32, help_text="E.164, e.g. +14255550123")
+    time_zone = forms.CharField(
+        max_length=64, required=False, help_text="IANA; empty: the number's, else the tenant's"
+    )
+    starts_at = forms.DateTimeField(
+        label="Starts", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="in the contact's time zone",
+    )  # fmt: skip
+    plan = forms.ModelChoiceField(queryset=ReminderPlan.unscoped.none())
+    provider = forms.CharField(max_length=200, required=False)
+    location = forms.CharField(max_length=200, required=False)
+
+    def __init__(
+        self, *args: Any, tenant: Tenant, appointment: Appointment | None = None, **kwargs: Any
+    ) -> None:
+        initial = {}
+        if appointment is not None:
+            contact = appointment.contact
+            local = appointment.starts_at.astimezone(zoneinfo.ZoneInfo(contact.time_zone))
+            initial = {
+                "external_id": appointment.external_id,
+                "name": contact.name,
+                "phone": contact.phone,
+                "time_zone": contact.time_zone,
+                "starts_at": local.strftime("%Y-%m-%dT%H:%M"),
+                "plan": appointment.plan_id,
+                "provider": appointment.provider,
+                "location": appointment.location,
+            }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.tenant = tenant
+        plans = ReminderPlan.objects.for_tenant(tenant)
+        self.fields["plan"].queryset = plans
+        only = list(plans.values_list("pk", flat=True)[:2])
+        if appointment is None and len(only) == 1:
+            self.fields["plan"].initial = only[0]
+        if appointment is not None:  # the id other systems know it by stays
+            self.fields["external_id"].disabled = True
+
+    def clean_phone(self) -> str:
+        return normalize_e164(self.cleaned_data["phone"])
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"].strip()
+        if zone and zone not in zoneinfo.available_timezones():
+            raise ValidationError(f'"{zone}" is not an IANA time zone (e.g. Europe/Berlin).')
+        return zone
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "phone" in data and "time_zone" in data:
+            data["time_zone"] = data["time_zone"] or default_zone(data["phone"], self.tenant)
+            if data.get("starts_at"):
+                # Typed as the contact's wall-clock time, whatever zone the page shows.
+                wall = timezone.make_naive(data["starts_at"])
+                data["starts_at"] = wall.replace(tzinfo=zoneinfo.ZoneInfo(data["time_zone"]))
+        return data

@@ -375,6 +375,54 @@ def cancel_appointment(tenant: Tenant, appointment_id: int, *, actor: Actor) -> 
     return appointment
 
 
+@transaction.atomic
+def call_now(tenant: Tenant, appointment_id: int, *, actor: Actor) -> Appointment:
+    """Make the appointment's next reminder due now: the dispatcher places it within a
+    second, with every rule a planned call has (consent, do-not-call list, the plan's
+    calling hours, the tenant's pace). The call stands for the next reminder (after the
+    last one, one more attempt of the last). Raises ValidationError unless the
+    appointment is scheduled, still ahead and not on a call already."""
+    appointment = (
+        Appointment.objects.for_tenant(tenant)
+        .select_for_update(of=("self",))
+        .select_related("plan")
+        .get(pk=appointment_id)
+    )
+    now = timezone.now()
+    if appointment.status != S.SCHEDULED:
+        raise ValidationError(f"The appointment is {appointment.status}: no more calls.")
+    if appointment.starts_at <= now:
+        raise ValidationError("The appointment has already begun.")
+    if Attempt.unscoped.filter(
+        appointment=appointment, state__in=[A.DIALING, A.CONNECTED]
+    ).exists():
+        raise ValidationError("A reminder call for it is on now.")
+    if appointment.next_attempt_at is None:
+        # Nothing planned (every reminder's time has passed): one more of the last.
+        index = min(appointment.next_reminder_index, len(appointment.plan.offsets) - 1)
+        appointment.next_reminder_index = index
+        appointment.next_attempt_number = _next_number(appointment, index)
+    before = appointment.next_attempt_at
+    appointment.next_attempt_at = now
+    appointment.save(
+        update_fields=[
+            "next_attempt_at",
+            "next_reminder_index",
+            "next_attempt_number",
+            "updated_at",
+        ]
+    )
+    audit.record(
+        tenant,
+        actor=actor,
+        action="appointment.call_now",
+        target=appointment,
+        before={"next_attempt_at": before.isoformat() if before else None},
+        after={"next_attempt_at": now.isoformat()},
+    )
+    return appointment
+
+
 # --- finishing an attempt: retries by disposition ------------------------------------
 
 

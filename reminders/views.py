@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from calls.models import Call
-from reminders import csv_import, services
+from reminders import calling, csv_import, dispatcher, services
 from reminders.forms import ImportForm, PlanForm
 from reminders.models import Appointment, Attempt, Disposition, ImportJob, ReminderPlan
 from tenants.forms import form_error
@@ -92,13 +92,29 @@ def appointments(request: HttpRequest) -> HttpResponse:
     )
 
 
-@tenant_page(write=Action.REMINDERS_EDIT)
+@tenant_page(write={"cancel": Action.REMINDERS_EDIT, "call_now": Action.REMINDERS_DISPATCH})
 def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    """One appointment with every call made for it and what each call heard."""
+    """One appointment with every call made for it and what each call heard; cancel it,
+    or call now (the dispatcher places the next reminder at once, by the plan's rules)."""
     found = _get(Appointment, request, appointment_id)
     if request.method == "POST" and "cancel" in request.POST:
         services.cancel_appointment(request.tenant, found.pk, actor=request.user)
         messages.success(request, "Appointment cancelled; no more reminders.")
+        return redirect("portal:reminder_appointment", request.tenant.slug, found.pk)
+    if request.method == "POST" and "call_now" in request.POST:
+        try:
+            services.call_now(request.tenant, found.pk, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            placed = dispatcher.tick(request.tenant)  # now, not at the next dispatcher turn
+            messages.success(
+                request,
+                "Calling now."
+                if placed
+                else "Due now: the dispatcher calls within the "
+                "plan's calling hours and the tenant's pace.",
+            )
         return redirect("portal:reminder_appointment", request.tenant.slug, found.pk)
     attempts = list(found.attempts.order_by("reminder_index", "attempt_number"))
     # Attempts know their call by serverCallId; the portal links to it by our pk.
@@ -116,8 +132,18 @@ def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
             "appointment": found,
             "attempts": attempts,
             "can_change": permits(request, Action.REMINDERS_EDIT),
+            "can_call": permits(request, Action.REMINDERS_DISPATCH),
+            "prompt": _prompt(found),
         },
     )
+
+
+def _prompt(appointment: Appointment) -> str:
+    """What the reminder call says, or why it cannot (a placeholder the plan lacks)."""
+    try:
+        return calling.prompt_text(appointment)
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"(the plan's prompt cannot be rendered: {exc})"
 
 
 @tenant_page(write=Action.REMINDERS_EDIT)

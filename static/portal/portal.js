@@ -11,12 +11,29 @@ document.addEventListener("click", (event) => {
 });
 
 // A list's whole row opens its item (easier to hit on a phone than the one link in it);
-// links, buttons and form fields in the row keep their own behaviour.
+// links, buttons, players and form fields in the row keep their own behaviour.
 document.addEventListener("click", (event) => {
   const row = event.target.closest("tr[data-href]");
-  if (!row || event.target.closest("a, button, input, select, textarea, label")) return;
+  const own = "a, button, input, select, textarea, label, audio, video, summary, form";
+  if (!row || event.target.closest(own)) return;
   if (window.getSelection().toString()) return; // selecting text to copy is not a click
   window.location.assign(row.dataset.href);
+});
+
+// A play button (`data-play="<audio url>"`) plays what it names, e.g. a reminder prompt,
+// in an audio player put after it (fetched afresh each time: the prompt may have changed).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-play]");
+  if (!button) return;
+  let player = button.nextElementSibling;
+  if (!player || player.tagName !== "AUDIO") {
+    player = document.createElement("audio");
+    player.controls = true;
+    player.className = "preview";
+    button.after(player);
+  }
+  player.src = `${button.dataset.play}${button.dataset.play.includes("?") ? "&" : "?"}t=${Date.now()}`;
+  player.play().catch(() => { /* autoplay refused: the controls still play it */ });
 });
 
 document.addEventListener("submit", (event) => {
@@ -49,3 +66,54 @@ function select(node) {
   selection.removeAllRanges();
   selection.addRange(range);
 }
+
+// Lists (tables of three columns or more, unless `no-fold`): each cell learns its column's
+// name (`data-label`), so on narrow screens the stylesheet folds the secondary columns
+// under the first as "name: value" lines; and a row with a link to open becomes a whole-row
+// link (the first link that is not a download), as Calls and Appointments mark by hand.
+// Rows that arrive later (live lists replace a tbody) are prepared as they come.
+function columnNames(table) {
+  return Array.from(table.querySelectorAll("thead th"), (th) => {
+    const copy = th.cloneNode(true);
+    copy.querySelectorAll("small").forEach((hint) => hint.remove()); // "(Europe/Berlin)"
+    return copy.textContent.trim();
+  });
+}
+
+function prepareTable(table) {
+  if (table.classList.contains("no-fold")) return;
+  const names = columnNames(table);
+  if (names.length < 3) return;
+  table.classList.add("folds");
+  table.querySelectorAll("tbody tr").forEach((row) => {
+    let column = 0;
+    Array.from(row.cells).forEach((cell) => {
+      if (names[column] && !cell.dataset.label) cell.dataset.label = names[column];
+      column += cell.colSpan || 1;
+    });
+    if (row.dataset.href) return;
+    const link = Array.from(row.querySelectorAll("a[href]")).find(
+      (a) => !a.hasAttribute("download") && !a.closest("form") && !a.getAttribute("href").startsWith("#")
+    );
+    if (link) {
+      row.dataset.href = link.href;
+      row.classList.add("row-link");
+    }
+  });
+}
+
+function prepareTables(root) {
+  root.querySelectorAll("main table").forEach(prepareTable);
+}
+
+prepareTables(document);
+new MutationObserver((changes) => {
+  const tables = new Set();
+  changes.forEach((change) => change.addedNodes.forEach((node) => {
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    const table = node.closest("table") || (node.tagName === "TABLE" ? node : null);
+    if (table) tables.add(table);
+    node.querySelectorAll?.("table").forEach((inner) => tables.add(inner));
+  }));
+  tables.forEach(prepareTable);
+}).observe(document.body, { childList: true, subtree: true });

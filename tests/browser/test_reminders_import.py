@@ -38,6 +38,10 @@ def test_a_csv_with_one_bad_row_imports_nothing_and_names_the_row(tenant, log_in
     errors = page.locator("table tbody tr")
     assert errors.count() == 1
     assert errors.first.locator("td").nth(1).inner_text() == "phone"
+    # The problem quotes the bad value, so it can be found in the file.
+    assert errors.first.locator("td").nth(2).inner_text() == (
+        'row 3: phone "not a number" is not in E.164 form (it must start with +).'
+    )
     assert "nothing was imported" in page.content()
     assert not Appointment.objects.for_tenant(tenant).exists()
     screenshot(page, "reminders-import")

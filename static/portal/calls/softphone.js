@@ -19,6 +19,7 @@
   var notice = ""; // why the server refused the last action, shown for a few seconds
   var noticeUntil = 0;
   var shown = []; // leg ids on screen, to tell when a call ends
+  var lastEnded = ""; // how the last call ended, while no call is on
 
   // DTMF row and column frequencies (ITU-T Q.23), as calls/media/dtmf.py has them.
   var ROWS = [697, 770, 852, 941];
@@ -122,6 +123,8 @@
       item.appendChild(text("span", "state", LABELS[leg.state] || leg.state));
       var other = leg.other || "your app";
       item.appendChild(text("span", "", leg.direction === "incoming" ? "from " + other : "to " + other));
+      // The member's identity this call is for (it rings whichever identity is selected).
+      item.appendChild(text("span", "identity", (leg.direction === "incoming" ? "for " : "as ") + leg.identity));
       var link = text("a", "call-link", "call " + leg.call_id);
       link.href = leg.call_url;
       item.appendChild(link);
@@ -142,12 +145,13 @@
     });
     shown = legs.map(function (leg) { return leg.leg_id; });
     if (ended.length) {
-      if (!legs.length) tell("Call ended: Recent calls says how.");
-      refreshRecent();
+      if (!legs.length) tell("Call ended.");
+      refreshRecent(!legs.length);
     }
+    if (legs.length) lastEnded = "";
     ring(legs.some(function (leg) { return leg.state === "ringing"; }));
     if (Date.now() < noticeUntil) status.textContent = notice;
-    else status.textContent = legs.length ? "" : "No calls right now.";
+    else status.textContent = legs.length ? "" : lastEnded || "No calls right now.";
     keys.forEach(function (key) { key.disabled = !canAct || activeLeg === null; });
     listen(activeLeg && activeLeg.media);
   }
@@ -184,8 +188,10 @@
     });
   });
 
-  // The recent calls table, re-read from the page itself (it says how each call ended).
-  function refreshRecent() {
+  // The recent calls table, re-read from the page itself (it says how each call ended);
+  // after the last call ends, the status line says how the newest one ended until the
+  // next call comes.
+  function refreshRecent(sayHow) {
     fetch(window.location.href, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
@@ -193,6 +199,11 @@
         var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("table.recent-calls tbody");
         var current = document.querySelector("table.recent-calls tbody");
         if (fresh && current) current.replaceWith(fresh);
+        var how = fresh && fresh.querySelector("tr td.ended");
+        if (sayHow && how) {
+          lastEnded = "Call ended: " + how.textContent.trim() + ".";
+          status.textContent = lastEnded;
+        }
       })
       .catch(function () { /* the next ended call tries again */ });
   }

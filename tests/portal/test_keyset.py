@@ -74,9 +74,13 @@ def test_the_newest_page_has_no_newer_link_and_the_last_page_no_older_link(tenan
     first = page(tenant, 2)
     last = page(tenant, 2, older=page(tenant, 2, older=first.older).older)
 
-    assert first.first and first.newer is None and first.older
+    assert first.first
+    assert first.newer is None
+    assert first.older
     assert [c.pk for c in last] == expected[4:]
-    assert last.older is None and last.newer and not last.first
+    assert last.older is None
+    assert last.newer
+    assert not last.first
 
 
 @pytest.mark.parametrize(

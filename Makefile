@@ -96,6 +96,13 @@ clean:
 
 # Usage report pages and API over 1,000,000 call legs of 100 tenants (bench/usage.py):
 # p50/p95 against 250 ms (all tenants, 30 days) and 100 ms (one tenant's month, API).
+# Portal lists at 1,000 vs 1,000,000 calls: statements, ms and plan per page (bench/lists.py);
+# seeding takes about a minute, LISTS_ARGS="--rows 100000" for a shorter run.
+.PHONY: bench-lists
+bench-lists: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.lists $(LISTS_ARGS)
+
 .PHONY: bench-usage
 bench-usage: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py

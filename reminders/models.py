@@ -203,7 +203,9 @@ class Appointment(models.Model):
                 fields=["tenant", "next_attempt_at"],
                 condition=Q(next_attempt_at__isnull=False),
                 name="appointment_due",
-            )
+            ),
+            # Keyset paging of the portal list (tenants.portal.listing), latest start first.
+            models.Index(fields=["tenant", "-starts_at", "-id"], name="appointment_tenant_keyset"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("calls", "0006_keyset_index"),
+        ("calls", "0007_keyset_index"),
         ("recordings", "0001_initial"),
         ("tenants", "0005_keyset_index"),
     ]

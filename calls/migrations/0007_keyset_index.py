@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("calls", "0005_media_streaming_and_transcription"),
+        ("calls", "0006_softphone_identity_member"),
         ("tenants", "0005_keyset_index"),
     ]
 

@@ -79,9 +79,13 @@ def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
         silences=attempt.silences,
         replays=attempt.replays,
         has_office=bool(appointment.plan.office_number),
+        # Only an answer asks whether the appointment is still on (read fresh: it may
+        # have been cancelled since dispatch); the other events skip the round trip.
         appointment_status=Appointment.unscoped.values_list("status", flat=True).get(
             pk=appointment.pk
-        ),
+        )
+        if event_type == "CallConnected"
+        else appointment.status,
         disposition=attempt.disposition,
     )
     decision = flow.decide(facts, event_type, data)

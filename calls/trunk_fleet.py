@@ -11,6 +11,7 @@ Everything here touches the database synchronously: the gateway calls it off its
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,7 @@ class TrunkFleet:
         self._start = start
         self._on_event = on_event
         self._versions: dict[int, Any] = {}  # trunk id -> updated_at of what runs
+        self._pinging: dict[int, float] = {}  # trunk id -> when we sent its requested ping
 
     def sync(self) -> list[int]:
         """Start carriers for new or changed enabled trunks, stop those of deleted or
@@ -157,6 +159,28 @@ class TrunkFleet:
                 registration_status=registration.get("status"),
             )
             carrier._submit(carrier.ua.options)  # answered on the SIP loop
+
+    def answer_ping_requests(self) -> None:
+        """ "Ping now" (the portal): send an OPTIONS to each carried trunk someone asked
+        about, and write its answer (or its Timer F 408) once the SIP loop has it. Never
+        waits for the network: the gateway loop calls this every second or so."""
+        asked = Trunk.unscoped.filter(pk__in=list(self._versions), ping_requested_at__isnull=False)
+        for trunk_id in asked.values_list("pk", flat=True):
+            carrier = self.carrier(trunk_id)
+            if carrier is None:
+                continue
+            sent = self._pinging.get(trunk_id)
+            if sent is None:
+                self._pinging[trunk_id] = time.time()
+                carrier._submit(carrier.ua.options)  # answered on the SIP loop
+                continue
+            ping = carrier.status()["ping"]
+            if (ping.get("at") or 0) >= sent:
+                del self._pinging[trunk_id]
+                trunks.record_ping(
+                    trunk_id, gateway_id=f"{self.gateway_id} (SIP port {_port(carrier)})"[:64],
+                    at=timezone.now(), status=ping.get("status"), rtt_ms=ping.get("rtt_ms"),
+                )  # fmt: skip
 
     def close(self) -> None:
         for trunk_id in list(self._versions):

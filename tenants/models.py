@@ -251,6 +251,10 @@ class Trunk(models.Model):
     registration_status = models.PositiveIntegerField(null=True, blank=True)
     status_gateway = models.CharField(max_length=64, blank=True)
     status_at = models.DateTimeField(null=True, blank=True)
+    # "Ping now" on the portal: the carrying gateway pings at once, writes the answer and
+    # clears this (written with update(), so updated_at, which restarts the trunk's SIP
+    # agent when its settings change, stays).
+    ping_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from tenants import audit
 from tenants.audit import Actor
@@ -188,6 +189,14 @@ def delete_trunk(tenant: Tenant, trunk_id: int, *, actor: Actor) -> None:
         raise ValidationError(f"Numbers still use this trunk: {numbers}.") from None
 
 
+def request_ping(tenant: Tenant, trunk_id: int) -> bool:
+    """Ask the gateway carrying the trunk to ping it now (its answer replaces the status
+    within a second or two). False if the tenant has no such trunk. Not audited: it
+    changes nothing but when the next observation is made."""
+    asked = Trunk.objects.for_tenant(tenant).filter(pk=trunk_id)
+    return bool(asked.update(ping_requested_at=timezone.now()))
+
+
 def record_status(
     trunk_id: int,
     *,
@@ -208,3 +217,12 @@ def record_status(
         status_gateway=gateway_id,
         status_at=at,
     )
+
+
+def record_ping(trunk_id: int, *, gateway_id: str, at: datetime, status: int | None,
+                rtt_ms: float | None) -> None:  # fmt: skip
+    """The answer to a requested ping: the status now, and the request done."""
+    Trunk.unscoped.filter(pk=trunk_id).update(
+        ping_status=status, ping_rtt_ms=rtt_ms, status_gateway=gateway_id, status_at=at,
+        ping_requested_at=None,
+    )  # fmt: skip

@@ -85,13 +85,25 @@ def trunk_list(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/tenants/trunks.html", {"trunks": rows, "form": form})
 
 
-@tenant_page(write={"save": Action.TRUNKS_MANAGE, "delete": Action.TRUNKS_MANAGE})
+@tenant_page(
+    write={
+        "save": Action.TRUNKS_MANAGE,
+        "delete": Action.TRUNKS_MANAGE,
+        "ping": Action.TRUNKS_MANAGE,
+    }
+)
 def trunk_detail(request: HttpRequest, trunk_id: int) -> HttpResponse:
     tenant = request.tenant
     trunk = Trunk.objects.for_tenant(tenant).filter(pk=trunk_id).first()
     if trunk is None:
         raise Http404("No such trunk.")
     form = TrunkForm(instance=trunk, tenant=tenant)
+    if request.method == "POST" and "ping" in request.POST:
+        trunks.request_ping(tenant, trunk.pk)
+        messages.success(
+            request, "Ping sent to the gateway carrying this trunk: reload in a moment."
+        )
+        return redirect("portal:trunk", tenant_slug=tenant.slug, trunk_id=trunk.pk)
     if request.method == "POST" and "delete" in request.POST:
         try:
             trunks.delete_trunk(tenant, trunk.pk, actor=request.user)

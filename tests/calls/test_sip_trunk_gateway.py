@@ -244,6 +244,21 @@ def test_the_gateway_pings_its_trunks_and_writes_the_round_trip(tenant, sip_gate
     assert trunk.registration_state == "off"
 
 
+def test_ping_now_from_the_portal_is_answered_by_the_gateway(tenant, sip_gateway, tmp_path):
+    with sipp(tmp_path, "-sf", str(scenario("uas_options.xml", tmp_path))) as peer:
+        trunk = trunk_to(tenant, peer.port)
+        sip_gateway.sync()
+        assert trunks.request_ping(tenant, trunk.pk)
+        answered = lambda: not Trunk.unscoped.get(pk=trunk.pk).ping_requested_at  # noqa: E731
+        sip_gateway.run_until(lambda: sip_gateway.fleet.answer_ping_requests() or answered())
+        assert peer.wait() == 0, peer.output()
+
+    trunk.refresh_from_db()
+    assert trunk.ping_status == 200
+    assert 0 < trunk.ping_rtt_ms < 1000
+    assert "gateway-1" in trunk.status_gateway
+
+
 def test_a_call_transferred_over_the_trunk_leaves_the_two_sip_legs_together(
     tenant, callbacks, sip_gateway, tmp_path
 ):

@@ -109,3 +109,30 @@ def test_another_tenants_trunk_is_404(client, tenant, other_tenant, user):
     assert client.get(url("trunk", trunk_id=theirs.pk)).status_code == 404
     assert client.post(url("trunk", trunk_id=theirs.pk), {"delete": "1"}).status_code == 404
     assert Trunk.objects.for_tenant(other_tenant).exists()
+
+
+def test_ping_now_asks_the_gateway_and_says_so_until_it_answers(client, tenant, user):
+    trunk = trunks.save_trunk(tenant, actor=user, name="A", proxy_host="127.0.0.1")
+    client.force_login(user)
+
+    response = client.post(url("trunk", trunk_id=trunk.pk), {"ping": "1"}, follow=True)
+
+    trunk.refresh_from_db()
+    assert trunk.ping_requested_at is not None
+    page = response.content.decode()
+    assert "Ping sent to the gateway" in page
+    assert "waiting for the gateway's answer" in page
+    trunks.record_ping(trunk.pk, gateway_id="gw-1", at=timezone.now(), status=200, rtt_ms=1.5)
+    page = client.get(url("trunk", trunk_id=trunk.pk)).content.decode()
+    assert "waiting for the gateway" not in page
+    assert "OPTIONS 200 in 1.5 ms" in page
+
+
+def test_an_operator_cannot_ping_a_trunk(client, tenant, user, member_client):
+    trunk = trunks.save_trunk(tenant, actor=user, name="A", proxy_host="127.0.0.1")
+    member_client(Membership.Role.OPERATOR)
+
+    assert client.post(url("trunk", trunk_id=trunk.pk), {"ping": "1"}).status_code == 403
+    assert "Ping now" not in client.get(url("trunk", trunk_id=trunk.pk)).content.decode()
+    trunk.refresh_from_db()
+    assert trunk.ping_requested_at is None

@@ -76,6 +76,7 @@ class Command(BaseCommand):
             f"gateway {gateway_id}: simulated carrier up ({ended} stale call(s) ended)"
         )
         checker = asyncio.create_task(self._check_trunks(fleet, stop)) if fleet else None
+        pinger = asyncio.create_task(self._answer_pings(fleet, stop)) if fleet else None
 
         def shut_down() -> None:
             stop.set()
@@ -103,6 +104,7 @@ class Command(BaseCommand):
         listener.cancel()
         if fleet is not None:
             checker.cancel()
+            pinger.cancel()
             await sync_to_async(fleet.close)()  # BYE and CANCEL every SIP leg still up
         self.stdout.write("gateway: stopped")
 
@@ -117,6 +119,18 @@ class Command(BaseCommand):
                 log.exception("checking the SIP trunks failed; trying again later")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.SIP_TRUNK_CHECK_SECONDS)
+
+    @staticmethod
+    async def _answer_pings(fleet: TrunkFleet, stop: asyncio.Event) -> None:
+        """The portal's "Ping now": look for requests every second (one small query)."""
+        answer = sync_to_async(fleet.answer_ping_requests, thread_sensitive=False)
+        while not stop.is_set():
+            try:
+                await answer()
+            except Exception:
+                log.exception("answering the trunks' ping requests failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
 
     @staticmethod
     def _until_next(carrier: Any, poll: float) -> float:

@@ -21,6 +21,8 @@ from carrier.media import speech
 # Unvoiced time that ends an utterance (the gaps inside and between words are shorter).
 HANGOVER = 0.3
 FRAME_SECONDS = 0.02
+# Transcription sends an Intermediate result for what was said so far every this often.
+INTERMEDIATE_EVERY = 1.0
 # Longest utterance kept (a stream of talk is cut into pieces this long at most).
 MAX_UTTERANCE = 15.0
 
@@ -103,6 +105,15 @@ class Segmenter:
             self.speaking = False
             return "end"
         return None
+
+    def peek(self) -> bytes:
+        """The utterance so far (while it is being said)."""
+        return np.concatenate(self._frames).astype("<i2").tobytes() if self._frames else b""
+
+    @property
+    def length(self) -> float:
+        """Seconds of the utterance so far."""
+        return len(self._frames) * FRAME_SECONDS
 
     def take(self) -> bytes:
         """The last utterance's audio, first voiced frame to last (trailing quiet cut)."""

@@ -284,7 +284,12 @@ def transcription_metadata(
 
 
 def transcription_data(
-    text: str, confidence: float, offset: float, duration: float, participant: str
+    text: str,
+    confidence: float,
+    offset: float,
+    duration: float,
+    participant: str,
+    status: str = "Final",
 ) -> dict:
     ticks = 10_000_000  # ACS counts offsets and durations in 100 ns ticks
     return {
@@ -297,6 +302,6 @@ def transcription_data(
             "duration": int(duration * ticks),
             "words": [],
             "participantRawID": participant,
-            "resultStatus": "Final",
+            "resultStatus": status,  # "Intermediate" while the phrase is being said
         },
     }

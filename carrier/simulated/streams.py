@@ -6,7 +6,8 @@ phrases, the hello on answer, keys) and sends it to the app's WebSocket as it ha
 everyone's, sent as the clock passes it);
 audio the app sends back is played into the call, in order, until the app sends
 StopAudio. A transcription hears the participants' phrases, recognizes each off the
-clock (carrier.media.speech) and sends the text as TranscriptionData.
+clock (carrier.media.speech) and sends the text as TranscriptionData (Intermediate results
+for each second of the phrase so far, then the Final one).
 """
 
 import itertools
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from carrier.interface import CarrierEvent, Stream, StreamOutcome
-from carrier.media import speech, streaming
+from carrier.media import recognition, speech, streaming
 from carrier.media.audio import RATE, Audio
 from carrier.simulated.taping import Taping
 
@@ -32,7 +33,8 @@ class _Live:
     playing_until: int = 0  # where the app's audio queued so far ends
     generation: int = 0  # bumped by StopAudio: queued chunks of older generations are moot
     current: str = ""  # the sound (of the app's audio) playing now
-    transcripts: list[tuple[Future, str, float, float]] = field(default_factory=list)
+    # (decoding, rawId, offset, duration, final) in the order the audio was said
+    transcripts: list[tuple[Future, str, float, float, bool]] = field(default_factory=list)
     # A mixed stream: the participants' audio summed from call sample `mix_start` on, sent
     # once no more can be added to it (it is in the past).
     mix: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
@@ -167,25 +169,30 @@ class SimulatedStreams:
         if span is None:
             return
         offset = (at + span[0] - live.started_at) / RATE
-        duration = (span[1] - span[0]) / RATE
-        future = self._recognizer().submit(audio.pcm[span[0] * 2 : span[1] * 2])
-        live.transcripts.append((future, track, offset, duration))
+        voiced = audio.pcm[span[0] * 2 : span[1] * 2]
+        # Intermediate results of the phrase so far (every second of it), then the final.
+        step = int(recognition.INTERMEDIATE_EVERY * RATE) * 2
+        for end in [*range(step, len(voiced), step), len(voiced)]:
+            future = self._recognizer().submit(voiced[:end])
+            final = end == len(voiced)
+            live.transcripts.append((future, track, offset, end / 2 / RATE, final))
 
     def _transcribed(self, sid: str, live: _Live) -> list[CarrierEvent]:
-        out, waiting = [], []
-        for item in live.transcripts:
-            future, track, offset, duration = item
-            if not future.done():
-                waiting.append(item)
-                continue
+        """Send the decoded results in the order their audio was said."""
+        out = []
+        while live.transcripts and live.transcripts[0][0].done():
+            future, track, offset, duration, final = live.transcripts.pop(0)
             if future.exception() is not None or not future.result().text:
                 continue
             result: speech.Result = future.result()
+            status = "Final" if final else "Intermediate"
             live.connection.send_message(
                 streaming.transcription_data(
-                    result.text, result.confidence, offset, duration, track
+                    result.text, result.confidence, offset, duration, track, status
                 )
             )
+            if not final:
+                continue  # only final phrases are kept with the call
             detail = {
                 "stream": sid,
                 "participant": track,
@@ -195,7 +202,6 @@ class SimulatedStreams:
                 "duration": duration,
             }
             out.append(CarrierEvent("", StreamOutcome.TRANSCRIBED, detail))
-        live.transcripts = waiting
         return out
 
     def _play(self, live: _Live, audio: Audio) -> None:

@@ -6,7 +6,8 @@ ACS does (silent frames flagged): "mixed" as one signal, the sum of the call's u
 legs; "unmixed" one frame per participant, with its rawId. Audio the app sends back plays
 into the call's legs in order until StopAudio (and is on the recording's app track, as
 any prompt). A transcription cuts each leg's audio into utterances (the recognize's
-Segmenter) and sends what the recognizer pool makes of each as TranscriptionData.
+Segmenter) and sends what the recognizer pool makes of each as TranscriptionData: every
+second of a phrase still being said an Intermediate result, then the Final one.
 
 Runs on the SIP loop; the connections' threads hand their news over with `post`.
 """
@@ -37,7 +38,9 @@ class _Live:
     started_at: float  # media clock seconds
     segmenters: dict[str, recognition.Segmenter] = field(default_factory=dict)
     starts: dict[str, float] = field(default_factory=dict)  # leg -> its utterance's start
-    transcripts: list[tuple[Future, str, float, float]] = field(default_factory=list)
+    partials: dict[str, int] = field(default_factory=dict)  # leg -> intermediates sent
+    # (decoding, rawId, offset, duration, final) in the order the audio was heard
+    transcripts: list[tuple[Future, str, float, float, bool]] = field(default_factory=list)
 
 
 class SipStreams:
@@ -125,29 +128,36 @@ class SipStreams:
             segmenter = live.segmenters.setdefault(leg_id, recognition.Segmenter())
             event = segmenter.feed(said[leg_id])
             if event == "start":
-                live.starts[leg_id] = now
+                live.starts[leg_id], live.partials[leg_id] = now, 0
             elif event == "end":
                 pcm = segmenter.take()
-                offset = live.starts.pop(leg_id, now) - live.started_at
-                duration = len(pcm) / 2 / streaming.RATE
-                future = self._recognizer().submit(pcm)
-                live.transcripts.append((future, who, offset, duration))
-        waiting = []
-        for item in live.transcripts:
-            future, who, offset, duration = item
-            if not future.done():
-                waiting.append(item)
-            elif future.exception() is None and future.result().text:
-                result: speech.Result = future.result()
-                message = streaming.transcription_data(
-                    result.text, result.confidence, offset, duration, who
-                )
-                live.connection.send_message(message)
+                self._submit(live, who, pcm, live.starts.pop(leg_id, now), final=True)
+            elif segmenter.speaking and segmenter.length >= recognition.INTERMEDIATE_EVERY * (
+                live.partials.get(leg_id, 0) + 1
+            ):
+                live.partials[leg_id] = live.partials.get(leg_id, 0) + 1
+                self._submit(live, who, segmenter.peek(), live.starts.get(leg_id, now), final=False)
+        # Results go out in the order their audio was heard (intermediate before final).
+        while live.transcripts and live.transcripts[0][0].done():
+            future, who, offset, duration, final = live.transcripts.pop(0)
+            if future.exception() is not None or not future.result().text:
+                continue
+            result: speech.Result = future.result()
+            status = "Final" if final else "Intermediate"
+            message = streaming.transcription_data(
+                result.text, result.confidence, offset, duration, who, status
+            )
+            live.connection.send_message(message)
+            if final:  # only final phrases are kept with the call
                 detail = {"stream": sid, "participant": who, "text": result.text,
                           "confidence": result.confidence, "offset": offset,
                           "duration": duration}  # fmt: skip
                 self._emit(CarrierEvent("", StreamOutcome.TRANSCRIBED, detail))
-        live.transcripts = waiting
+
+    def _submit(self, live: _Live, who: str, pcm: bytes, start: float, *, final: bool) -> None:
+        duration = len(pcm) / 2 / streaming.RATE
+        future = self._recognizer().submit(pcm)
+        live.transcripts.append((future, who, start - live.started_at, duration, final))
 
     # --- what the app's socket says (on the SIP loop, via post) ---
     def _news(self, sid: str, kind: str, detail: dict) -> None:

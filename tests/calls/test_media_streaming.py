@@ -109,6 +109,14 @@ def until(gateway, condition, step: float = 0.0) -> None:
         time.sleep(0.02)
 
 
+def final(app_socket) -> list[dict]:
+    return [
+        m
+        for m in app_socket.of_kind("TranscriptionData")
+        if m["transcriptionData"]["resultStatus"] == "Final"
+    ]
+
+
 def streaming(url: str, **more) -> MediaStreamingOptions:
     return MediaStreamingOptions(
         transport_url=url,
@@ -209,10 +217,13 @@ def test_transcription_sends_the_spoken_sentence_and_keeps_it(call, app_socket, 
     connection = call(transcription=options)
     until(gateway, lambda: callbacks.of_type("TranscriptionStarted"))
     gateway.advance(6)
-    until(gateway, lambda: app_socket.of_kind("TranscriptionData"), step=0.0)
+    until(gateway, lambda: final(app_socket), step=0.0)
 
     assert app_socket.received[0]["kind"] == "TranscriptionMetadata"
-    [data] = app_socket.of_kind("TranscriptionData")
+    *partial, data = app_socket.of_kind("TranscriptionData")
+    # The sentence takes ~1.7 s to say: one Intermediate result (its first second), first.
+    assert [m["transcriptionData"]["resultStatus"] for m in partial] == ["Intermediate"]
+    assert partial[0]["transcriptionData"]["duration"] == 10_000_000
     heard = tts.render(SENTENCE)
     start, end = speech.voiced_span(heard.pcm)
     expected = speech.shared().submit(heard.pcm[start * 2 : end * 2]).result(60).text

@@ -18,7 +18,7 @@ from azure.communication.callautomation import (
 
 from carrier.media import recognition, speech, tts
 from carrier.sip import g711
-from tests.calls.test_media_streaming import AppSocket, pcm_of
+from tests.calls.test_media_streaming import AppSocket, final, pcm_of
 from tests.calls.test_sip_speech_sdk import saying
 from tests.calls.test_sip_trunk_sdk import CALLEE, CALLER, bind_trunk
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
@@ -160,13 +160,16 @@ def test_a_sip_callees_sentence_is_transcribed(
         transport_url=app_socket.url, transport_type="websocket", locale="en-US",
         start_transcription=True,
     )  # fmt: skip
-    with sipp(tmp_path, "-sf", str(path), timeout="40s") as peer:
+    with sipp(tmp_path, "-sf", str(path), timeout="70s") as peer:
         create(tenant, sdk_client, callbacks, sip_gateway, peer, transcription=options)
-        sip_gateway.run_until(lambda: app_socket.of_kind("TranscriptionData"), timeout=20)
+        sip_gateway.run_until(lambda: final(app_socket), timeout=45)
         time.sleep(0.2)
 
     assert app_socket.received[0]["kind"] == "TranscriptionMetadata"
-    [data] = app_socket.of_kind("TranscriptionData")
+    *partial, data = app_socket.of_kind("TranscriptionData")
+    # Said for ~1.7 s: an Intermediate result after its first second, before the Final one.
+    assert [m["transcriptionData"]["resultStatus"] for m in partial] == ["Intermediate"]
+    assert data["transcriptionData"]["resultStatus"] == "Final"
     # What the leg heard: the sentence through G.711, cut by the same voice detector.
     pcm = np.frombuffer(tts.render(SENTENCE).pcm, dtype="<i2").astype(np.int16)
     heard = g711.decode(g711.encode(pcm, g711.PCMU), g711.PCMU)

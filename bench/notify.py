@@ -53,18 +53,26 @@ def setup(args: argparse.Namespace, var_dir: Path, port: int) -> dict[str, str]:
 
 def prepare(count: int, cps: int, concurrent: int):
     """A fresh bench tenant with `count` households and a draft notification to them."""
+    from django_q.models import OrmQ
+
     from calls.models import Call, SimulatedCallee
     from notifications import services
     from notifications.models import Audience, Notification
     from reminders.models import Contact, Suppression
     from tenants import services as tenant_services
     from tenants.models import PhoneNumber, Tenant
+    from webhooks.models import Delivery, DisabledEndpoint
 
     tenant = Tenant.objects.filter(slug=SLUG).first()
     if tenant is None:
         tenant = tenant_services.create_tenant("Bench notify", SLUG, actor=None)
     for model in (Notification, Audience, Contact, Suppression, SimulatedCallee):
         model.unscoped.filter(tenant=tenant).delete()
+    # An interrupted run's callbacks still in the durable outbox would be delivered first
+    # (to dials that are gone: 404s) and hold this run's back.
+    Delivery.unscoped.filter(tenant=tenant).delete()
+    DisabledEndpoint.unscoped.filter(tenant=tenant).delete()
+    OrmQ.objects.all().delete()  # their queued delivery tasks (a throwaway bench database)
     Call.unscoped.filter(tenant=tenant).delete()
     Tenant.objects.filter(pk=tenant.pk).update(
         calls_per_second=cps, max_concurrent_calls=concurrent, time_zone="America/New_York"

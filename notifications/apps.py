@@ -19,6 +19,8 @@ def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
 class NotificationsConfig(AppConfig):
     name = "notifications"
     portal_menu = [("campaigns", 25, "Notifications", "portal:notifications")]
+    # Ahead of reminders' summary: in an emergency this is what the operator needs.
+    portal_slots = {"dashboard": [(10, "notifications.dashboard.notifications_now")]}
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from notifications.models import KEYS, Audience, Notification
+from reminders.models import Contact
 from tenants.models import PhoneNumber, Tenant
 
 
@@ -37,6 +38,12 @@ class UploadForm(forms.Form):
 
 
 class NotificationForm(forms.ModelForm):
+    # In an emergency the operator thinks in zones, not in saved audiences: zones typed
+    # here make the audience (edit_notification) when none is picked.
+    zones = forms.CharField(
+        required=False, label="Or call these zones",
+        help_text="Comma-separated areas / zone codes; an audience is saved for them",
+    )  # fmt: skip
     caller_ids = forms.ModelMultipleChoiceField(
         label="Caller-ID pool",
         queryset=PhoneNumber.unscoped.none(),
@@ -63,12 +70,18 @@ class NotificationForm(forms.ModelForm):
         help_text="Empty: at launch. YYYY-MM-DD HH:MM in the tenant's zone",
     )
 
+    # What an operator fills in an emergency first; the rest has working defaults.
+    field_order = [
+        "name", "message", "audio_upload", "remove_audio", "audience", "zones",
+        "life_safety", "caller_ids",
+    ]  # fmt: skip
+
     class Meta:
         model = Notification
         fields = [
             "name",
-            "audience",
             "message",
+            "audience",
             "audio_url",
             "language",
             "voice",
@@ -100,7 +113,18 @@ class NotificationForm(forms.ModelForm):
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["audience"].queryset = Audience.objects.for_tenant(tenant)
+        self.fields["audience"].required = False  # or zones
         self.fields["caller_ids"].queryset = PhoneNumber.objects.for_tenant(tenant)
+        known = sorted(
+            set(
+                Contact.objects.for_tenant(tenant)
+                .exclude(area="")
+                .values_list("area", flat=True)[:500]
+            )
+        )
+        if known:
+            shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
+            self.fields["zones"].help_text += f". Known: {shown}"
         for name in ("ack_key", "replay_key", "opt_out_key"):
             self.fields[name].choices = KEYS
         if self.instance.audio_file:
@@ -111,6 +135,22 @@ class NotificationForm(forms.ModelForm):
             )
         else:
             del self.fields["remove_audio"]
+
+        if self.instance.pk:
+            del self.fields["zones"]
+        elif not self.is_bound:
+            # A new notification calls from every number of the tenant unless told.
+            self.initial["caller_ids"] = list(self.fields["caller_ids"].queryset)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("audience") and not _split(data.get("zones", "")):
+            self.add_error("audience", "Pick an audience, or give the zones to call.")
+        return data
+
+    def zone_list(self) -> list[str]:
+        data = self.cleaned_data
+        return [] if data.get("audience") else _split(data.get("zones", ""))
 
     def notification_fields(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

@@ -57,15 +57,18 @@ def edit_notification(request: HttpRequest, notification_id: int | None = None) 
         request.FILES or None,
         tenant=tenant,
         instance=found or Notification(tenant=tenant),
-        initial={"caller_ids": list(found.caller_ids.all()) if found else []},
+        initial={"caller_ids": list(found.caller_ids.all())} if found else {},
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("audio_upload")
         try:
-            with transaction.atomic():  # the notification and its WAV, or neither
+            with transaction.atomic():  # the notification, its audience and WAV, or none
+                fields = form.notification_fields()
+                if zones := form.zone_list():
+                    fields["audience"] = _zones_audience(tenant, request, fields["name"], zones)
                 saved = services.save_notification(
                     tenant, actor=request.user, notification=found, uploading=bool(upload),
-                    **form.notification_fields(),
+                    **fields,
                 )  # fmt: skip
                 if upload:
                     audio.attach(tenant, saved.pk, upload.read(audio.MAX_BYTES + 1),
@@ -78,6 +81,20 @@ def edit_notification(request: HttpRequest, notification_id: int | None = None) 
             messages.success(request, f"Notification “{saved.name}” saved.")
             return redirect("portal:notification", tenant.slug, saved.pk)
     return render(request, "portal/notifications/edit.html", {"form": form, "notification": found})
+
+
+def _zones_audience(tenant: Any, request: HttpRequest, name: str, zones: list[str]) -> Audience:
+    """The audience of the zones typed on the form: an existing one with exactly these
+    areas, else a new one named after them."""
+    for audience in Audience.objects.for_tenant(tenant).filter(everyone=False, tags=[]):
+        if sorted(audience.areas) == sorted(zones) and not audience.members.exists():
+            return audience
+    title = f"Zones {', '.join(sorted(zones))}"[:90]
+    taken = Audience.objects.for_tenant(tenant).filter(name=title).exists()
+    return services.save_audience(
+        tenant, actor=request.user, name=f"{title} ({name})"[:100] if taken else title,
+        areas=zones,
+    )  # fmt: skip
 
 
 def _upload_errors(exc: ValidationError) -> ValidationError:

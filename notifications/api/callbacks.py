@@ -48,6 +48,10 @@ class AudioView(APIView):
         name = found.values_list("audio_file", flat=True).first()
         if not name:
             raise NotFound("No notification message has this address.")
-        response = FileResponse(default_storage.open(name, "rb"), content_type="audio/wav")
+        try:
+            handle = default_storage.open(name, "rb")
+        except OSError:  # the row outlived its file (storage restored, moved)
+            raise NotFound("No notification message has this address.") from None
+        response = FileResponse(handle, content_type="audio/wav")
         response["Cache-Control"] = "private, max-age=3600"
         return response

@@ -272,6 +272,8 @@ DETAIL_ROUTES = [
     ("POST", "notifications/{n}/cancel"),
     ("GET", "notifications/{n}/progress"),
     ("GET", "notifications/{n}/results"),
+    ("POST", "notifications/{n}/audio"),
+    ("DELETE", "notifications/{n}/audio"),
 ]
 
 
@@ -300,4 +302,6 @@ def test_the_routes_are_in_the_openapi_schema(acme):
     assert "/t/{tenant_slug}/api/v1/notifications/{id}/launch" in paths
     assert "/t/{tenant_slug}/api/v1/notifications/{id}/results" in paths
     assert "/t/{tenant_slug}/api/v1/audiences/{id}/upload" in paths
+    assert "/t/{tenant_slug}/api/v1/notifications/{id}/audio" in paths
+    assert not [p for p in paths if "/audio/" in p]  # the engine's fetch URL is no API
     assert not [p for p in paths if "callbacks" in p]

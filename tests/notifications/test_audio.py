@@ -196,3 +196,15 @@ def test_another_tenants_upload_is_a_404(acme, audience, other_tenant):
         == 200
     )
     assert Client().get(f"/t/{acme.slug}/api/v1/notifications/audio/guess.wav").status_code == 404
+
+
+def test_a_row_whose_file_is_gone_answers_404_not_500(acme, audience):
+    notification = draft(acme, audience)
+    audio.attach(acme, notification.pk, wav(1.0), name="gone.wav", actor=None)
+    notification.refresh_from_db()
+    default_storage.delete(notification.audio_file.name)
+
+    response = Client().get(audio.url(notification).split("testserver", 1)[-1])
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"]

@@ -3,6 +3,7 @@ PostgreSQL), pacing shared with reminders (which yield to notifications), the ca
 pool, quiet hours vs life-safety, schedule and expiry."""
 
 import threading
+import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -210,3 +211,22 @@ def test_dialling_stops_at_the_expiry(acme, notify, clock):
     assert sorted(rows.values()) == ["", "expired", "expired"]  # one call still in flight
     notification.refresh_from_db()
     assert notification.status == Notification.Status.RUNNING
+
+
+def test_a_run_keeps_up_with_the_calls_per_second(acme, notify):
+    """Each second's budget is used again as soon as the last second's dials age out: 3
+    bursts of CPS calls fit in 2.6 s. One tick a second lost a whole second whenever a
+    pass started a little early against the last burst's timestamp (here: every sleep
+    ends 50 ms early, as the wall clock and the monotonic one may disagree)."""
+    acme.calls_per_second, acme.max_concurrent_calls = 5, 100
+    acme.save()
+    for n in range(1, 31):
+        household(acme, n)
+    services.launch(acme, notify().pk, actor=None)
+
+    placed = dispatcher.run(seconds=2.6, sleep=lambda s: time.sleep(max(0.0, s - 0.05)))
+
+    assert placed == 15
+    stamps = sorted(Dial.objects.for_tenant(acme).values_list("dialed_at", flat=True))
+    for first, later in zip(stamps, stamps[5:], strict=False):
+        assert later - first >= timedelta(seconds=1)  # never more than 5 in a second

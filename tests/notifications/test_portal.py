@@ -190,7 +190,8 @@ def test_another_tenants_notification_is_404(owner, acme, other_tenant):
 
 def _form(audience, numbers, **extra) -> dict:
     return {
-        "name": "Outage", "audience": audience.pk, "message": "", "language": "en-US",
+        "name": "Outage", "audience": audience.pk if audience else "", "message": "",
+        "language": "en-US",
         "voice": "female", "ack_key": "1", "replay_key": "2", "opt_out_key": "9",
         "max_replays": 2, "caller_ids": numbers, "per_number_concurrency": 50,
         "priority": "on", "expires_after_minutes": 120, "max_rounds": 3,
@@ -230,3 +231,54 @@ def test_a_bad_upload_is_a_form_error_and_nothing_is_saved(owner, acme, audience
     assert response.status_code == 200
     assert "not a WAV" in response.content.decode()
     assert not Notification.objects.for_tenant(acme).exists()
+
+
+# --- the quick path of an emergency: dashboard, zones, defaults ---
+
+
+def test_the_dashboard_offers_new_notification_and_lists_the_live_ones(
+    owner, acme, notify, client, member_client
+):
+    household(acme, 1)
+    notification = notify(life_safety=True)
+    services.launch(acme, notification.pk, actor=None)
+
+    page = owner.get(f"/portal/t/{acme.slug}/").content.decode()
+
+    assert f'id="new-notification" href="{base(acme)}/new/"' in page
+    assert f'href="{base(acme)}/{notification.pk}/">Planned outage</a> (running)' in page
+    member_client(Membership.Role.VIEWER)
+    seen = client.get(f"/portal/t/{acme.slug}/").content.decode()
+    assert "new-notification" not in seen  # a viewer cannot create one
+    assert "Planned outage" in seen
+
+
+def test_a_new_notification_calls_zones_typed_on_the_form_from_every_number(owner, acme):
+    household(acme, 1, area="zone-4")
+    household(acme, 2, area="zone-9")
+    form = owner.get(f"{base(acme)}/new/").content.decode()
+    assert form.count("checked") >= 2  # every number of the tenant, by default
+    assert "Known: zone-4, zone-9" in form
+    numbers = list(PhoneNumber.objects.for_tenant(acme).values_list("pk", flat=True))
+    fields = _form(None, numbers, message="Power is off in {area}.", zones="zone-4")
+    del fields["audience"]
+
+    response = owner.post(f"{base(acme)}/new/", fields)
+
+    assert response.status_code == 302
+    notification = Notification.objects.for_tenant(acme).get()
+    assert (notification.audience.name, notification.audience.areas) == ("Zones zone-4", ["zone-4"])
+    again = owner.post(f"{base(acme)}/new/", {**fields, "name": "Second"})
+    assert again.status_code == 302
+    assert Audience.objects.for_tenant(acme).count() == 1  # the same zones: the same audience
+
+
+def test_neither_an_audience_nor_zones_is_a_form_error(owner, acme):
+    numbers = list(PhoneNumber.objects.for_tenant(acme).values_list("pk", flat=True))
+    fields = _form(None, numbers, message="Hi")
+    del fields["audience"]
+
+    response = owner.post(f"{base(acme)}/new/", fields)
+
+    assert response.status_code == 200
+    assert "Pick an audience, or give the zones to call." in response.content.decode()

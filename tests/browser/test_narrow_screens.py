@@ -23,6 +23,7 @@ LISTS = [
     "calls/", "recordings/", "deliveries/?state=pending", "audit/", "settings/members/",
     "settings/keys/", "settings/numbers/", "settings/callees/", "settings/webhooks/",
     "reminders/plans/", "reminders/appointments/", "reminders/imports/", "softphone/",
+    "reminders/report/", "notifications/", "usage/", "settings/trunks/", "",
 ]  # fmt: skip
 
 # Every visible control in the page's main part that a finger cannot reach: off the screen
@@ -69,14 +70,15 @@ def test_at_390_px_no_list_cuts_a_button_off_or_pans_sideways(acme, plan, log_in
     call = Call.unscoped.create(tenant=acme, direction=Call.Direction.OUTBOUND)
     Recording.unscoped.create(tenant=acme, call=call, started_by="app")
     make_call_delivery(acme, call, url="https://app.example.com/callbacks/a-very-long-path/x")
-    book(acme, plan, starts_in=timedelta(days=1))
+    appointment = book(acme, plan, starts_in=timedelta(days=1))
     add_member(acme, Membership.Role.VIEWER, "a-member-with-a-rather-long-name")
     softphone.add_identity(acme, "+14255550199", actor=None)
     tenant_services.add_phone_number(acme, "+14255550101", actor=None)
     page = log_in("owner")
     page.set_viewport_size({"width": WIDTH, "height": 844})
 
-    for path in LISTS:
+    pages = [*LISTS, f"calls/{call.pk}/", f"reminders/appointments/{appointment.pk}/"]
+    for path in pages:
         page.goto(f"/portal/t/acme/{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, path
         assert page.evaluate(CUT_OFF, WIDTH) == [], path

@@ -18,13 +18,16 @@ p99 <= 2 s), the placement rate reached, peak concurrent calls, outcomes.
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psycopg
+
 from bench import report
-from bench.config import GUNICORN, JSON_MARKER, PYTHON, base_env
+from bench.config import DATABASE_URL, GUNICORN, JSON_MARKER, PYTHON, ROOT, base_env
 from bench.procs import BenchError, Service, free_port, manage, wait_http_ok
 
 SLUG = "bench-campaign"
@@ -33,6 +36,7 @@ MAX_CONCURRENT = 200
 LAG_GOAL = 2.0  # seconds, p99
 LEAD = 30.0  # seconds between setting up and the first slot (processes boot meanwhile)
 TAIL = 120.0  # seconds after the last slot to wait for the calls to end
+OUT = ROOT / "bench" / "out"  # flame graphs (git-ignored)
 
 
 def prepare(count: int, rate: float, first_slot: float) -> None:
@@ -88,28 +92,27 @@ def prepare(count: int, rate: float, first_slot: float) -> None:
     print(JSON_MARKER + json.dumps({"tenant_id": tenant.pk}), flush=True)
 
 
-def progress_now() -> None:
-    """(In `manage.py shell`.) Where the campaign stands, as one JSON line."""
-    from calls.models import Call
-    from reminders.models import Appointment, Attempt
-    from tenants.models import Tenant
+PROGRESS_SQL = """
+SELECT
+  (SELECT count(*) FROM reminders_attempt WHERE tenant_id = %(t)s AND dialed_at IS NOT NULL),
+  (SELECT count(*) FROM reminders_attempt WHERE tenant_id = %(t)s AND state = 'ended'),
+  (SELECT count(*) FROM calls_call WHERE tenant_id = %(t)s AND state <> 'disconnected'),
+  (SELECT count(*) FROM reminders_appointment
+    WHERE tenant_id = %(t)s AND next_attempt_at IS NOT NULL)
+"""
 
-    tenant = Tenant.objects.get(slug=SLUG)
-    attempts = Attempt.objects.for_tenant(tenant)
-    live = Call.objects.for_tenant(tenant).exclude(state=Call.State.DISCONNECTED).count()
-    waiting = Appointment.objects.for_tenant(tenant).filter(next_attempt_at__isnull=False)
-    out = {
-        "placed": attempts.exclude(dialed_at=None).count(),
-        "ended": attempts.filter(state="ended").count(),
-        "live": live,
-        "waiting": waiting.count(),
-    }
-    print(JSON_MARKER + json.dumps(out), flush=True)
+
+def progress_now(db, tenant_id: int) -> dict:
+    """Where the campaign stands, read over one kept connection (a `manage.py shell` per
+    sample cost a Django boot, a second of CPU, every 5 s on the machine under test)."""
+    placed, ended, live, waiting = db.execute(PROGRESS_SQL, {"t": tenant_id}).fetchone()
+    return {"placed": placed, "ended": ended, "live": live, "waiting": waiting}
 
 
 def results() -> None:
     """(In `manage.py shell`.) Lags, losses, duplicates and outcomes, as one JSON line."""
     from collections import Counter
+    from datetime import datetime
 
     from reminders.models import Appointment, Attempt
     from tenants.models import Tenant
@@ -125,7 +128,16 @@ def results() -> None:
     dialed = [(d, due) for _, _, due, d, _ in rows if d is not None]
     lags = sorted((d - due).total_seconds() for d, due in dialed)
     times = sorted(d.timestamp() for d, _ in dialed)
+    # Event made (its `time`) -> applied by the reminders app (`received`): the delivery
+    # pipeline's share of each call step.
+    callback_lags = sorted(
+        (datetime.fromisoformat(e["received"]) - datetime.fromisoformat(e["time"])).total_seconds()
+        for events in Attempt.objects.for_tenant(tenant).values_list("events", flat=True)
+        for e in events
+        if e.get("time") and e.get("received")
+    )
     out = {
+        "callback_lags": callback_lags,
         "appointments": appointments,
         "placed": len(dialed),
         "lost": appointments - len({a for a, *_ in rows}),
@@ -145,16 +157,16 @@ def shell_json(env: dict[str, str], code: str) -> dict:
     raise BenchError(f"{code} printed no result:\n{out[-1500:]}")
 
 
-def run(count: int, rate: float) -> dict:
+def run(count: int, rate: float, web_workers: int = 4, profile: float = 0) -> dict:
     var_dir = Path(tempfile.mkdtemp(prefix="callauto-campaign-"))
     port = free_port()
     env = base_env(var_dir, port)
     env["MEDIA_CACHE_DIR"] = str(var_dir / "media-cache")
     manage(env, "migrate", "--noinput", timeout=300)
     first_slot = time.time() + LEAD
-    shell_json(env, f"campaign.prepare({count}, {rate}, {first_slot})")
+    tenant_id = shell_json(env, f"campaign.prepare({count}, {rate}, {first_slot})")["tenant_id"]
     last_slot = first_slot + count / rate
-    web = [GUNICORN, "callauto.wsgi", "--worker-class", "sync", "--workers", "2"]
+    web = [GUNICORN, "callauto.wsgi", "--worker-class", "sync", "--workers", str(web_workers)]
     web += ["--bind", f"127.0.0.1:{port}", "--no-control-socket", "--name", "campaign-web"]
     # The dispatcher process boots now and waits for the first slot (run() returns at once
     # when nothing is due yet).
@@ -165,35 +177,64 @@ def run(count: int, rate: float) -> dict:
     )
     peak_live = 0
     with (
+        psycopg.connect(DATABASE_URL, autocommit=True) as db,
         Service("campaign-web", web, env, var_dir) as gunicorn,
-        Service("campaign-qcluster", [PYTHON, "manage.py", "qcluster"], env, var_dir, grace=5),
-        Service("campaign-gateway", [PYTHON, "manage.py", "run_gateway"], env, var_dir),
-    ):
+        Service("campaign-qcluster", [PYTHON, "manage.py", "qcluster"], env, var_dir,
+                grace=5) as qcluster,
+        Service("campaign-gateway", [PYTHON, "manage.py", "run_gateway"], env, var_dir) as gw,
+    ):  # fmt: skip
         wait_http_ok(port, "/healthz", gunicorn)
         with Service("campaign-dispatcher", [PYTHON, "manage.py", "shell", "-c", dispatch],
                      env, var_dir):  # fmt: skip
+            spies = []
+            if profile:
+                time.sleep(max(0.0, first_slot - time.time()))
+                targets = {"web": gunicorn, "qcluster": qcluster, "gateway": gw}
+                spies = [
+                    flame(name, svc.process.pid, profile, rate) for name, svc in targets.items()
+                ]
             deadline = last_slot + TAIL
             while time.time() < deadline:
-                now = shell_json(env, "campaign.progress_now()")
+                now = progress_now(db, tenant_id)
                 peak_live = max(peak_live, now["live"])
                 print(f"  t={time.time() - first_slot:6.0f} s  {now}", flush=True)
                 if now["waiting"] == 0 and now["ended"] >= now["placed"] and now["live"] == 0:
                     break
                 time.sleep(5)
+            for spy in spies:
+                spy.wait(timeout=60)
     out = shell_json(env, "campaign.results()")
     out["peak_live"] = peak_live
     out["logs"] = str(var_dir)
     return out
 
 
+def flame(name: str, pid: int, seconds: float, rate: float) -> subprocess.Popen:
+    """py-spy samples `pid` and its children for `seconds` into bench/out/ (an SVG flame
+    graph; 20 samples/s keeps the profiler's own CPU small on a busy machine)."""
+    OUT.mkdir(exist_ok=True)
+    svg = OUT / f"flame-campaign-{rate:g}cps-{name}.svg"
+    argv = [str(Path(PYTHON).with_name("py-spy")), "record", "--pid", str(pid), "--subprocesses"]
+    argv += ["--rate", "20", "--duration", f"{seconds:.0f}", "--output", str(svg)]
+    print(f"  profiling {name} (pid {pid}) for {seconds:.0f} s -> {svg}", flush=True)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appointments", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--profile", type=float, default=0, metavar="SECONDS",
+        help="py-spy flame graphs of the web, qcluster and gateway processes from the first "
+        "slot on, into bench/out/",
+    )  # fmt: skip
     args = parser.parse_args()
-    print(f"{args.appointments} reminders, one slot every {1 / args.rate:.3f} s; booting…")
+    print(f"{args.appointments} reminders, one slot every {1 / args.rate:.3f} s, "
+          f"{args.web_workers} web workers; booting…")  # fmt: skip
     try:
-        out = run(args.appointments, args.rate)
+        out = run(args.appointments, args.rate, args.web_workers, args.profile)
     except BenchError as exc:
         print(f"campaign bench failed: {exc}", file=sys.stderr)
         return 1
@@ -202,12 +243,17 @@ def main() -> int:
     def pct(q: int) -> float:
         return statistics.quantiles(lags, n=100, method="inclusive")[q - 1] if len(lags) > 1 else 0
 
+    def cb(q: int) -> float:
+        lags = out["callback_lags"]
+        return statistics.quantiles(lags, n=100, method="inclusive")[q - 1] if len(lags) > 1 else 0
+
     reached = (out["placed"] - 1) / out["span"] if out["span"] else float("nan")
     met = pct(99) <= LAG_GOAL and out["lost"] == 0 and out["duplicated"] == 0
     rows = [
         ("appointments / calls placed", f"{out['appointments']} / {out['placed']}"),
         ("lost (no attempt) / duplicated", f"{out['lost']} / {out['duplicated']}"),
         ("placement lag p50 / p99 / max", f"{pct(50):.2f} / {pct(99):.2f} / {max(lags):.2f} s"),
+        ("event -> applied by the reminders app p50 / p99", f"{cb(50):.2f} / {cb(99):.2f} s"),
         ("placement rate reached", f"{report.fmt(reached)} calls/s (offered {args.rate:g})"),
         ("peak concurrent calls (5 s samples)", f"{out['peak_live']} (cap {MAX_CONCURRENT})"),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(out["outcomes"].items()))),

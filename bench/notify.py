@@ -8,7 +8,9 @@ time until every household was dialled, time until 95 % of answerers acknowledge
 calls/s and peak concurrency (both must stay within the caps), households skipped or
 dialled twice (must be 0), and the goal: all dialled within 1.1 x N / CPS seconds.
 
-`python -m bench.notify [--households N] [--cps 50] [--concurrent 500] [--port P]`.
+`python -m bench.notify [--households N] [--cps 50 | --sweep 5,10,20,50] [--concurrent 500]
+[--port P]`; a sweep runs the campaign once per rate and prints the highest CPS kept
+within the bound.
 """
 
 import argparse
@@ -194,25 +196,16 @@ def figures(notification, count: int) -> dict:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--households", type=int, default=10_000)
-    parser.add_argument("--cps", type=int, default=50)
-    parser.add_argument("--concurrent", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=4, help="qcluster workers")
-    parser.add_argument("--web", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
-    parser.add_argument("--limit", type=float, default=4 * 3600, help="give up after (s)")
-    args = parser.parse_args()
-    port = args.port or free_port()
-    var_dir = Path(tempfile.mkdtemp(prefix="callauto-bench-notify-"))
-    env = setup(args, var_dir, port)
+def run(args: argparse.Namespace, env: dict[str, str], var_dir: Path, port: int, cps: int):
+    """One campaign at `cps`: fresh households, fresh processes; its figures and wall time."""
     from notifications import services as notify
 
-    notification = prepare(args.households, args.cps, args.concurrent)
-    print(f"{args.households} households, CPS {args.cps}, {args.concurrent} concurrent; logs "
-          f"in {var_dir}")  # fmt: skip
-    services = start(env, var_dir, port)
+    notification = prepare(args.households, cps, args.concurrent)
+    print(f"{args.households} households, CPS {cps}, {args.concurrent} concurrent; logs "
+          f"in {var_dir}", flush=True)  # fmt: skip
+    log_dir = var_dir / f"cps-{cps}"
+    log_dir.mkdir(exist_ok=True)
+    services = start(env, log_dir, port)
     try:
         notify.launch(notification.tenant, notification.pk, actor=None)
         notification.refresh_from_db()
@@ -220,10 +213,13 @@ def main() -> int:
     finally:
         for service in reversed(services):
             service.stop()
-    result = figures(notification, args.households)
-    goal = 1.1 * args.households / args.cps
+    return figures(notification, args.households), wall
+
+
+def report(args: argparse.Namespace, cps: int, result: dict, wall: float) -> bool:
+    goal = 1.1 * args.households / cps
     print()
-    print(f"| notifications (CPS {args.cps}, {args.concurrent} concurrent, real time) | value |")
+    print(f"| notifications (CPS {cps}, {args.concurrent} concurrent, real time) | value |")
     print("| --- | --- |")
     rows = [
         ("households / dialled", f"{result['households']} / {result['dialled']}"),
@@ -234,20 +230,69 @@ def main() -> int:
         ("time until 95 % of answerers acknowledged",
          f"{result['ack95_s']:.0f} s" if result["ack95_s"] is not None else "—"),
         ("answerers / acknowledged", f"{result['answerers']} / {result['acknowledged']}"),
-        ("peak calls in one second", f"{result['peak_cps']} (cap {args.cps})"),
+        ("peak calls in one second", f"{result['peak_cps']} (cap {cps})"),
         ("peak concurrent calls", f"{result['peak_concurrent']} (cap {args.concurrent})"),
         ("wall time", f"{wall:.0f} s"),
     ]  # fmt: skip
     for name, value in rows:
-        print(f"| {name} | {value} |")
+        print(f"| {name} | {value} |", flush=True)
     ok = (
         result["skipped"] == 0
         and result["dialled_twice"] == 0
-        and result["peak_cps"] <= args.cps
+        and result["peak_cps"] <= cps
         and result["peak_concurrent"] <= args.concurrent
     )
     if not ok:
         print("A cap was exceeded, or a household was skipped or dialled twice.", file=sys.stderr)
+    return ok
+
+
+def within_bound(args: argparse.Namespace, cps: int, result: dict) -> bool:
+    dialled = result["all_dialled_s"]
+    return dialled is not None and dialled <= 1.1 * args.households / cps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--cps", type=int, default=50)
+    parser.add_argument(
+        "--sweep",
+        default="",
+        help="comma-separated CPS values run one after the other (e.g. 5,10,20,50); the "
+        "sweep stops after the first rate that misses the bound (higher ones miss it more)",
+    )
+    parser.add_argument("--concurrent", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4, help="qcluster workers")
+    parser.add_argument("--web", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
+    parser.add_argument("--limit", type=float, default=4 * 3600, help="give up after (s)")
+    args = parser.parse_args()
+    port = args.port or free_port()
+    var_dir = Path(tempfile.mkdtemp(prefix="callauto-bench-notify-"))
+    env = setup(args, var_dir, port)
+    rates = [int(r) for r in args.sweep.split(",") if r.strip()] or [args.cps]
+    ok, summary = True, []
+    for cps in rates:
+        result, wall = run(args, env, var_dir, port, cps)
+        ok = report(args, cps, result, wall) and ok
+        summary.append((cps, result, within_bound(args, cps, result)))
+        if not summary[-1][2] and cps != rates[-1]:
+            print(f"CPS {cps} missed the bound: the higher rates are not run.", flush=True)
+            break
+    if len(rates) > 1:
+        print()
+        print(f"| CPS | all dialled (s) | bound 1.1 x {args.households} / CPS (s) | 95 % acked (s) "
+              "| peak calls/s | peak concurrent | skipped / twice |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for cps, result, _ in summary:
+            dialled, ack = result["all_dialled_s"], result["ack95_s"]
+            print(f"| {cps} | {dialled if dialled is None else round(dialled)} | "
+                  f"{1.1 * args.households / cps:.0f} | {ack if ack is None else round(ack)} | "
+                  f"{result['peak_cps']} | {result['peak_concurrent']} | "
+                  f"{result['skipped']} / {result['dialled_twice']} |")  # fmt: skip
+        sustained = [cps for cps, _, inside in summary if inside]
+        print(f"Highest CPS sustained within the bound: {max(sustained) if sustained else 'none'}")
     return 0 if ok else 1
 
 

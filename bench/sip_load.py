@@ -8,9 +8,13 @@ failed calls, SIP retransmissions, setup INVITE -> 200 (p50/p99, from the SIP tr
 RTP inter-departure deviation |dt - 20 ms| of what we send as the receiver times it
 (SIPp's echo times nothing, so our receive side of the echo: pessimistic, it includes
 SIPp's turn-around), RFC 3550 jitter and loss of the received streams, media clock
-lateness, CPU of this process (one core = 100 %) and max RSS. Then the highest N at
-which every target held. Targets (issue 14, a 2-core machine shared with SIPp): 0 failed,
-0 retransmissions, setup p99 < 50 ms, deviation p99 < 5 ms, loss 0 %.
+lateness and the clock's work per tick (what the process itself costs, whatever the
+load), CPU of this process (one core = 100 %), max RSS and the load average. Then the
+highest N at which every target held; `--search` then bisects between the highest level
+that held and the lowest that did not (to within `--step` calls), so the figure is a
+measured concurrency, not just one of the levels. Targets (issue 14, a 2-core machine
+shared with SIPp): 0 failed, 0 retransmissions, setup p99 < 50 ms, deviation p99 < 5 ms,
+loss 0 %.
 
 Not a timed test; figures depend on the machine's load (other processes share the cores).
 The database is not involved: this measures the SIP and media path the gateway runs.
@@ -78,6 +82,8 @@ def run_level(
             time.sleep(1.0)
             arrivals.clear()
             sip.clock.lateness.clear()
+            sip.clock.work.clear()
+            sip.clock.cpu.clear()
             cpu, wall = time.process_time(), time.monotonic()
             for leg in sorted(answered):
                 sip.send_tones(SendTones(op_id=f"t-{leg}", leg=leg, keys=("1", "2", "#")))
@@ -89,6 +95,8 @@ def run_level(
                 for a, b in itertools.pairwise(times)
             ]
             late = [x * 1000 for x in sip._run(_snapshot(sip.clock.lateness))]
+            work = [x * 1000 for x in sip._run(_snapshot(sip.clock.work))]
+            tick_cpu = [x * 1000 for x in sip._run(_snapshot(sip.clock.cpu))]
             quality = [leg.stream.quality.figures() for leg in list(sip._legs.values())]
             retransmissions = sip.status()["retransmissions"]
             for leg in sorted(answered):
@@ -121,6 +129,11 @@ def run_level(
         "jitter_p99_ms": pct([q["jitter_ms"] for q in quality], 99),
         "loss_percent": 100.0 * lost / expected if expected else float("nan"),
         "clock_late_p99_ms": pct(late, 99),
+        "tick_work_p50_ms": pct(work, 50),
+        "tick_work_p99_ms": pct(work, 99),
+        "tick_cpu_p50_ms": pct(tick_cpu, 50),
+        "tick_cpu_p99_ms": pct(tick_cpu, 99),
+        "load_1min": os.getloadavg()[0],
         "cpu_percent": 100 * cpu / wall,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "recordings": recorded,
@@ -143,35 +156,62 @@ def meets_targets(row: dict[str, float]) -> bool:
     )
 
 
+def report(row: dict[str, float]) -> None:
+    print(
+        f"{row['calls']:4.0f} calls: failed {row['failed']:.0f}, retransmissions "
+        f"{row['retransmissions']:.0f}, setup p50/p99 {row['setup_p50_ms']:.1f}/"
+        f"{row['setup_p99_ms']:.1f} ms, RTP deviation p50/p99 {row['deviation_p50_ms']:.2f}/"
+        f"{row['deviation_p99_ms']:.2f} ms, jitter p99 {row['jitter_p99_ms']:.2f} ms, loss "
+        f"{row['loss_percent']:.3f} %, clock late p99 {row['clock_late_p99_ms']:.2f} ms, "
+        f"tick work p50/p99 {row['tick_work_p50_ms']:.2f}/{row['tick_work_p99_ms']:.2f} ms "
+        f"(CPU {row['tick_cpu_p50_ms']:.2f}/{row['tick_cpu_p99_ms']:.2f}), "
+        f"CPU {row['cpu_percent']:.0f} %, RSS {row['rss_mb']:.0f} MB, recordings "
+        f"{row['recordings']:.0f}, SIPp rc {row['sipp_rc']:.0f}, load {row['load_1min']:.1f} "
+        f"-> {'meets' if meets_targets(row) else 'misses'} the targets",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="50,100,200", help="Concurrent calls, in order.")
     parser.add_argument("--rate", type=float, default=20.0, help="Calls placed per second.")
     parser.add_argument("--seconds", type=float, default=10.0, help="Measured per level.")
     parser.add_argument("--rtp", default="20000-29999", help="Our RTP port range.")
+    parser.add_argument("--search", type=int, default=0, help="Extra levels to bisect with.")
+    parser.add_argument("--step", type=int, default=10, help="Search resolution (calls).")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callauto.settings")
     django.setup()
-    rows = []
-    for level in (int(x) for x in args.levels.split(",")):
+    from carrier.sip.clock import tune_process
+
+    tune_process()  # as run_gateway does
+    low, high = (int(port) for port in args.rtp.split("-"))
+    rows: list[dict[str, float]] = []
+
+    def measure(level: int) -> dict[str, float]:
         tmp = Path(tempfile.mkdtemp(prefix=f"sip-bench-{level}-"))
-        low, high = (int(port) for port in args.rtp.split("-"))
         row = run_level(level, args.rate, args.seconds, tmp, (low, high))
         rows.append(row)
-        print(
-            f"{level:4d} calls: failed {row['failed']:.0f}, retransmissions "
-            f"{row['retransmissions']:.0f}, setup p50/p99 {row['setup_p50_ms']:.1f}/"
-            f"{row['setup_p99_ms']:.1f} ms, RTP deviation p50/p99 {row['deviation_p50_ms']:.2f}/"
-            f"{row['deviation_p99_ms']:.2f} ms, jitter p99 {row['jitter_p99_ms']:.2f} ms, loss "
-            f"{row['loss_percent']:.3f} %, clock late p99 {row['clock_late_p99_ms']:.2f} ms, "
-            f"CPU {row['cpu_percent']:.0f} %, RSS {row['rss_mb']:.0f} MB, recordings "
-            f"{row['recordings']:.0f}, SIPp rc {row['sipp_rc']:.0f} -> "
-            f"{'meets' if meets_targets(row) else 'misses'} the targets",
-            flush=True,
-        )
+        report(row)
+        return row
+
+    for level in (int(x) for x in args.levels.split(",")):
+        measure(level)
+    for _ in range(args.search):
+        held = [int(r["calls"]) for r in rows if meets_targets(r)]
+        missed = [int(r["calls"]) for r in rows if not meets_targets(r)]
+        floor = max(held, default=0)
+        above = [n for n in missed if n > floor]
+        if not above:
+            break  # every level held: raise --levels to find the limit
+        ceiling = min(above)
+        if ceiling - floor <= args.step:
+            break
+        measure((floor + ceiling) // 2)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average at the end: {load} on {os.cpu_count()} cores (others' work included)")
-    held = [row["calls"] for row in rows if meets_targets(row)]
+    held = [int(row["calls"]) for row in rows if meets_targets(row)]
     print(
         f"targets: 0 failed, 0 retransmissions, setup p99 < 50 ms, RTP deviation p99 < 5 ms, "
         f"loss 0 %; highest concurrency meeting them: {max(held) if held else 'none'}"

@@ -107,8 +107,11 @@ def create_call(
         raise BadRequest("targets contains the same participant twice.")
     caller_id = caller_id_for(tenant, source_caller_id, targets)
     # The tenant's row lock makes the limit check and the insert one step: two
-    # simultaneous creates cannot both take the last free slot.
-    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    # simultaneous creates cannot both take the last free slot. NO KEY: every other
+    # tenant-scoped INSERT checks its foreign key with FOR KEY SHARE on this row, which
+    # FOR UPDATE would block until we commit (tests/calls/test_lock_modes.py); the row
+    # locks taken as mutexes on calls, legs and connections are NO KEY for the same reason.
+    Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).first()
     live = Call.objects.for_tenant(tenant).exclude(state=Call.State.DISCONNECTED).count()
     if live >= tenant.max_concurrent_calls:
         raise TooManyCalls(
@@ -195,7 +198,7 @@ def hang_up(tenant: Tenant, call_connection_id: str) -> None:
     connection = get_connection(tenant, call_connection_id, lock=True)
     if connection.state == K.DISCONNECTED:
         raise CallNotActive("The call connection has already disconnected.")
-    call = Call.unscoped.select_for_update().get(pk=connection.call_id)
+    call = Call.unscoped.select_for_update(no_key=True).get(pk=connection.call_id)
     connection.call = call
     remaining = Participant.unscoped.filter(call=call, state=P.CONNECTED).count()
     if remaining < 2:
@@ -238,7 +241,7 @@ def terminate_call(
     Raises Call.DoesNotExist for an unknown or another tenant's call, CallNotActive
     for a call that has already ended.
     """
-    call = Call.objects.for_tenant(tenant).select_for_update().get(pk=call_id)
+    call = Call.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=call_id)
     if call.state == Call.State.DISCONNECTED:
         raise CallNotActive("The call has already ended.")
     before = call.state

@@ -174,6 +174,9 @@ class Gateway:
             self.carrier.hang_up(leg)
         elif command.kind == CarrierCommand.Kind.ANSWER:
             self.carrier.answer(leg)
+            join = getattr(self.carrier, "join", None)  # a router: mix it with its call
+            if join is not None:
+                join(leg, str(participant.call_id), participant.raw_id)
         elif command.kind == CarrierCommand.Kind.REJECT:
             self.carrier.reject(leg, int(command.payload.get("sip_code", 603)))
         elif command.kind == CarrierCommand.Kind.ORIGINATE:
@@ -228,8 +231,11 @@ class Gateway:
             failed = {"stream": payload["stream"], "message": str(exc)}
             ingest(CarrierEvent(leg_id="", kind=StreamOutcome.FAILED, detail=failed))
             return
+        # Legs still being invited count: a stream started on create (startMediaStreaming)
+        # taps the callee from its answer, on the network that carries it.
+        live = (Participant.State.INVITED, Participant.State.CONNECTED)
         legs = Participant.unscoped.filter(
-            call_id=command.call_id, state=Participant.State.CONNECTED
+            call_id=command.call_id, state__in=live, leg_id__isnull=False
         ).values_list("leg_id", "raw_id")
         transcribing = payload["field"] == "transcription"
         self.carrier.start_stream(
@@ -399,7 +405,7 @@ class Gateway:
                 )
                 if call_id is None:
                     return
-                call = Call.unscoped.select_for_update().get(pk=call_id)
+                call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
                 if call.state != Call.State.DISCONNECTED:
                     end_call(call, code=500, sub_code=0,
                              message="The call failed in the media server.")  # fmt: skip
@@ -432,7 +438,7 @@ class Gateway:
         ended = 0
         for call_id in set(orphaned.values_list("call_id", flat=True)):
             with transaction.atomic():
-                call = Call.unscoped.select_for_update().get(pk=call_id)
+                call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
                 if call.state != Call.State.DISCONNECTED:
                     end_call(
                         call,

@@ -39,7 +39,8 @@ ACS_USER_ID = re.compile(r"8:(acs|spool):[A-Za-z0-9_\-:.]+")
 ACS_USER_ID_MAX = 256
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 # A caller who withholds their number, or whose SIP user is not one: ACS's anonymous phone
-# number (the SDK's PhoneNumberIdentifier("anonymous")). Only the carrier makes these.
+# number (the SDK's PhoneNumberIdentifier("anonymous")). Only the carrier makes these; a
+# request may name one as a participant (`parse_participant`), never as someone to call.
 ANONYMOUS = "anonymous"
 PHONE_TEXT = re.compile(r"\+[0-9 ().\-]+")
 
@@ -129,6 +130,42 @@ def parse_identifier(value: object, field: str) -> Identifier:
     if kind is not None and kind != identifier.kind:
         raise _bad(f"{field}.kind", f"{kind!r} does not match the identifier ({identifier.kind}).")
     return identifier
+
+
+def parse_participant(value: object, field: str) -> Identifier:
+    """Like `parse_identifier`, for a body field that names someone already in the call
+    (playTo, a recognize or DTMF target, mute, remove, transferee): the anonymous caller
+    ("4:anonymous", which the SDK also sends with isAnonymous) is one of those, though it
+    can never be called."""
+    if _is_anonymous(value):
+        return Identifier(PHONE_NUMBER, PHONE_PREFIX + ANONYMOUS)
+    return parse_identifier(value, field)
+
+
+def parse_participant_raw_id(raw: str, field: str) -> Identifier:
+    """`parse_raw_id` for a path naming a participant: "4:anonymous" included."""
+    if raw == PHONE_PREFIX + ANONYMOUS:
+        return Identifier(PHONE_NUMBER, raw)
+    return parse_raw_id(raw, field)
+
+
+def _is_anonymous(value: object) -> bool:
+    """The anonymous phone number in any form the SDK sends it, and nothing else."""
+    if not isinstance(value, dict):
+        return False
+    present = {key: item for key, item in value.items() if item is not None}
+    if not present or set(present) - {"kind", "rawId", PHONE_NUMBER}:
+        return False
+    if present.get("kind", PHONE_NUMBER) != PHONE_NUMBER:
+        return False
+    if present.get("rawId", PHONE_PREFIX + ANONYMOUS) != PHONE_PREFIX + ANONYMOUS:
+        return False
+    nested = present.get(PHONE_NUMBER)
+    if nested is None:
+        return "rawId" in present
+    if not isinstance(nested, dict) or set(nested) - {"value", "isAnonymous"}:
+        return False
+    return nested.get("value") == ANONYMOUS and nested.get("isAnonymous") in (None, True)
 
 
 def parse_phone_value(value: object, field: str) -> str:

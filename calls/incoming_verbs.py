@@ -68,7 +68,7 @@ def simulate_incoming_call(
 def _claim_incoming(tenant: Tenant, context: str) -> tuple[Call, Participant]:
     """Lock the ringing call a context names and mark it handled, exactly once."""
     call = incoming.read_context(tenant, context)
-    call = Call.unscoped.select_for_update().get(pk=call.pk)
+    call = Call.unscoped.select_for_update(no_key=True).get(pk=call.pk)
     claimed = Call.unscoped.filter(
         pk=call.pk, handled_at__isnull=True, state=Call.State.CONNECTING
     ).update(handled_at=timezone.now())
@@ -77,7 +77,9 @@ def _claim_incoming(tenant: Tenant, context: str) -> tuple[Call, Participant]:
             "This incoming call was already answered, redirected or rejected, or has ended.",
             code="IncomingCallAlreadyHandled",
         )
-    caller = Participant.unscoped.select_for_update().get(call=call, role=Participant.Role.CALLER)
+    caller = Participant.unscoped.select_for_update(no_key=True).get(
+        call=call, role=Participant.Role.CALLER
+    )
     return call, caller
 
 

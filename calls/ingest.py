@@ -79,8 +79,8 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
     if call_id is None:
         return False
     # Lock order everywhere: call, then its participants, then connections.
-    call = Call.unscoped.select_for_update().get(pk=call_id)
-    participant = Participant.unscoped.select_for_update().get(leg_id=event.leg_id)
+    call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
+    participant = Participant.unscoped.select_for_update(no_key=True).get(leg_id=event.leg_id)
     if event.kind == LegOutcome.CLOSED:
         _keep_sip_details(participant, event.detail)
         return True

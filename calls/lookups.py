@@ -25,7 +25,7 @@ def get_connection(
         raise NotFound("Call connection not found.", code="8522")
     rows = CallConnection.objects.for_tenant(tenant).select_related("call")
     if lock:
-        rows = rows.select_for_update(of=("self",))
+        rows = rows.select_for_update(of=("self",), no_key=True)
     connection = rows.filter(call_connection_id=call_connection_id).first()
     if connection is None:
         raise NotFound("Call connection not found.", code="8522")

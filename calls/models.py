@@ -75,7 +75,8 @@ class Call(models.Model):
     class Meta:
         default_manager_name = "unscoped"
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="call_tenant_time"),
+            # Keyset paging of the portal list (tenants.portal.listing): newest first on (time, pk).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="call_tenant_keyset"),
             # The concurrent-call limit counts a tenant's live calls on every CreateCall.
             models.Index(fields=["tenant", "state"], name="call_tenant_state"),
         ]

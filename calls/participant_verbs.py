@@ -158,7 +158,7 @@ def remove_participant(
     )
     events.emit_participants_updated(connection.call)
     if not Participant.unscoped.filter(call_id=connection.call_id, state=P.CONNECTED).exists():
-        call = Call.unscoped.select_for_update().get(pk=connection.call_id)
+        call = Call.unscoped.select_for_update(no_key=True).get(pk=connection.call_id)
         end_call(call, code=200, sub_code=0, message="The last participant was removed.")
         return
     # What was playing to them, listening to them or sending them tones ends with them.

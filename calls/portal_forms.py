@@ -21,11 +21,14 @@ class CallFilterForm(DateRangeForm):
         required=False, max_length=64, help_text="Part of a number or an ACS user id"
     )
 
+    end_code = forms.IntegerField(
+        required=False, min_value=0, max_value=999, label="End code", help_text="e.g. 408"
+    )
     transcript = forms.CharField(
         required=False, max_length=200, help_text="Words said in the call (its transcription)"
     )
 
-    field_order = ["state", "direction", "number", "transcript", "since", "until"]
+    field_order = ["state", "direction", "number", "end_code", "transcript", "since", "until"]
 
     def clean_number(self) -> str:
         # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164.
@@ -38,6 +41,8 @@ class CallFilterForm(DateRangeForm):
             calls = calls.filter(state=data["state"])
         if data.get("direction"):
             calls = calls.filter(direction=data["direction"])
+        if data.get("end_code") is not None:
+            calls = calls.filter(end_code=data["end_code"])
         if number := data.get("number"):
             legs = Participant.objects.for_tenant(tenant).filter(
                 call=OuterRef("pk"), raw_id__icontains=number

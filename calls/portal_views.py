@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,18 +13,18 @@ from calls.models import Call, CallEvent, MediaOperation, Participant, Transcrip
 from calls.portal_forms import CallFilterForm
 from tenants.permissions import Action
 from tenants.portal.access import permits, tenant_page
+from tenants.portal.listing import filter_data, keyset_page, render_list
 from webhooks import delivery as delivery_service
 from webhooks.models import Delivery, DeliveryAttempt, EventSubscription
-
-PAGE_SIZE = 50
 
 
 @tenant_page(write=None)
 @require_safe
 def calls(request: HttpRequest) -> HttpResponse:
-    """The tenant's calls, newest first, filtered by the query string."""
+    """The tenant's calls, newest first, filtered by the query string, a page at a time
+    (keyset on created_at, pk); `?live=1` answers the newest page's rows only."""
     tenant = request.tenant
-    form = CallFilterForm(request.GET or None)
+    form = CallFilterForm(filter_data(request))
     # Outbound calls keep whom they dialled as participants, not on the call row.
     first_target = (
         Participant.objects.for_tenant(tenant)
@@ -33,15 +32,12 @@ def calls(request: HttpRequest) -> HttpResponse:
         .order_by("pk")
         .values("raw_id")[:1]
     )
-    rows = (
-        Call.objects.for_tenant(tenant)
-        .annotate(target=Subquery(first_target))
-        .order_by("-created_at", "-pk")
-    )
+    rows = Call.objects.for_tenant(tenant).annotate(target=Subquery(first_target))
     if form.is_bound and form.is_valid():
         rows = form.apply(rows, tenant)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "portal/calls/calls.html", {"form": form, "page": page})
+    page = keyset_page(rows, request.GET)
+    context = {"form": form, "page": page}
+    return render_list(request, "portal/calls/calls.html", "portal/calls/_calls_rows.html", context)
 
 
 def _call(request: HttpRequest, call_id: int) -> Call:

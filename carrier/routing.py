@@ -8,8 +8,10 @@ to that leg's network, and polling drains them all. Incoming events are tagged w
 their network (`detail["route"]`) so the engine can check that a trunk only delivers
 calls to numbers bound to it.
 
-A call whose legs sit on different networks is carried, but its media is not mixed
-across them (each network mixes its own legs).
+A call whose legs sit on different networks is mixed across them by `carrier.bridge`:
+one SIP carrier of the call (its hub) mixes every leg, the others joining its mixer as
+parties; the call's plays and recordings then run on the hub. The gateway tells the
+router which call an answered incoming leg belongs to (`join`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from carrier.bridge import Bridges
 from carrier.interface import (
     Carrier,
     CarrierEvent,
@@ -29,6 +32,8 @@ from carrier.interface import (
     Record,
     RecordingOutcome,
     SendTones,
+    Stream,
+    StreamOutcome,
 )
 
 
@@ -39,7 +44,12 @@ class CarrierRouter:
         self._legs: dict[str, Carrier] = {}
         self._ops: dict[str, Carrier] = {}
         self._recordings: dict[str, Carrier] = {}
+        self._streams: dict[str, Carrier] = {}
         self._pending: list[CarrierEvent] = []  # failures of our own making
+        self.bridges = Bridges(self._for_leg)
+        taping = getattr(default, "taping", None)
+        if taping is not None:
+            taping.taps.append(self.bridges.tap)  # simulated voices into a SIP hub's mix
 
     # --- networks ---
     def add(self, route: str, carrier: Carrier) -> None:
@@ -69,6 +79,7 @@ class CarrierRouter:
             self._pending.append(CarrierEvent(command.leg_id, LegOutcome.FAILED, detail))
             return
         self._legs[command.leg_id] = carrier
+        self.bridges.placed(command.leg_id, command.call, command.to)
         carrier.dial(command)
 
     def originate(self, command: Originate) -> None:
@@ -82,13 +93,34 @@ class CarrierRouter:
         self._for_leg(leg_id).reject(leg_id, sip_code)
 
     def hang_up(self, leg_id: str) -> None:
+        self.bridges.down(leg_id)
         self._for_leg(leg_id).hang_up(leg_id)
+
+    def join(self, leg_id: str, call: str, who: str = "") -> None:
+        """The leg belongs to `call` (an answered incoming leg): mix it with the call."""
+        self.bridges.placed(leg_id, call, who)
+        network = self._for_leg(leg_id)
+        if hasattr(network, "join"):
+            network.join(leg_id, call, who)
 
     def set_muted(self, leg_id: str, muted: bool) -> None:
         self._for_leg(leg_id).set_muted(leg_id, muted)
+        hub = self.bridges.hub_of_leg(leg_id)
+        if hub is not None and hub is not self._for_leg(leg_id):
+            hub.set_muted(leg_id, muted)  # its party in the hub's mix
+
+    def _media_network(self, legs: Any) -> Carrier:
+        """Where a play or recording for `legs` runs: the hub of a bridged call (it mixes
+        every leg), else the first leg's network."""
+        if not legs:
+            return self.default
+        leg = legs[0] if isinstance(legs[0], str) else legs[0][0]
+        return self.bridges.hub_of_leg(leg) or self._for_leg(leg)
 
     def play(self, command: Play) -> None:
-        carrier = self._for_leg(command.legs[0]) if command.legs else self.default
+        carrier = self._media_network(command.legs)
+        if carrier is not self._for_leg(command.legs[0]):
+            command = replace(command, legs=self.bridges.in_hub(command.legs))
         self._ops[command.op_id] = carrier
         carrier.play(command)
 
@@ -109,8 +141,8 @@ class CarrierRouter:
         self._for_leg(leg_id).listen_dtmf(leg_id, on)
 
     def start_recording(self, command: Record) -> None:
-        # A recording is made where the call's legs are (the first leg's network).
-        carrier = self._for_leg(command.legs[0][0]) if command.legs else self.default
+        # A recording is made where the call's legs are mixed (see _media_network).
+        carrier = self.bridges.hub(command.call) or self._media_network(command.legs)
         self._recordings[command.recording_id] = carrier
         carrier.start_recording(command)
 
@@ -122,6 +154,20 @@ class CarrierRouter:
 
     def stop_recording(self, recording_id: str) -> None:
         self._recordings.get(recording_id, self.default).stop_recording(recording_id)
+
+    # A stream taps the call where its legs are (the first leg's network), as a recording.
+    def start_stream(self, command: Stream) -> None:
+        carrier = self._for_leg(command.legs[0][0]) if command.legs else self.default
+        self._streams[command.stream_id] = carrier
+        carrier.start_stream(command)
+
+    def stop_stream(self, stream_id: str) -> None:
+        self._streams.pop(stream_id, self.default).stop_stream(stream_id)
+
+    @property
+    def recognizes_speech(self) -> bool:
+        carriers = [self.default, *self.networks.values()]
+        return all(getattr(carrier, "recognizes_speech", False) for carrier in carriers)
 
     def poll(self) -> list[CarrierEvent]:
         events, self._pending = self._pending, []
@@ -135,12 +181,18 @@ class CarrierRouter:
         if event.kind == LegOutcome.INCOMING:
             self._legs[event.leg_id] = carrier
             return replace(event, detail={**event.detail, "route": route})
+        if event.kind == LegOutcome.ANSWERED:
+            self.bridges.up(event.leg_id)
+        elif event.kind in LegOutcome.ENDS:
+            self.bridges.down(event.leg_id)
         if event.kind == LegOutcome.CLOSED:
             self._legs.pop(event.leg_id, None)
         elif event.kind in _OP_ENDS and "op" in event.detail:
             self._ops.pop(event.detail["op"], None)
         elif event.kind in (RecordingOutcome.READY, RecordingOutcome.FAILED):
             self._recordings.pop(event.detail.get("recording", ""), None)
+        elif event.kind in (StreamOutcome.STOPPED, StreamOutcome.FAILED):
+            self._streams.pop(event.detail.get("stream", ""), None)
         return event
 
     def live_legs(self) -> set[str]:

@@ -13,7 +13,7 @@ from calls import call_verbs, media_verbs
 from calls.identifiers import Identifier
 from campaigns import callbacks
 from carrier.media.play_sources import PlaySource
-from notifications import flow, services
+from notifications import audio, flow, services
 from notifications.models import Dial, Disposition, Notification, Recipient
 from reminders import services as contact_services
 from reminders.models import Suppression
@@ -52,36 +52,18 @@ def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
     event_type = callbacks.event_type(event)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     now = timezone.now()
-    info = data.get("resultInformation") or {}
-    dial.events.append(
-        {
-            "id": str(event.get("id") or ""),
-            "type": event_type,
-            "sequence": event.get("sequence"),
-            "time": event.get("time"),
-            **({"result": info} if info else {}),
-        }
-    )
+    dial.events.append(callbacks.log_entry(event, data, now))
+    notification = dial.notification
     if event_type == "RecognizeCompleted":
-        dial.tones.extend((data.get("dtmfResult") or {}).get("tones") or [])
+        dial.tones.extend(flow.chosen(_facts(dial, notification), data))
     if event_type == "CallConnected":
         dial.state = A.CONNECTED
         dial.connected_at = now
     if dial.state == A.ENDED:
         dial.save(update_fields=["events", "tones"])
         return
-    notification = dial.notification
     status = Notification.unscoped.values_list("status", flat=True).get(pk=notification.pk)
-    facts = flow.Facts(
-        step=dial.step,
-        replays=dial.replays,
-        max_replays=notification.max_replays,
-        ack_key=notification.ack_key,
-        replay_key=notification.replay_key,
-        opt_out_key=notification.opt_out_key,
-        cancelled=status == Notification.Status.CANCELLED,
-        disposition=dial.disposition,
-    )
+    facts = _facts(dial, notification, cancelled=status == Notification.Status.CANCELLED)
     decision = flow.decide(facts, event_type, data)
     if decision is None:
         dial.save()
@@ -99,19 +81,33 @@ def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
         dial.save()
 
 
+def _facts(dial: Dial, notification: Notification, *, cancelled: bool = False) -> flow.Facts:
+    return flow.Facts(
+        step=dial.step,
+        replays=dial.replays,
+        max_replays=notification.max_replays,
+        ack_key=notification.ack_key,
+        replay_key=notification.replay_key,
+        opt_out_key=notification.opt_out_key,
+        cancelled=cancelled,
+        disposition=dial.disposition,
+    )
+
+
 def _act(tenant: Tenant, dial: Dial, action: tuple[str, ...]) -> None:
     recipient, notification = dial.recipient, dial.notification
     connection_id = dial.call_connection_id
     try:
         if action[0] == flow.MESSAGE:
-            media_verbs.recognize_dtmf(
+            media_verbs.recognize(
                 tenant,
                 connection_id,
+                input_type="choices",
+                choices=flow.choices(_facts(dial, notification)),
                 target=Identifier.phone(recipient.phone),
                 prompts=message_sources(notification, recipient, with_keys=True),
                 interrupt_prompt=True,
                 initial_silence=5,
-                max_tones=1,
                 operation_context="notification-message",
             )
         elif action[0] == flow.PLAY:
@@ -154,9 +150,11 @@ def _speech(notification: Notification, recipient: Recipient, text: str) -> Play
 def message_sources(
     notification: Notification, recipient: Recipient, *, with_keys: bool
 ) -> list[PlaySource]:
-    """The message: the WAV if one was given (then the keys spoken), else the text."""
-    if notification.audio_url:
-        sources = [PlaySource(kind="file", uri=notification.audio_url)]
+    """The message: the WAV if one was given (then the keys spoken), else the text. An
+    uploaded WAV wins over an audioUrl."""
+    if notification.audio_token or notification.audio_url:
+        uri = audio.url(notification) if notification.audio_token else notification.audio_url
+        sources = [PlaySource(kind="file", uri=uri)]
         if with_keys:
             sources.append(
                 _speech(notification, recipient, services.key_instructions(notification))

@@ -80,7 +80,7 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     """Place this second's share of the tenant's due calls; return how many were placed."""
     now = now or timezone.now()
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        tenant = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         # The time once the lock is ours: a call that ended while we waited for it is no
         # longer counted, so the new dials must not be stamped before that end.
         now = max(now, timezone.now())

@@ -3,12 +3,16 @@
 Pure: it reads the event and a few facts about the dial and decides; calling.py carries
 out the actions through calls' public verbs. Steps:
 
-  dialing --CallConnected--> message (play it, collect one key)
-  message --ack key--> goodbye (thanks) --PlayCompleted--> ending (hang up)
-          --replay key / other key--> message again (up to max replays; then "heard")
-          --opt-out key--> goodbye (suppressed)
+  dialing --CallConnected--> message (play it, recognize one of the choices)
+  message --ack key / "yes"--> goodbye (thanks) --PlayCompleted--> ending (hang up)
+          --replay key / "repeat" / other key or words--> message again (up to max
+            replays; then "heard")
+          --opt-out key / "stop calling"--> goodbye (suppressed)
           --no key--> voicemail (the message once more, as on a machine) --PlayCompleted--> ending
   any --CallDisconnected / CreateCallFailed--> ended
+
+The message is a recognize with choices (`choices`), as reminders' menu is: each answer
+is the notification's key or a phrase said, so "yes" acknowledges like the ack key.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +28,11 @@ TONE_NAMES = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9", "asterisk": "*", "pound": "#",
 }  # fmt: skip
+KEY_NAMES = {key: name for name, key in TONE_NAMES.items()}
+# The choices of the message's recognize: label -> the phrases that choose it.
+ACKNOWLEDGE, REPLAY, OPT_OUT = "acknowledge", "replay", "opt-out"
+PHRASES = {ACKNOWLEDGE: ["yes"], REPLAY: ["repeat"], OPT_OUT: ["stop calling"]}
+NO_CHOICE = (8534, 8547)  # RecognizeFailed: a key / words that are no choice
 
 MESSAGE = "message"  # play the message and collect one key
 PLAY = "play"  # ("play", what): "thanks", "opted-out", "voicemail", "heard"
@@ -42,6 +51,9 @@ class Facts:
     cancelled: bool = False  # the notification was cancelled before the answer
     disposition: str = ""
 
+    def label_keys(self) -> dict[str, str]:
+        return {ACKNOWLEDGE: self.ack_key, REPLAY: self.replay_key, OPT_OUT: self.opt_out_key}
+
 
 @dataclass
 class Decision:
@@ -56,9 +68,30 @@ class Decision:
         return self.step == "ended"
 
 
-def key_pressed(data: dict) -> str:
+def choices(facts: Facts) -> list[dict]:
+    """The message's recognize choices: each answer said, or pressed as its key."""
+    return [
+        {"label": label, "phrases": PHRASES[label], "tone": KEY_NAMES[key]}
+        for label, key in facts.label_keys().items()
+    ]
+
+
+def key_pressed(facts: Facts, data: dict) -> str:
+    """The key chosen: pressed (DTMF), or the key of the choice pressed or said."""
     tones = (data.get("dtmfResult") or {}).get("tones") or []
-    return TONE_NAMES.get(tones[0], tones[0]) if tones else ""
+    if tones:
+        return TONE_NAMES.get(tones[0], tones[0])
+    return facts.label_keys().get((data.get("choiceResult") or {}).get("label", ""), "")
+
+
+def chosen(facts: Facts, data: dict) -> list[str]:
+    """What the callee answered, for the dial's record: the key's name ("one"), or
+    "said:<phrase>" for a choice they spoke."""
+    choice = data.get("choiceResult") or {}
+    if choice.get("recognizedPhrase"):
+        return [f"said:{choice['recognizedPhrase']}"]
+    key = key_pressed(facts, data)
+    return [KEY_NAMES.get(key, key)] if key else []
 
 
 def _sip_code(data: dict) -> int:
@@ -85,9 +118,12 @@ def decide(facts: Facts, event_type: str, data: dict) -> Decision | None:
             )
         return Decision(MESSAGE, [(MESSAGE,)])
     if step == MESSAGE and event_type == "RecognizeCompleted":
-        return _key(facts, key_pressed(data))
+        return _key(facts, key_pressed(facts, data))
     if step == MESSAGE and event_type == "RecognizeFailed":
-        if (data.get("resultInformation") or {}).get("subCode") == 8511:  # prompt unplayable
+        sub_code = (data.get("resultInformation") or {}).get("subCode")
+        if sub_code in NO_CHOICE:
+            return _key(facts, "")  # like any other key: the message again
+        if sub_code == 8511:  # prompt unplayable
             return Decision(
                 "ending",
                 [(HANG_UP,)],

@@ -47,6 +47,12 @@ class NotificationForm(forms.ModelForm):
         required=False, assume_scheme="https", label="Audio URL",
         help_text="Or a WAV file's URL, played instead of the text",
     )  # fmt: skip
+    audio_upload = forms.FileField(
+        required=False, label="Or upload a WAV",
+        help_text="PCM WAV, at most 1.8 MB and 3 minutes; played instead of the text",
+        widget=forms.ClearableFileInput(attrs={"accept": ".wav,audio/wav"}),
+    )  # fmt: skip
+    remove_audio = forms.BooleanField(required=False, label="Remove the uploaded WAV")
     events_url = forms.URLField(
         required=False, assume_scheme="https", label="Events URL",
         help_text="Notification.Launched / .Acknowledged / .Completed are POSTed here",
@@ -97,6 +103,14 @@ class NotificationForm(forms.ModelForm):
         self.fields["caller_ids"].queryset = PhoneNumber.objects.for_tenant(tenant)
         for name in ("ack_key", "replay_key", "opt_out_key"):
             self.fields[name].choices = KEYS
+        if self.instance.audio_file:
+            self.fields["audio_upload"].label = "Replace the uploaded WAV"
+            self.fields["audio_upload"].help_text = (
+                f"Now: {self.instance.audio_name} ({self.instance.audio_seconds:.0f} s). "
+                + self.fields["audio_upload"].help_text
+            )
+        else:
+            del self.fields["remove_audio"]
 
     def notification_fields(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

@@ -6,13 +6,13 @@ Contacts and the do-not-call list are reminders' (one per tenant): a 9 pressed i
 kind of call stops both.
 """
 
-import secrets
 from datetime import datetime, timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from campaigns import records
 from reminders.models import Contact
 from tenants.managers import TenantManager
 from tenants.models import PhoneNumber, Tenant
@@ -88,9 +88,15 @@ class Notification(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100)
     audience = models.ForeignKey(Audience, on_delete=models.PROTECT, related_name="notifications")
-    # TTS with {name} / {area}, or a WAV the engine fetches (audio_url) instead.
+    # TTS with {name} / {area}, or a WAV played instead: uploaded (audio_file, served to
+    # the engine at an unguessable URL naming audio_token) or one the engine fetches
+    # (audio_url). The upload wins when both are set.
     message = models.TextField(blank=True)
     audio_url = models.URLField(blank=True)
+    audio_file = models.FileField(upload_to="notifications/audio/", blank=True, max_length=200)
+    audio_token = models.CharField(max_length=64, blank=True, db_index=True)
+    audio_name = models.CharField(max_length=200, blank=True)  # as uploaded, for people
+    audio_seconds = models.FloatField(default=0)
     language = models.CharField(max_length=16, default="en-US")  # unless the contact has one
     voice = models.CharField(
         max_length=16, default="female", choices=[("female", "female"), ("male", "male")]
@@ -202,11 +208,11 @@ class Recipient(models.Model):
         return f"{self.name} ({self.phone})"
 
 
-def new_callback_token() -> str:
-    return secrets.token_urlsafe(24)
+# Kept under this name: migrations refer to it.
+new_callback_token = records.new_callback_token
 
 
-class Dial(models.Model):
+class Dial(records.CallRecord):
     """One call placed to a recipient in one round, and every event heard about it."""
 
     class State(models.TextChoices):
@@ -224,11 +230,6 @@ class Dial(models.Model):
     # The call-flow step (notifications.flow), replays and tones so far.
     step = models.CharField(max_length=16, default="dialing")
     replays = models.PositiveIntegerField(default=0)
-    tones = models.JSONField(default=list, blank=True)
-    events = models.JSONField(default=list, blank=True)
-    detail = models.CharField(max_length=256, blank=True)
-    call_connection_id = models.CharField(max_length=64, blank=True, db_index=True)
-    callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token)
     dialed_at = models.DateTimeField()
     connected_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -252,6 +253,3 @@ class Dial(models.Model):
 
     def __str__(self) -> str:
         return f"recipient {self.recipient_id} round {self.round}"
-
-    def received(self, event_id: str) -> bool:
-        return any(e.get("id") == event_id for e in self.events)

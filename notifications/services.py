@@ -125,11 +125,13 @@ def save_notification(
     *,
     actor: Actor,
     notification: Notification | None = None,
+    uploading: bool = False,
     **fields: Any,
 ) -> Notification:
     """Create or change a notification; only a draft may change. Raises ValidationError
     (no message, keys clash, caller IDs not the tenant's, name taken, unsafe events URL)
-    and InvalidTransition for a launched one."""
+    and InvalidTransition for a launched one. `uploading`: a WAV follows in the same
+    transaction (notifications.audio.attach), so the message may be empty."""
     creating = notification is None
     notification = notification or Notification(tenant=tenant)
     if notification.status != S.DRAFT:
@@ -138,7 +140,7 @@ def save_notification(
     for name, value in fields.items():
         setattr(notification, name, value)
     errors: dict[str, Any] = {}
-    if not notification.message and not notification.audio_url:
+    if not (notification.message or notification.audio_url or notification.audio_file or uploading):
         errors["message"] = "Give the message text, or an audioUrl to a WAV file."
     elif notification.message:
         try:
@@ -218,7 +220,10 @@ def preview(notification: Notification) -> dict[str, Any]:
                 "phone": c.phone,
                 "area": c.area,
                 "language": c.language or notification.language,
-                "prompt": prompt_text(notification, name=c.name, area=c.area),
+                # With a WAV, only the keys' instructions are spoken after it.
+                "prompt": key_instructions(notification)
+                if notification.audio_file or notification.audio_url
+                else prompt_text(notification, name=c.name, area=c.area),
             }
             for c in rows
         ],
@@ -226,9 +231,10 @@ def preview(notification: Notification) -> dict[str, Any]:
 
 
 def key_instructions(notification: Notification) -> str:
+    # The words are the flow's spoken choices (notifications.flow.PHRASES).
     return (
-        f"Press {notification.ack_key} to confirm you heard this message, "
-        f"{notification.replay_key} to hear it again, "
+        f"Press {notification.ack_key} or say yes to confirm you heard this message, "
+        f"{notification.replay_key} or say repeat to hear it again, "
         f"or {notification.opt_out_key} to stop these calls."
     )
 

@@ -11,9 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from carrier.media import play_sources
-from carrier.media.audio import concat
+from carrier.media.audio import Audio, concat
 from carrier.media.play_sources import SourceError
-from notifications import audiences, progress, services
+from notifications import audiences, audio, progress, services
 from notifications.calling import message_sources
 from notifications.forms import AudienceForm, NotificationForm, UploadForm
 from notifications.models import Audience, Notification, Recipient
@@ -54,21 +54,39 @@ def edit_notification(request: HttpRequest, notification_id: int | None = None) 
         return redirect("portal:notification", tenant.slug, found.pk)
     form = NotificationForm(
         request.POST or None,
+        request.FILES or None,
         tenant=tenant,
         instance=found or Notification(tenant=tenant),
         initial={"caller_ids": list(found.caller_ids.all()) if found else []},
     )
     if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data.get("audio_upload")
         try:
-            saved = services.save_notification(
-                tenant, actor=request.user, notification=found, **form.notification_fields()
-            )
+            with transaction.atomic():  # the notification and its WAV, or neither
+                saved = services.save_notification(
+                    tenant, actor=request.user, notification=found, uploading=bool(upload),
+                    **form.notification_fields(),
+                )  # fmt: skip
+                if upload:
+                    audio.attach(tenant, saved.pk, upload.read(audio.MAX_BYTES + 1),
+                                 name=upload.name, actor=request.user)  # fmt: skip
+                elif form.cleaned_data.get("remove_audio"):
+                    audio.detach(tenant, saved.pk, actor=request.user)
         except ValidationError as exc:
-            form_error(form, exc)
+            form_error(form, _upload_errors(exc))
         else:
             messages.success(request, f"Notification “{saved.name}” saved.")
             return redirect("portal:notification", tenant.slug, saved.pk)
     return render(request, "portal/notifications/edit.html", {"form": form, "notification": found})
+
+
+def _upload_errors(exc: ValidationError) -> ValidationError:
+    # audio's errors name the API's `file`; on the form it is the upload field.
+    if not hasattr(exc, "error_dict"):
+        return exc
+    return ValidationError(
+        {("audio_upload" if k == "file" else k): v for k, v in exc.message_dict.items()}
+    )
 
 
 @tenant_page(write={"pause": LAUNCH, "resume": LAUNCH, "cancel": LAUNCH})
@@ -161,14 +179,18 @@ def prompt_audio(request: HttpRequest, notification_id: int) -> HttpResponse:
         area=first[0].area if first else "",
         language=first[0].language if first else "",
     )
+    uploaded = audio.url(found) if found.audio_token else None
     try:
-        audio = [
-            play_sources.load(source, tenant_id=request.tenant.pk)
+        sounds = [
+            # The upload from storage (not over HTTP from ourselves, as the engine does).
+            Audio.from_wav(audio.read(found))
+            if source.kind == "file" and source.uri == uploaded
+            else play_sources.load(source, tenant_id=request.tenant.pk)
             for source in message_sources(found, person, with_keys=True)
         ]
-    except SourceError:
+    except (SourceError, OSError):
         raise Http404("The prompt cannot be rendered.") from None
-    response = HttpResponse(concat(*audio).to_wav(), content_type="audio/wav")
+    response = HttpResponse(concat(*sounds).to_wav(), content_type="audio/wav")
     response["Cache-Control"] = "private, no-cache"
     return response
 

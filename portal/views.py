@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 
 from tenants.models import Membership
 from tenants.portal.access import tenant_page
+from tenants.portal.listing import render_list
 
 
 @login_required
@@ -24,5 +25,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @tenant_page(write=None)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The tenant at a glance: each app's dashboard pieces (the "dashboard" slot)."""
-    return render(request, "portal/dashboard.html")
+    """The tenant at a glance: each app's dashboard pieces (the "dashboard" slot), live:
+    `?live=1` answers the pieces only (static/portal/live_list.js swaps them in)."""
+    return render_list(request, "portal/dashboard.html", "portal/_dashboard_live.html", {})

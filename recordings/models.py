@@ -82,7 +82,10 @@ class Recording(models.Model):
                 name="one_live_recording_per_call",
             )
         ]
-        indexes = [models.Index(fields=["tenant", "started_at"], name="recording_tenant_started")]
+        indexes = [
+            # Keyset paging of the portal list (tenants.portal.listing): newest first on (time, pk).
+            models.Index(fields=["tenant", "-started_at", "-id"], name="recording_tenant_keyset")
+        ]
 
     def __str__(self) -> str:
         return f"recording {self.recording_id[:12]}… ({self.state})"

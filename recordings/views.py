@@ -1,16 +1,17 @@
 """Portal pages for recordings: list and play, download, delete, legal hold."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
 from callauto.errors import AcsError
 from recordings import ranges, services
+from recordings.filters import RecordingFilterForm, waiting_for_files
 from recordings.models import Recording, RecordingChunk
 from tenants.permissions import Action
 from tenants.portal.access import permits, tenant_page
+from tenants.portal.listing import filter_data, keyset_page, render_list
 
 
 @tenant_page(write={"delete": Action.RECORDINGS_DELETE, "hold": Action.RECORDINGS_LEGAL_HOLD})
@@ -19,26 +20,31 @@ def recordings(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     if request.method == "POST":
         return _action(request)
-    rows = (
-        Recording.objects.for_tenant(tenant)
-        .select_related("call")
-        .prefetch_related("chunks")
-        .order_by("-started_at")
-    )
-    server_call = request.GET.get("call", "").strip()
-    if server_call:
-        rows = rows.filter(call__server_call_id=server_call)
-    page = Paginator(rows, 25).get_page(request.GET.get("page"))
-    return render(
+    form = RecordingFilterForm(filter_data(request))
+    rows = Recording.objects.for_tenant(tenant).select_related("call").prefetch_related("chunks")
+    if form.is_bound:
+        rows = form.apply(rows, tenant) if form.is_valid() else rows.none()
+    page = keyset_page(rows, request.GET, time_field="started_at", size=25)
+    # `bare=1`: the call page's recordings panel polls this list without the buttons.
+    bare = request.GET.get("bare") == "1"
+    one_call = form.is_bound and form.is_valid() and form.cleaned_data.get("call")
+    context = {
+        "form": form,
+        "page": page,
+        "recordings": page.rows,
+        # The newest page refreshes itself; one call's recordings only until their files
+        # are ready (the panel on an ended call's page).
+        "live": page.first and (not one_call or waiting_for_files(page.rows)),
+        "bare": bare,
+        "can_delete": permits(request, Action.RECORDINGS_DELETE) and not bare,
+        "can_hold": permits(request, Action.RECORDINGS_LEGAL_HOLD) and not bare,
+        "retention_days": tenant.recording_retention_days,
+    }
+    return render_list(
         request,
         "portal/recordings/recordings.html",
-        {
-            "page": page,
-            "server_call": server_call,
-            "can_delete": permits(request, Action.RECORDINGS_DELETE),
-            "can_hold": permits(request, Action.RECORDINGS_LEGAL_HOLD),
-            "retention_days": tenant.recording_retention_days,
-        },
+        "portal/recordings/_recording_rows.html",
+        context,
     )
 
 

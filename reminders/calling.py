@@ -63,17 +63,7 @@ def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
     event_type = callbacks.event_type(event)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     now = timezone.now()
-    info = data.get("resultInformation") or {}
-    attempt.events.append(
-        {
-            "id": str(event.get("id") or ""),
-            "type": event_type,
-            "sequence": event.get("sequence"),
-            "time": event.get("time"),
-            "received": now.isoformat(),
-            **({"result": info} if info else {}),
-        }
-    )
+    attempt.events.append(callbacks.log_entry(event, data, now))
     if event_type == "RecognizeCompleted":
         attempt.tones.extend(_chosen(data))
     if event_type == "CallConnected":

@@ -65,7 +65,7 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     """Place this second's share of the tenant's due calls; return how many were placed."""
     now = now or timezone.now()
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        tenant = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         # The tenant's budget is shared with the other campaign apps (campaigns.pacing).
         budget = pacing.budget(tenant, now, name=PACING_NAME)
         if budget <= 0:

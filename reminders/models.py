@@ -2,7 +2,6 @@
 the do-not-call list. A service application on the engine: it knows calls only by the
 ids create_call returns and the CloudEvents it receives."""
 
-import secrets
 from datetime import time
 from typing import Any
 
@@ -11,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from campaigns import records
 from tenants.managers import TenantManager
 from tenants.models import PhoneNumber, Tenant, validate_time_zone
 
@@ -203,18 +203,20 @@ class Appointment(models.Model):
                 fields=["tenant", "next_attempt_at"],
                 condition=Q(next_attempt_at__isnull=False),
                 name="appointment_due",
-            )
+            ),
+            # Keyset paging of the portal list (tenants.portal.listing), latest start first.
+            models.Index(fields=["tenant", "-starts_at", "-id"], name="appointment_tenant_keyset"),
         ]
 
     def __str__(self) -> str:
         return f"{self.external_id} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
 
 
-def new_callback_token() -> str:
-    return secrets.token_urlsafe(24)
+# Kept under this name: migrations refer to it.
+new_callback_token = records.new_callback_token
 
 
-class Attempt(models.Model):
+class Attempt(records.CallRecord):
     """One reminder call (or a decision not to call), and everything heard about it."""
 
     class State(models.TextChoices):
@@ -232,14 +234,7 @@ class Attempt(models.Model):
     step = models.CharField(max_length=16, default="dialing")
     silences = models.PositiveIntegerField(default=0)
     replays = models.PositiveIntegerField(default=0)
-    tones = models.JSONField(default=list, blank=True)
-    # Every CloudEvent received for this call: type, id, sequence, time, result.
-    events = models.JSONField(default=list, blank=True)
-    detail = models.CharField(max_length=256, blank=True)
-    call_connection_id = models.CharField(max_length=64, blank=True, db_index=True)
     server_call_id = models.CharField(max_length=64, blank=True)
-    # Our callback URL carries this, so each call's events find their attempt.
-    callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token)
     due_at = models.DateTimeField()
     dialed_at = models.DateTimeField(null=True, blank=True)
     connected_at = models.DateTimeField(null=True, blank=True)
@@ -267,9 +262,6 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.appointment_id} r{self.reminder_index} #{self.attempt_number}"
-
-    def received(self, event_id: str) -> bool:
-        return any(e.get("id") == event_id for e in self.events)
 
 
 class Suppression(models.Model):

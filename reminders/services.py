@@ -436,7 +436,7 @@ def finish_attempt(attempt: Attempt, disposition: str, now: datetime, detail: st
     attempt.ended_at = attempt.ended_at or now
     attempt.save()
     appointment = (
-        Appointment.unscoped.select_for_update(of=("self",))
+        Appointment.unscoped.select_for_update(of=("self",), no_key=True)
         .select_related("contact", "plan")
         .get(pk=attempt.appointment_id)
     )

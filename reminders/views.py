@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -17,11 +16,13 @@ from django.utils import timezone
 
 from calls.models import Call
 from reminders import calling, csv_import, dispatcher, services
+from reminders.filters import AppointmentFilterForm, with_call_counts
 from reminders.forms import ImportForm, PlanForm
 from reminders.models import Appointment, Attempt, Disposition, ImportJob, ReminderPlan
 from tenants.forms import form_error
 from tenants.permissions import Action
 from tenants.portal.access import permits, tenant_page
+from tenants.portal.listing import filter_data, keyset_page, render_list
 
 D = Disposition
 
@@ -75,20 +76,19 @@ def edit_plan(request: HttpRequest, plan_id: int | None = None) -> HttpResponse:
 
 @tenant_page(write=None)
 def appointments(request: HttpRequest) -> HttpResponse:
-    rows = Appointment.objects.for_tenant(request.tenant).select_related("contact", "plan")
-    status = request.GET.get("status", "")
-    if status in Appointment.Status.values:
-        rows = rows.filter(status=status)
-    rows = rows.annotate(calls=Count("attempts")).order_by("-starts_at", "-pk")
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    return render(
+    """Appointments, latest start first (keyset on starts_at, pk), filtered by the query
+    string; `?live=1` answers the newest page's rows only."""
+    tenant = request.tenant
+    form = AppointmentFilterForm(filter_data(request), tenant=tenant)
+    rows = Appointment.objects.for_tenant(tenant).select_related("contact", "plan")
+    if form.is_bound:
+        rows = form.apply(rows) if form.is_valid() else rows.none()
+    page = keyset_page(with_call_counts(rows, tenant), request.GET, time_field="starts_at")
+    return render_list(
         request,
         "portal/reminders/appointments.html",
-        {
-            "page": page,
-            "status": status,
-            "statuses": Appointment.Status.choices,
-        },
+        "portal/reminders/_appointment_rows.html",
+        {"page": page, "form": form},
     )
 
 

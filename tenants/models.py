@@ -329,7 +329,10 @@ class AuditEntry(models.Model):
         default_manager_name = "unscoped"
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time")]
+        indexes = [
+            # Keyset paging of the portal list (tenants.portal.listing): newest first on (time, pk).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="audit_tenant_keyset")
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_type}:{self.target_id}"

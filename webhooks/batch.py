@@ -18,6 +18,7 @@ The guarantees are those of webhooks.delivery, per batch instead of per message:
 
 import json
 import time
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -45,8 +46,9 @@ def claim_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
 
 
-def claim(limit: int, per_key: int = PER_KEY) -> list[Delivery]:
-    """Take up to `limit` pending deliveries, in send order; one transaction."""
+def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[Delivery]:
+    """Take up to `limit` pending deliveries, in send order, of at most `keys` ordering
+    keys (lanes: a loop with 3 idle lanes takes 3 keys' rows); one transaction."""
     busy = Delivery.unscoped.filter(state=D.DELIVERING).exclude(ordering_key="")
     ranked = (
         Delivery.unscoped.filter(state=D.PENDING)
@@ -62,6 +64,8 @@ def claim(limit: int, per_key: int = PER_KEY) -> list[Delivery]:
     with transaction.atomic():
         claim_lock()
         rows = list(ranked[:limit])
+        if keys is not None:
+            rows = _first_lanes(rows, keys)
         if not rows:
             return []
         token = timezone.now()
@@ -90,12 +94,72 @@ def claim(limit: int, per_key: int = PER_KEY) -> list[Delivery]:
     return rows
 
 
+def lane_of(row: Delivery) -> str:
+    """A delivery's lane: its ordering key (sent in order), or its own if it has none."""
+    return row.ordering_key or f"#{row.pk}"
+
+
+def _first_lanes(rows: list[Delivery], keys: int) -> list[Delivery]:
+    """The rows of the first `keys` lanes met (ranked rows: every lane's head first)."""
+    chosen: set[str] = set()
+    kept = []
+    for row in rows:
+        lane = lane_of(row)
+        if lane not in chosen:
+            if len(chosen) >= keys:
+                continue
+            chosen.add(lane)
+        kept.append(row)
+    return kept
+
+
+def lanes(rows: list[Delivery]) -> list[list[Delivery]]:
+    """Claimed rows by lane, each lane in send order."""
+    grouped: dict[str, list[Delivery]] = {}
+    for row in rows:
+        grouped.setdefault(lane_of(row), []).append(row)
+    return list(grouped.values())
+
+
 @dataclass
 class Sent:
     """What happened to a claimed batch: outcomes in send order, and what was not tried."""
 
     outcomes: list[tuple[Delivery, single.Outcome]] = field(default_factory=list)
     unsent: list[Delivery] = field(default_factory=list)
+
+
+class Sender:
+    """Sends the lanes of one claim: the claim's signing keys, SSRF pins and 410 verdicts
+    are shared by its lanes, which may run on several threads (no database work here)."""
+
+    def __init__(self, client: httpx.Client, rows: list[Delivery], *, budget: float) -> None:
+        self.client = client
+        self.keyring = Keyring({row.tenant_id for row in rows})
+        self.pins: dict[str, tuple[str, dict, dict] | outbound.UnsafeUrl] = {}
+        self.gone: set[tuple[int, str]] = set()  # answered 410: nothing more goes there
+        self.stop_at = time.monotonic() + budget
+
+    def run_lane(self, lane: list[Delivery]) -> Sent:
+        """POST one lane in order; past the budget or a 410 the rest is returned unsent."""
+        done = Sent()
+        for row in lane:
+            if time.monotonic() > self.stop_at or (row.tenant_id, row.url) in self.gone:
+                done.unsent.append(row)
+                continue
+            outcome = send(self.client, row, self.keyring, self.pins)
+            done.outcomes.append((row, outcome))
+            if outcome.status == 410:
+                self.gone.add((row.tenant_id, row.url))
+        return done
+
+
+def merge(parts: Iterable[Sent]) -> Sent:
+    sent = Sent()
+    for part in parts:
+        sent.outcomes += part.outcomes
+        sent.unsent += part.unsent
+    return sent
 
 
 def send_all(
@@ -105,32 +169,9 @@ def send_all(
     side on `pool` (one slow receiver then holds up its own lane, not the batch). Stop
     starting POSTs after `budget` seconds, and skip a URL once it answered 410 Gone: those
     are returned unsent."""
-    keyring = Keyring({row.tenant_id for row in rows})
-    pins: dict[str, tuple[str, dict, dict] | outbound.UnsafeUrl] = {}
-    gone: set[tuple[int, str]] = set()  # answered 410: nothing more goes there
-    stop_at = time.monotonic() + budget
-    lanes: dict[str, list[Delivery]] = {}
-    for row in rows:
-        lanes.setdefault(row.ordering_key or f"#{row.pk}", []).append(row)
-
-    def run_lane(lane: list[Delivery]) -> Sent:
-        done = Sent()
-        for row in lane:
-            if time.monotonic() > stop_at or (row.tenant_id, row.url) in gone:
-                done.unsent.append(row)
-                continue
-            outcome = send(client, row, keyring, pins)
-            done.outcomes.append((row, outcome))
-            if outcome.status == 410:
-                gone.add((row.tenant_id, row.url))
-        return done
-
-    parts = pool.map(run_lane, lanes.values()) if pool else map(run_lane, lanes.values())
-    sent = Sent()
-    for part in parts:
-        sent.outcomes += part.outcomes
-        sent.unsent += part.unsent
-    return sent
+    sender = Sender(client, rows, budget=budget)
+    mapper = pool.map if pool else map
+    return merge(mapper(sender.run_lane, lanes(rows)))
 
 
 def send(client: httpx.Client, row: Delivery, keyring: Keyring, pins: dict) -> single.Outcome:

@@ -69,6 +69,8 @@ class Delivery(models.Model):
             models.Index(fields=["ordering_key", "sequence"], name="delivery_order"),
             models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["tenant", "state", "-created_at"], name="delivery_tenant_state"),
+            # Keyset paging of the portal list (tenants.portal.listing): newest first on (time, pk).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="delivery_tenant_keyset"),
         ]
 
     def __str__(self) -> str:

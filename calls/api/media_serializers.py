@@ -8,11 +8,11 @@ from rest_framework import serializers
 from callauto.errors import BadRequest, NotSupported
 from calls.api.serializers import (
     CallbackUriField,
-    IdentifierField,
     OperationBody,
+    ParticipantField,
     StrictBooleanField,
 )
-from calls.identifiers import parse_identifier
+from calls.identifiers import parse_participant
 from carrier.media import speech, ssml
 from carrier.media.play_sources import PlaySource
 
@@ -118,7 +118,7 @@ class PlayBody(OperationBody):
             parse_play_source(s, f"playSources[{i}]") for i, s in enumerate(attrs["playSources"])
         ]
         attrs["targets"] = [
-            parse_identifier(t, f"playTo[{i}]") for i, t in enumerate(attrs.get("playTo") or [])
+            parse_participant(t, f"playTo[{i}]") for i, t in enumerate(attrs.get("playTo") or [])
         ]
         loop = (attrs.get("playOptions") or {}).get("loop", False)
         if not isinstance(loop, bool):
@@ -153,7 +153,7 @@ class RecognizeBody(OperationBody):
         attrs.update(parse_speech_options(kind, options))
         if "targetParticipant" not in options:
             raise BadRequest("recognizeOptions.targetParticipant: this field is required.")
-        attrs["target"] = parse_identifier(
+        attrs["target"] = parse_participant(
             options["targetParticipant"], "recognizeOptions.targetParticipant"
         )
         dtmf = options.get("dtmfOptions") or {}
@@ -278,7 +278,7 @@ def _number(value: Any, field: str, low: float, high: float) -> float:
 
 
 class TargetBody(OperationBody):
-    targetParticipant = IdentifierField()
+    targetParticipant = ParticipantField()
 
 
 class SendDtmfBody(TargetBody):

@@ -11,12 +11,19 @@ from callauto import outbound
 from callauto.errors import BadRequest, NotSupported
 from calls import custom_context
 from calls.api import streaming_options
-from calls.identifiers import parse_identifier, parse_phone_value
+from calls.identifiers import parse_identifier, parse_participant, parse_phone_value
 
 
 class IdentifierField(serializers.Field):
     def to_internal_value(self, data: Any) -> Any:
         return parse_identifier(data, self.field_name)
+
+
+class ParticipantField(IdentifierField):
+    """Someone already in the call: the anonymous caller ("4:anonymous") included."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return parse_participant(data, self.field_name)
 
 
 class CallbackUriField(serializers.URLField):
@@ -139,7 +146,7 @@ class AddParticipantBody(OperationBody):
 
 
 class RemoveParticipantBody(OperationBody):
-    participantToRemove = IdentifierField()
+    participantToRemove = ParticipantField()
 
 
 class CancelAddBody(OperationBody):
@@ -153,7 +160,7 @@ class MuteBody(Body):
     operationContext = serializers.CharField(required=False, max_length=5000, allow_blank=True)
 
     def validate(self, attrs: dict) -> dict:
-        attrs["target"] = parse_identifier(attrs["targetParticipants"][0], "targetParticipants[0]")
+        attrs["target"] = parse_participant(attrs["targetParticipants"][0], "targetParticipants[0]")
         return attrs
 
 
@@ -224,7 +231,7 @@ class TransferBody(OperationBody):
     def validate(self, attrs: dict) -> dict:
         transferee = attrs.get("transferee")
         attrs["transferee"] = (
-            None if transferee is None else parse_identifier(transferee, "transferee")
+            None if transferee is None else parse_participant(transferee, "transferee")
         )
         attrs["custom_context"] = custom_context.parse(attrs.get("customCallingContext"))
         attrs["sourceCallerIdNumber"] = _phone_value(

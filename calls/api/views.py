@@ -45,7 +45,7 @@ from calls.api.serializers import (
     TransferBody,
     parse,
 )
-from calls.identifiers import parse_raw_id
+from calls.identifiers import parse_participant_raw_id
 from calls.models import Participant
 from tenants.permissions import Action
 
@@ -211,7 +211,7 @@ class ParticipantView(CallApiView):
     ) -> Response:
         connection = lookups.get_connection(self.tenant, call_connection_id)
         # Django has already percent-decoded the path (like unquote: "+" stays "+").
-        target = parse_raw_id(raw_id, "participantRawId")
+        target = parse_participant_raw_id(raw_id, "participantRawId")
         found = Participant.unscoped.filter(
             call_id=connection.call_id, raw_id=target.raw_id, state=Participant.State.CONNECTED
         ).first()

@@ -34,7 +34,7 @@ from carrier.interface import (
     Stream,
     VirtualClock,
 )
-from carrier.media import speech
+from carrier.media import recognition, speech
 from carrier.media.audio import RATE, samples
 from carrier.simulated.streams import SimulatedStreams
 from carrier.simulated.taping import Taping
@@ -62,7 +62,7 @@ Action = CarrierEvent | Callable[[], None]
 
 
 class SimulatedCarrier:
-    recognizes_speech = True  # Collect.speech is heard (the SIP engine collects keys only)
+    recognizes_speech = True  # Collect.speech is heard
 
     def __init__(self, clock: Clock, recognizer: speech.Recognizer | None = None) -> None:
         self.clock = clock
@@ -303,12 +303,11 @@ class SimulatedCarrier:
             return
         state["speech"].append(voiced)
         command: Collect = state["command"]
-        phrases = None
-        if command.speech == "choices":
-            phrases = [phrase for choice in command.choices for phrase in choice.phrases]
         recognizer = self._speech()
         # Handed over now, decoded off the clock while the end silence runs.
-        state["future"] = recognizer.submit(b"".join(state["speech"]), phrases)
+        state["future"] = recognizer.submit(
+            b"".join(state["speech"]), recognition.phrases_of(command)
+        )
         self._arm(op, command.end_silence, lambda: self._speech_done(op))
 
     def _speech_done(self, op: str) -> None:
@@ -332,35 +331,12 @@ class SimulatedCarrier:
         state = self._ops.get(op)
         if state is None or state.get("future") is not future:
             return  # stopped meanwhile, or the callee spoke again
-        command: Collect = state["command"]
-        failed = MediaOutcome.RECOGNIZE_FAILED
-        error = future.exception() if future.done() else TimeoutError("recognizer timed out")
-        if error is not None:
-            self._finish(op, failed, reason="speech_error", message=str(error))
-            return
-        result: speech.Result = future.result()
-        if command.speech != "choices":
-            if not result.text:
-                self._finish(op, failed, reason="not_recognized")
-                return
-            self._finish(op, MediaOutcome.RECOGNIZED, recognition="speech", text=result.text,
-                         confidence=result.confidence, reason="speech")  # fmt: skip
-            return
-        for choice in command.choices:
-            if result.matched and result.text in map(speech.normalize_phrase, choice.phrases):
-                self._finish(op, MediaOutcome.RECOGNIZED, recognition="choices", label=choice.label,
-                             text=result.text, confidence=result.confidence,
-                             reason="speech_matched")  # fmt: skip
-                return
-        self._finish(op, failed, reason="no_match")
+        kind, detail = recognition.outcome(state["command"], future)
+        self._finish(op, kind, **detail)
 
     def _choice_pressed(self, op: str, key: str) -> None:
-        for choice in self._ops[op]["command"].choices:
-            if choice.tone and choice.tone == key:
-                self._finish(op, MediaOutcome.RECOGNIZED, recognition="choices", label=choice.label,
-                             text="", confidence=1.0, reason="tone_matched")  # fmt: skip
-                return
-        self._finish(op, MediaOutcome.RECOGNIZE_FAILED, reason="incorrect_tone")
+        kind, detail = recognition.choice_pressed(self._ops[op]["command"].choices, key)
+        self._finish(op, kind, **detail)
 
     def _recognized(self, op: str, reason: str) -> None:
         tones = list(self._ops[op]["tones"])

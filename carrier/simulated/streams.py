@@ -1,7 +1,9 @@
 """Media streams and transcription on the simulated carrier.
 
 A stream taps what the call's participants say (the tape's participant tracks: scripted
-phrases, the hello on answer, keys) and sends it to the app's WebSocket as it happens;
+phrases, the hello on answer, keys) and sends it to the app's WebSocket as it happens
+("unmixed": each participant's audio with its rawId; "mixed": one signal, the sum of
+everyone's, sent as the clock passes it);
 audio the app sends back is played into the call, in order, until the app sends
 StopAudio. A transcription hears the participants' phrases, recognizes each off the
 clock (carrier.media.speech) and sends the text as TranscriptionData.
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from carrier.interface import CarrierEvent, Stream, StreamOutcome
 from carrier.media import speech, streaming
@@ -29,6 +33,10 @@ class _Live:
     generation: int = 0  # bumped by StopAudio: queued chunks of older generations are moot
     current: str = ""  # the sound (of the app's audio) playing now
     transcripts: list[tuple[Future, str, float, float]] = field(default_factory=list)
+    # A mixed stream: the participants' audio summed from call sample `mix_start` on, sent
+    # once no more can be added to it (it is in the past).
+    mix: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    mix_start: int = 0
 
 
 class SimulatedStreams:
@@ -75,6 +83,7 @@ class SimulatedStreams:
         live = self._live.pop(stream_id, None)
         if live is None:
             return []
+        self._flush_mix(live, len(live.mix) + live.mix_start)
         live.connection.close()
         self._stop_audio(live)
         return [CarrierEvent("", StreamOutcome.STOPPED, {"stream": stream_id})]
@@ -103,6 +112,7 @@ class SimulatedStreams:
                 self._stop_audio(live)
         for sid, live in list(self._live.items()):
             out.extend(self._transcribed(sid, live))
+            self._flush_mix(live, self._now())
         return out
 
     def busy(self) -> bool:
@@ -122,9 +132,35 @@ class SimulatedStreams:
                 if kind == "speech":
                     self._transcribe(live, track, at, audio)
                 continue
+            if live.command.channel != "unmixed":
+                self._mix(live, at, audio)
+                continue
             wall = datetime.now(UTC) + timedelta(seconds=(at - self._now()) / RATE)
-            unmixed = live.command.channel == "unmixed"
-            live.connection.send_audio(audio.pcm, wall, participant=track if unmixed else "")
+            live.connection.send_audio(audio.pcm, wall, participant=track)
+
+    def _mix(self, live: _Live, at: int, audio: Audio) -> None:
+        """Add what a participant says from `at` into the stream's one mixed signal."""
+        self._flush_mix(live, at)  # what lies before it is final
+        if not len(live.mix):
+            live.mix_start = at
+        pcm = np.frombuffer(audio.pcm, dtype="<i2").astype(np.int32)
+        offset = at - live.mix_start
+        if offset < 0:  # (never expected: taps come at the clock's now or later)
+            pcm, offset = pcm[-offset:], 0
+        if offset + len(pcm) > len(live.mix):
+            live.mix = np.concatenate([live.mix, np.zeros(offset + len(pcm) - len(live.mix),
+                                                          dtype=np.int32)])  # fmt: skip
+        live.mix[offset : offset + len(pcm)] += pcm
+
+    def _flush_mix(self, live: _Live, upto: int) -> None:
+        """Send the mixed signal up to call sample `upto` (as one signal, no rawId)."""
+        count = min(upto - live.mix_start, len(live.mix))
+        if count <= 0:
+            return
+        pcm = np.clip(live.mix[:count], -32768, 32767).astype("<i2").tobytes()
+        wall = datetime.now(UTC) + timedelta(seconds=(live.mix_start - self._now()) / RATE)
+        live.connection.send_audio(pcm, wall)
+        live.mix, live.mix_start = live.mix[count:], live.mix_start + count
 
     def _transcribe(self, live: _Live, track: str, at: int, audio: Audio) -> None:
         span = speech.voiced_span(audio.pcm)

@@ -18,13 +18,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from carrier.interface import CarrierEvent, Collect, Dial, Play, Record, SendTones
+from carrier.interface import CarrierEvent, Collect, Dial, Play, Record, SendTones, Stream
 from carrier.media.audio import Audio
 from carrier.sip.clock import MediaClock
 from carrier.sip.config import TrunkConfig
 from carrier.sip.engine import MediaEngine
 from carrier.sip.legcontrol import LegControl, _Leg
 from carrier.sip.mixer import Party
+from carrier.sip.streams import SipStreams
 from carrier.sip.transaction import Timers
 from carrier.sip.ua import UserAgent
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 
 class SipCarrier(LegControl):
+    recognizes_speech = True  # the engine's speech collections (carrier.sip.listening)
+
     def __init__(self, config: TrunkConfig, *, timers: Timers | None = None) -> None:
         self.config = config
         self._timers = timers
@@ -45,6 +48,7 @@ class SipCarrier(LegControl):
         self.on_event: Callable[[], None] | None = None
         self.clock = MediaClock()
         self.engine = MediaEngine(self.clock, self._emit)
+        self.streams = SipStreams(self.engine, self._emit, self._post)
         self.ua = UserAgent(config, self, timers=timers)
 
     # --- the SIP thread ---
@@ -118,6 +122,12 @@ class SipCarrier(LegControl):
         future: concurrent.futures.Future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result(timeout=timeout)
 
+    def _post(self, action: Callable[[], None]) -> None:
+        """Run `action` on the SIP loop (from another thread: a stream's connection)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(action)
+
     def _emit(self, event: CarrierEvent) -> None:
         self._events.put(event)
         if self.on_event is not None:
@@ -166,6 +176,12 @@ class SipCarrier(LegControl):
     def stop_recording(self, recording_id: str) -> None:
         self._submit(self.engine.stop_recording, recording_id)
 
+    def start_stream(self, command: Stream) -> None:
+        self._submit(self.streams.start, command)
+
+    def stop_stream(self, stream_id: str) -> None:
+        self._submit(self.streams.stop, stream_id)
+
     def poll(self) -> list[CarrierEvent]:
         events = []
         while True:
@@ -200,6 +216,10 @@ class SipCarrier(LegControl):
     def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
         """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
         self._submit(lambda: self.engine.add_leg(leg_id, party, call=call, who=who))
+
+    def detach(self, leg_id: str) -> None:
+        """Take an attached party out of the mix again (its leg ended elsewhere)."""
+        self._submit(lambda: leg_id not in self._legs and self.engine.remove_leg(leg_id))
 
     def ping(self, timeout: float = 5.0) -> tuple[int, float]:
         """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""

@@ -38,6 +38,7 @@ from carrier.media.recorder import APP, RecordingState, RecordingTape, render
 from carrier.sip.clock import TICK, MediaClock
 from carrier.sip.inband import InbandDetector
 from carrier.sip.jitter import FRAME
+from carrier.sip.listening import SpeechListening
 from carrier.sip.mixer import Party, add, mix_minus
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,10 @@ class MediaEngine:
         self._timers: list[tuple[float, Callable[[], None]]] = []
         self._app_seen: set[str] = set()  # play ops already on the app track this tick
         self._app_pending: dict[str, np.ndarray | None] = {}  # call -> app audio this tick
+        self.speech = SpeechListening(self)
+        # Listeners to each tick's audio: (now, {leg: what it said}); media streams.
+        self.taps: list[Callable[[float, dict[str, np.ndarray | None]], None]] = []
+        self.call_over: list[Callable[[str], None]] = []  # a call's last leg went
         clock.add(self.tick)
 
     @property
@@ -148,6 +153,8 @@ class MediaEngine:
             for recording_id, tap in list(self._tapes.items()):
                 if tap.command.call == leg.call:
                     self.stop_recording(recording_id, end_reason="callEnded")
+            for over in self.call_over:
+                over(leg.call)
 
     def set_muted(self, leg_id: str, muted: bool) -> None:
         if leg_id in self.legs:
@@ -248,6 +255,8 @@ class MediaEngine:
         if collection is None:
             return
         command = collection.command
+        if command.speech and self.speech.key(op, collection, key):
+            return  # speech only, speech came first, or a choice's tone
         if collection.phase == "prompt":
             if not command.interrupt_prompt:
                 return  # without barge-in, keys pressed over the prompt are not collected
@@ -407,6 +416,9 @@ class MediaEngine:
                     log.exception("media leg %s failed to send; dropped", leg_id)
                     self.legs.pop(leg_id, None)
         self._record(now, said)
+        self.speech.tick(now, said)
+        for tap in self.taps:
+            tap(now, said)
         self._run_timers(now)
 
     def _wants_inband(self, leg_id: str, leg: _Leg) -> bool:
@@ -463,12 +475,17 @@ class MediaEngine:
         pending, self._app_pending = self._app_pending, {}
         if not self._tapes:
             return
+        # Group the tick's voices by call once: a tape then looks at its own call's legs
+        # only (looking at every leg for every tape grew with calls x recordings).
+        voices: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for leg_id, frame in said.items():
+            leg = self.legs.get(leg_id)
+            if frame is not None and leg is not None and not leg.muted:
+                voices.setdefault(leg.call, []).append((leg.who, frame))
         for tap in self._tapes.values():
             call = tap.command.call
-            for leg_id, frame in said.items():
-                leg = self.legs.get(leg_id)
-                if frame is not None and leg is not None and leg.call == call and not leg.muted:
-                    tap.frame(leg.who, now, frame)
+            for who, frame in voices.get(call, ()):
+                tap.frame(who, now, frame)
             if pending.get(call) is not None:
                 tap.frame(APP, now, pending[call])
 

@@ -1,7 +1,8 @@
 """Out-of-dialog requests we send: OPTIONS pings and REGISTER with refresh (RFC 3261 §10).
 
 A trunk that wants registration gets our Contact for `register_expires`; we refresh at
-80 % of what it granted (a 423's Min-Expires is not handled: trunks grant what they like).
+80 % of what it granted. A registrar that finds that too brief answers 423 with its
+Min-Expires: we ask again at once for that long (§10.2.8), and keep asking for it.
 Results are kept for the trunk's live status (phase 2 shows them on the portal).
 """
 
@@ -64,15 +65,21 @@ class OutOfDialog:
         request = self._plain(
             "REGISTER", domain, self.config.username, self._register_call_id, self._register_cseq
         )
+        asked = max(self.config.register_expires, getattr(self, "_min_expires", 0))
         request.headers.add("Contact", self.contact)
-        request.headers.add("Expires", str(self.config.register_expires))
+        request.headers.add("Expires", str(asked))
         started = time.monotonic()
 
         def done(response: SipMessage) -> None:
             self._register_cseq = max(self._register_cseq, response.cseq[0])
             rtt = round((time.monotonic() - started) * 1000, 2)
+            minimum = _min_expires(response) if response.status == 423 else 0
+            if minimum > asked:
+                self._min_expires = minimum  # once more, for as long as it wants
+                self.register()
+                return
             if 200 <= response.status < 300:
-                expires = _granted_expiry(response, self.config.register_expires)
+                expires = _granted_expiry(response, asked)
                 self.registration = {
                     "state": "registered",
                     "status": response.status,
@@ -92,6 +99,11 @@ class OutOfDialog:
             self._register_timer = self.loop.call_later(refresh, self.register)
 
         self._request_with_auth(request, self.proxy, done)
+
+
+def _min_expires(response: SipMessage) -> int:
+    value = (response.headers.get("Min-Expires") or "").strip()
+    return int(value) if value.isdigit() else 0
 
 
 def _granted_expiry(response: SipMessage, asked: int) -> int:

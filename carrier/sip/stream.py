@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 RTCP_EVERY = 250  # ticks (5 s)
 GAP_TICKS = 2  # 40 ms of audio between sent keys
 _SILENCE = np.zeros(FRAME, dtype=np.int16)
+_SILENT_PAYLOAD: dict[int | None, bytes] = {}  # silence encoded once per codec
 _NTP_EPOCH = 2208988800
 
 
@@ -201,7 +202,12 @@ class RtpStream:
         return consumed
 
     def _send_audio(self, frame: np.ndarray | None) -> None:
-        payload = g711.encode(_SILENCE if frame is None else frame, self.pt)
+        if frame is None:
+            payload = _SILENT_PAYLOAD.get(self.pt)
+            if payload is None:
+                payload = _SILENT_PAYLOAD.setdefault(self.pt, g711.encode(_SILENCE, self.pt))
+        else:
+            payload = g711.encode(frame, self.pt)
         self._send(self.pt, payload, False, self.timestamp)
 
     def _send(self, pt: int | None, payload: bytes, marker: bool, timestamp: int) -> None:

@@ -3,11 +3,14 @@
 Serializers check shape and tenant ownership of related ids; the services check the rest
 and their ValidationErrors come back as field errors."""
 
+import binascii
+from base64 import b64decode
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from notifications import audio
 from notifications.models import KEY_CHOICES, Audience, Dial, Disposition, Notification, Recipient
 from reminders.api.serializers import TenantScoped
 from reminders.models import Contact
@@ -70,10 +73,38 @@ class AudienceUploadSerializer(serializers.Serializer):
         return attrs
 
 
+class AudioUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(required=False, help_text="The WAV, as multipart/form-data.")
+    base64 = serializers.CharField(
+        required=False, help_text="Or the WAV base64-encoded, in a JSON body."
+    )
+    fileName = serializers.CharField(required=False, max_length=200)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        upload = attrs.pop("file", None)
+        if upload is not None:
+            attrs["data"] = upload.read(audio.MAX_BYTES + 1)
+            attrs.setdefault("fileName", upload.name or "")
+        elif attrs.get("base64"):
+            try:
+                attrs["data"] = b64decode(attrs.pop("base64"), validate=True)
+            except (binascii.Error, ValueError):
+                raise serializers.ValidationError({"base64": "Not valid base64."}) from None
+        else:
+            raise serializers.ValidationError({"file": "Send the WAV as a `file` or `base64`."})
+        return attrs
+
+
 class NotificationSerializer(ScopedMany, serializers.ModelSerializer):
     scoped = {"audience": Audience, "callerIds": PhoneNumber}
     audience = serializers.PrimaryKeyRelatedField(queryset=Audience.unscoped.none())
     audioUrl = serializers.URLField(source="audio_url", required=False, allow_blank=True)
+    audioName = serializers.CharField(
+        source="audio_name",
+        read_only=True,
+        help_text="The uploaded WAV (POST .../audio), played instead of the text; empty if none.",
+    )
+    audioSeconds = serializers.FloatField(source="audio_seconds", read_only=True)
     ackKey = serializers.ChoiceField(source="ack_key", choices=KEY_CHOICES, required=False)
     replayKey = serializers.ChoiceField(source="replay_key", choices=KEY_CHOICES, required=False)
     optOutKey = serializers.ChoiceField(source="opt_out_key", choices=KEY_CHOICES, required=False)
@@ -116,6 +147,8 @@ class NotificationSerializer(ScopedMany, serializers.ModelSerializer):
             "audience",
             "message",
             "audioUrl",
+            "audioName",
+            "audioSeconds",
             "language",
             "voice",
             "ackKey",

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from callauto.errors import Conflict, NotFound
 from callauto.parsers import JSONParser
-from notifications import audiences, progress, services
+from notifications import audiences, audio, progress, services
 from notifications.api import serializers as s
 from notifications.models import Audience, Disposition, Notification, Recipient
 from reminders.api.views import field_errors
@@ -145,9 +145,10 @@ class NotificationViewSet(
     permission_actions = {
         **READ,
         **dict.fromkeys(["preview", "progress", "results"], Action.READ),
-        **dict.fromkeys(["create", "update", "partial_update"], EDIT),
+        **dict.fromkeys(["create", "update", "partial_update", "audio"], EDIT),
         **dict.fromkeys(["launch", "pause", "resume", "cancel"], LAUNCH),
     }
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> models.QuerySet:
         if getattr(self, "swagger_fake_view", False) and self.action == "results":
@@ -193,6 +194,27 @@ class NotificationViewSet(
         except DjangoValidationError as exc:
             raise field_errors(exc) from exc
         return Response(s.NotificationSerializer(done).data)
+
+    @extend_schema(
+        methods=["POST"],
+        request={
+            "multipart/form-data": s.AudioUploadSerializer,
+            "application/json": s.AudioUploadSerializer,
+        },
+        responses={200: s.NotificationSerializer},
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={200: s.NotificationSerializer})
+    @action(detail=True, methods=["post", "delete"], filter_backends=[])
+    def audio(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """POST: a draft's message as a WAV (PCM, at most 1.8 MB and 180 s; multipart `file`
+        or JSON `base64`), played instead of the text. DELETE: back to the text."""
+        self.get_object()  # another tenant's: 404 before any 400 about the body
+        if request.method == "DELETE":
+            return self._verb(audio.detach)
+        body = s.AudioUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        return self._verb(audio.attach, data=data["data"], name=data.get("fileName", ""))
 
     @extend_schema(responses={200: s.PreviewSerializer})
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)

@@ -5,7 +5,6 @@ import json
 from collections.abc import Iterator
 
 from django import forms
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -15,8 +14,8 @@ from django.views.decorators.http import require_safe
 from tenants.models import AuditEntry, Tenant
 from tenants.portal.access import tenant_page
 from tenants.portal.dates import DateRangeForm
+from tenants.portal.listing import filter_data, keyset_page
 
-PAGE_SIZE = 50
 CSV_COLUMNS = ["time", "actor", "action", "target_type", "target_id", "target", "before", "after"]
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,7 +57,7 @@ class AuditFilterForm(DateRangeForm):
 def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEntry]]:
     """The form and the entries it selects; an invalid filter selects nothing."""
     entries = AuditEntry.objects.for_tenant(request.tenant)
-    form = AuditFilterForm(request.GET or None, entries=entries)
+    form = AuditFilterForm(filter_data(request), entries=entries)
     if not form.is_bound:
         return form, entries
     if not form.is_valid():
@@ -70,9 +69,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEntr
 @require_safe
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
-    page = Paginator(entries.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = keyset_page(entries, request.GET)
     for entry in page:
         entry.before_json = json.dumps(entry.before)
         entry.after_json = json.dumps(entry.after)

@@ -83,3 +83,15 @@ def notify(acme, audience) -> Callable[..., Notification]:
         return services.save_notification(acme, actor=None, **{**defaults, **fields})
 
     return build
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Django's default storage (uploaded WAVs) in a directory of this test's own."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }

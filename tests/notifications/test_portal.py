@@ -183,3 +183,50 @@ def test_another_tenants_notification_is_404(owner, acme, other_tenant):
     for suffix in ("", "launch/", "live/", "prompt.wav", "results.csv", "edit/"):
         assert owner.get(f"{base(acme)}/{notification.pk}/{suffix}").status_code == 404
     assert owner.get(f"{base(acme)}/audiences/{theirs.pk}/").status_code == 404
+
+
+# --- an uploaded WAV as the message ---
+
+
+def _form(audience, numbers, **extra) -> dict:
+    return {
+        "name": "Outage", "audience": audience.pk, "message": "", "language": "en-US",
+        "voice": "female", "ack_key": "1", "replay_key": "2", "opt_out_key": "9",
+        "max_replays": 2, "caller_ids": numbers, "per_number_concurrency": 50,
+        "priority": "on", "expires_after_minutes": 120, "max_rounds": 3,
+        "retry_delay_minutes": 5, **extra,
+    }  # fmt: skip
+
+
+def test_a_notification_is_created_with_an_uploaded_wav_and_previewed(
+    owner, acme, audience, media_root
+):
+    from tests.notifications.test_audio import wav
+
+    household(acme, 1)
+    numbers = list(PhoneNumber.objects.for_tenant(acme).values_list("pk", flat=True))
+    upload = SimpleUploadedFile("outage.wav", wav(2.0), content_type="audio/wav")
+
+    response = owner.post(f"{base(acme)}/new/", _form(audience, numbers, audio_upload=upload))
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    notification = Notification.objects.for_tenant(acme).get()
+    assert (notification.message, notification.audio_name) == ("", "outage.wav")
+    page = owner.get(response["Location"]).content.decode()
+    assert "The uploaded WAV “outage.wav” (2 s)" in page
+    prompt = owner.get(f"{base(acme)}/{notification.pk}/prompt.wav")
+    assert prompt.status_code == 200
+    # The 2 s upload (8 kHz, 16-bit) and then the spoken keys.
+    assert len(prompt.content) > 2 * 16000 + 44
+    assert AuditEntry.objects.for_tenant(acme).filter(action="notification.audio").count() == 1
+
+
+def test_a_bad_upload_is_a_form_error_and_nothing_is_saved(owner, acme, audience, media_root):
+    numbers = list(PhoneNumber.objects.for_tenant(acme).values_list("pk", flat=True))
+    upload = SimpleUploadedFile("notes.wav", b"not audio at all", content_type="audio/wav")
+
+    response = owner.post(f"{base(acme)}/new/", _form(audience, numbers, audio_upload=upload))
+
+    assert response.status_code == 200
+    assert "not a WAV" in response.content.decode()
+    assert not Notification.objects.for_tenant(acme).exists()

@@ -242,3 +242,28 @@ def test_a_slow_receiver_holds_up_its_own_connection_only(tenant, callbacks):
     assert slow_seen == 1  # the fast connection was served while the slow one waited
     assert sequences_per_key(callbacks) == {"connection:fast": [1, 2, 3]}
     assert [e["seq"] for e in slow.events] == [1, 2]
+
+
+def test_a_running_loop_sends_a_new_event_while_an_earlier_lane_is_still_waiting(tenant, callbacks):
+    """No batch barrier: a connection's event published while another connection's POST
+    hangs goes out at once (a barrier loop would hold it until the slow answer came)."""
+    slow = CallbackReceiver()
+    slow.delay = 3.0
+    loop = DeliveryLoop(poll=0.1)
+    thread = run_in_thread(loop)
+    try:
+        publish(tenant, slow.url, keys=("connection:slow",))
+        wait_for(lambda: slow.requests, seconds=5)  # in flight, unanswered for 3 s
+        began = time.monotonic()
+        publish(tenant, callbacks.url, keys=("connection:fast",), per_key=2)
+        wait_for(lambda: len(callbacks.requests) == 2, seconds=10)
+        waited = time.monotonic() - began
+        wait_for(lambda: Delivery.unscoped.filter(state=D.DELIVERED).count() == 3, seconds=10)
+    finally:
+        loop.stop()
+        thread.join(10)
+        slow.close()
+
+    assert waited < 1.5, waited
+    assert sequences_per_key(callbacks) == {"connection:fast": [1, 2]}
+    assert not thread.is_alive()

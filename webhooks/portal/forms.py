@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 
 from callauto import outbound
 from webhooks.models import Delivery
+from webhooks.portal import endpoints
 
 
 class EventSubscriptionForm(forms.Form):
@@ -41,7 +42,8 @@ class EventSubscriptionForm(forms.Form):
 class DeliveryFilterForm(forms.Form):
     """The deliveries page shows what needs attention unless another state is asked for."""
 
-    url = forms.CharField(required=False, max_length=2048)
+    url = forms.CharField(required=False, max_length=2048, label="Endpoint")
+    event_type = forms.CharField(required=False, max_length=96, label="Event type")
     state = forms.ChoiceField(
         choices=[("", "dead or retrying"), *Delivery.State.choices], required=False
     )
@@ -57,5 +59,10 @@ class DeliveryFilterForm(forms.Form):
         elif not data.get("call"):
             rows = rows.filter(state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
         if data.get("url"):
-            rows = rows.filter(url=data["url"])
+            rows = rows.filter(endpoints.under(data["url"]))
+        if data.get("event_type"):
+            # Event types are stored as ACS names them (CallConnected) or in full
+            # (Microsoft.Communication.IncomingCall): either spelling finds them.
+            short = data["event_type"].removeprefix("Microsoft.Communication.")
+            rows = rows.filter(event_type__in=[short, f"Microsoft.Communication.{short}"])
         return rows

@@ -3,7 +3,6 @@
 import zoneinfo
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,9 +10,11 @@ from django.utils.dateparse import parse_datetime
 
 from tenants.permissions import Action
 from tenants.portal.access import permits, tenant_page
+from tenants.portal.listing import filter_data, is_live, keyset_page
 from webhooks import delivery as delivery_service
 from webhooks import signing, subscriptions
 from webhooks.models import Delivery, DisabledEndpoint, EventSubscription
+from webhooks.portal import endpoints
 from webhooks.portal.forms import DeliveryFilterForm, EventSubscriptionForm
 
 
@@ -67,21 +68,39 @@ def deliveries(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _delivery_action(request)
     everything = Delivery.objects.for_tenant(tenant)
-    form = DeliveryFilterForm(request.GET)
+    form = DeliveryFilterForm(filter_data(request) or {})
     rows = form.apply(everything) if form.is_valid() else everything.none()
-    rows = rows.order_by("-created_at")
+    page = keyset_page(rows, request.GET)
+    for delivery in page:
+        delivery.endpoint = endpoints.endpoint_group(delivery.url)
+    context = {
+        "deliveries": page,
+        "form": form,
+        "can_change": permits(request, Action.DELIVERIES_REDELIVER),
+    }
+    if is_live(request):
+        return render(request, "portal/webhooks/_delivery_rows.html", context)
+    groups = endpoints.recent_groups(everything)
+    chosen = form.cleaned_data.get("url", "") if form.is_valid() else ""
     return render(
         request,
         "portal/webhooks/deliveries.html",
         {
-            "deliveries": Paginator(rows, 50).get_page(request.GET.get("page")),
-            "form": form,
-            "endpoint": form.cleaned_data.get("url", "") if form.is_valid() else "",
-            "endpoints": everything.values_list("url", flat=True).distinct().order_by("url")[:50],
-            "disabled": DisabledEndpoint.objects.for_tenant(tenant).order_by("url"),
-            "can_change": permits(request, Action.DELIVERIES_REDELIVER),
+            **context,
+            "endpoint": chosen,
+            "groups": groups,
+            "endpoint_choices": sorted({g["group"] for g in groups} | ({chosen} - {""})),
+            "sample": endpoints.SAMPLE,
+            "disabled": _masked(DisabledEndpoint.objects.for_tenant(tenant).order_by("url")),
         },
     )
+
+
+def _masked(disabled: object) -> list[DisabledEndpoint]:
+    rows = list(disabled)  # type: ignore[call-overload]
+    for row in rows:
+        row.endpoint = endpoints.endpoint_group(row.url)
+    return rows
 
 
 def _delivery_action(request: HttpRequest) -> HttpResponse:

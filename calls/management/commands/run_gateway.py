@@ -24,6 +24,7 @@ from calls.trunk_fleet import TrunkFleet
 from carrier.interface import MonotonicClock
 from carrier.routing import CarrierRouter
 from carrier.simulated.driver import SimulatedCarrier
+from carrier.sip.clock import tune_process
 
 log = logging.getLogger(__name__)
 # After a failed step: long enough not to spin on a persistent fault, short enough that
@@ -67,6 +68,7 @@ class Command(BaseCommand):
                 on_event=lambda: loop.call_soon_threadsafe(wake.set),
             )  # fmt: skip
             carried = await sync_to_async(fleet.sync)()
+            tune_process()  # after start-up: the media clocks run from here on
             self.stdout.write(f"gateway {gateway_id}: SIP trunks carried: {carried or 'none'}")
         gateway = Gateway(carrier, gateway_id=gateway_id)
         ended = await sync_to_async(gateway.reconcile)()

@@ -394,3 +394,16 @@ def test_forked_answers_keep_the_first_and_bye_the_others(tmp_path):
         driver.hang_up("A")
         assert peer.wait() == 0, peer.output()
     assert events.kinds() == [LegOutcome.ANSWERED]
+
+
+def test_register_asks_again_for_min_expires_after_423(tmp_path):
+    registrar = scenario("uas_register_423.xml", tmp_path)
+    with sipp(tmp_path, "-sf", str(registrar), name="reg423") as peer:
+        with carrier(peer.port, register=True, register_expires=30) as driver:
+            deadline = time.monotonic() + 5
+            while driver.ua.registration["state"] == "off" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            registration = dict(driver.ua.registration)
+        assert peer.wait() == 0, peer.output()  # the second REGISTER asked for 120 s
+    assert registration["state"] == "registered"
+    assert registration["expires"] == 120

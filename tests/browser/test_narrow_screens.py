@@ -111,7 +111,7 @@ def test_at_390_px_a_row_folds_its_columns_and_opens_its_item(acme, log_in, scre
 
     # A list that is not marked by hand (Deliveries) gets its whole-row link too.
     page.goto("/portal/t/acme/deliveries/?state=pending")
-    state = page.locator("table tbody tr").first.locator("td").nth(2)
+    state = page.locator("table.deliveries tbody tr").first.locator("td").nth(2)
     assert folded(page, state) == '"State: "'
     state.click()
     expect(page).to_have_url(re.compile(rf"/calls/{call.pk}/$"))
@@ -126,3 +126,21 @@ def test_on_a_desktop_lists_stay_tables(acme, log_in):  # noqa: F811
     expect(page.locator("table.calls thead")).to_be_visible()
     direction = page.locator("table.calls tbody tr").first.locator("td").nth(1)
     assert folded(page, direction) == "none"
+
+
+def test_live_rows_arrive_folded_and_unchanged_rows_are_not_swapped(tenant, log_in):
+    Call.unscoped.create(tenant=tenant, direction=Call.Direction.OUTBOUND)
+    page = log_in("owner")
+    page.set_viewport_size({"width": WIDTH, "height": 844})
+    page.goto("/portal/t/acme/calls/")
+    rows = page.locator("#calls-rows tr")
+    expect(rows).to_have_count(1)
+    page.evaluate("() => { document.getElementById('calls-rows').dataset.mark = 'first'; }")
+
+    page.wait_for_timeout(7_000)  # two polls of the live list with nothing new
+    expect(page.locator("#calls-rows[data-mark=first]")).to_have_count(1)
+    Call.unscoped.create(tenant=tenant, direction=Call.Direction.INBOUND)
+    expect(rows).to_have_count(2, timeout=10_000)
+    newest = rows.first
+    assert folded(page, newest.locator("td").nth(1)) == '"Direction: "'
+    expect(newest).to_have_attribute("data-href", re.compile(r"/calls/\d+/$"))

@@ -26,6 +26,9 @@
         var current = document.getElementById(id);
         // Text being selected (to copy an id) would be lost by the swap: skip this tick.
         if (!fresh || !current || window.getSelection().toString()) return;
+        // portal.js adds column labels and row links to the rows on screen: the fetched
+        // rows get the same before they are compared, or they would always differ.
+        if (window.portalPrepareLike) window.portalPrepareLike(fresh, current);
         if (fresh.innerHTML !== current.innerHTML) current.replaceWith(fresh);
       })
       .catch(function () { /* a missed refresh is retried on the next tick */ })

@@ -80,12 +80,8 @@ function columnNames(table) {
   });
 }
 
-function prepareTable(table) {
-  if (table.classList.contains("no-fold")) return;
-  const names = columnNames(table);
-  if (names.length < 3) return;
-  table.classList.add("folds");
-  table.querySelectorAll("tbody tr").forEach((row) => {
+function prepareRows(names, rows) {
+  rows.forEach((row) => {
     let column = 0;
     Array.from(row.cells).forEach((cell) => {
       if (names[column] && !cell.dataset.label) cell.dataset.label = names[column];
@@ -96,11 +92,28 @@ function prepareTable(table) {
       (a) => !a.hasAttribute("download") && !a.closest("form") && !a.getAttribute("href").startsWith("#")
     );
     if (link) {
-      row.dataset.href = link.href;
+      row.dataset.href = link.getAttribute("href"); // as written: rows fetched live compare equal
       row.classList.add("row-link");
     }
   });
 }
+
+function prepareTable(table) {
+  if (table.classList.contains("no-fold")) return;
+  const names = columnNames(table);
+  if (names.length < 3) return;
+  table.classList.add("folds");
+  prepareRows(names, table.querySelectorAll("tbody tr"));
+}
+
+// live_list.js prepares a fetched tbody as the one it may replace was, so that the two
+// compare equal when nothing changed (and the rows on screen are left alone).
+window.portalPrepareLike = (fresh, current) => {
+  const table = current.closest("table");
+  if (table && table.classList.contains("folds")) {
+    prepareRows(columnNames(table), fresh.querySelectorAll("tr"));
+  }
+};
 
 function prepareTables(root) {
   root.querySelectorAll("main table").forEach(prepareTable);

@@ -23,6 +23,7 @@ LISTS = [
     "calls/", "recordings/", "deliveries/?state=pending", "audit/", "settings/members/",
     "settings/keys/", "settings/numbers/", "settings/callees/", "settings/webhooks/",
     "reminders/plans/", "reminders/appointments/", "reminders/imports/", "softphone/",
+    "reminders/report/", "notifications/", "usage/", "settings/trunks/", "",
 ]  # fmt: skip
 
 # Every visible control in the page's main part that a finger cannot reach: off the screen
@@ -69,14 +70,15 @@ def test_at_390_px_no_list_cuts_a_button_off_or_pans_sideways(acme, plan, log_in
     call = Call.unscoped.create(tenant=acme, direction=Call.Direction.OUTBOUND)
     Recording.unscoped.create(tenant=acme, call=call, started_by="app")
     make_call_delivery(acme, call, url="https://app.example.com/callbacks/a-very-long-path/x")
-    book(acme, plan, starts_in=timedelta(days=1))
+    appointment = book(acme, plan, starts_in=timedelta(days=1))
     add_member(acme, Membership.Role.VIEWER, "a-member-with-a-rather-long-name")
     softphone.add_identity(acme, "+14255550199", actor=None)
     tenant_services.add_phone_number(acme, "+14255550101", actor=None)
     page = log_in("owner")
     page.set_viewport_size({"width": WIDTH, "height": 844})
 
-    for path in LISTS:
+    pages = [*LISTS, f"calls/{call.pk}/", f"reminders/appointments/{appointment.pk}/"]
+    for path in pages:
         page.goto(f"/portal/t/acme/{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, path
         assert page.evaluate(CUT_OFF, WIDTH) == [], path
@@ -109,7 +111,7 @@ def test_at_390_px_a_row_folds_its_columns_and_opens_its_item(acme, log_in, scre
 
     # A list that is not marked by hand (Deliveries) gets its whole-row link too.
     page.goto("/portal/t/acme/deliveries/?state=pending")
-    state = page.locator("table tbody tr").first.locator("td").nth(2)
+    state = page.locator("table.deliveries tbody tr").first.locator("td").nth(2)
     assert folded(page, state) == '"State: "'
     state.click()
     expect(page).to_have_url(re.compile(rf"/calls/{call.pk}/$"))
@@ -124,3 +126,21 @@ def test_on_a_desktop_lists_stay_tables(acme, log_in):  # noqa: F811
     expect(page.locator("table.calls thead")).to_be_visible()
     direction = page.locator("table.calls tbody tr").first.locator("td").nth(1)
     assert folded(page, direction) == "none"
+
+
+def test_live_rows_arrive_folded_and_unchanged_rows_are_not_swapped(tenant, log_in):
+    Call.unscoped.create(tenant=tenant, direction=Call.Direction.OUTBOUND)
+    page = log_in("owner")
+    page.set_viewport_size({"width": WIDTH, "height": 844})
+    page.goto("/portal/t/acme/calls/")
+    rows = page.locator("#calls-rows tr")
+    expect(rows).to_have_count(1)
+    page.evaluate("() => { document.getElementById('calls-rows').dataset.mark = 'first'; }")
+
+    page.wait_for_timeout(7_000)  # two polls of the live list with nothing new
+    expect(page.locator("#calls-rows[data-mark=first]")).to_have_count(1)
+    Call.unscoped.create(tenant=tenant, direction=Call.Direction.INBOUND)
+    expect(rows).to_have_count(2, timeout=10_000)
+    newest = rows.first
+    assert folded(page, newest.locator("td").nth(1)) == '"Direction: "'
+    expect(newest).to_have_attribute("data-href", re.compile(r"/calls/\d+/$"))

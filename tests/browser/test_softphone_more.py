@@ -41,8 +41,9 @@ def test_the_softphone_remembers_rings_takes_keyboard_keys_and_lists_recent_call
     expect(page).to_have_title(f"Softphone · {tenant.name}")
     until(lambda: not page.locator(".keypad button[data-key='5']").is_disabled())
 
-    page.keyboard.press("5")
-    until(lambda: softphone_pressed(tenant, "5"))
+    for key in ("5", "#", "*", "0"):
+        page.keyboard.press(key)
+        until(lambda key=key: softphone_pressed(tenant, key))
 
     Participant.unscoped.filter(raw_id=f"4:{PERSON}").update(is_on_hold=True)
     until(lambda: page.locator("#softphone-legs li.on_hold").count() == 1)
@@ -119,3 +120,23 @@ def test_making_an_identity_mine_makes_it_ring_from_another_identity_page(tenant
     page.goto(f"/portal/t/acme/softphone/?as={mine.pk}")
     expect(page.locator(".also-rings")).to_contain_text(PERSON)
     assert tenant.audit_entries.filter(action="simulated_callee.change").exists()
+
+
+def test_a_declined_call_ends_with_its_reason_on_the_page(tenant, log_in, callbacks, gateway):
+    tenant_services.add_phone_number(tenant, NUMBER, actor=None)
+    identity = softphone.add_identity(tenant, PERSON, actor=None)
+    page = log_in("owner")
+    page.goto(f"/portal/t/acme/softphone/?as={identity.pk}")
+    until = advancing(page, gateway)
+    call_verbs.create_call(
+        tenant, targets=[Identifier.phone(PERSON)], callback_uri=callbacks.url,
+        source_caller_id=NUMBER,
+    )  # fmt: skip
+    ringing = page.locator("#softphone-legs li.ringing")
+    until(lambda: ringing.count() == 1)
+
+    ringing.get_by_role("button", name="Decline").click()
+    until(lambda: page.locator("#softphone-legs li").count() == 0)
+    until(lambda: "CreateCallFailed" in callbacks.types())
+    expect(page.locator("#softphone-status")).to_have_text("Call ended: failed · 603 · Declined.")
+    expect(page.locator("table.recent-calls tbody tr").first).to_contain_text("603 · Declined")

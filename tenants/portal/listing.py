@@ -11,7 +11,7 @@ Lives in tenants (the ground floor) so every app's list pages can import it.
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F, Model, QuerySet
@@ -53,7 +53,6 @@ class KeysetPage:
     # True on the newest page (no cursor): the only page that refreshes itself live.
     first: bool = True
     error: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows)

@@ -99,9 +99,11 @@ clean:
 # Portal lists at 1,000 vs 1,000,000 calls: statements, ms and plan per page (bench/lists.py);
 # seeding takes about a minute, LISTS_ARGS="--rows 100000" for a shorter run.
 .PHONY: bench-lists
+# Its own database: each run empties the list tables (TRUNCATE, --fresh) before seeding.
+LISTS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/callauto_bench_lists
 bench-lists: venv
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
-	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.lists $(LISTS_ARGS)
+	DATABASE_URL=$(LISTS_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
+	BENCH_DATABASE_URL=$(LISTS_DATABASE_URL) $(PY) -m bench.lists --fresh $(LISTS_ARGS)
 
 .PHONY: bench-usage
 bench-usage: venv

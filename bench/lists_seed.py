@@ -15,8 +15,8 @@ SELECT %(tenant)s, 'bench-' || md5(random()::text || g), gen_random_uuid(),
        CASE WHEN g %% 3 = 0 THEN 'inbound' ELSE 'outbound' END,
        '+1425555' || lpad((g %% 10000)::text, 4, '0'), '', '+14255550100', t, t, t,
        (ARRAY[0, 0, 0, 0, 408, 486, 487, 603])[1 + g %% 8], 0, '', '', '', 0
-FROM generate_series(1, %(n)s) AS g,
-     LATERAL (SELECT now() - random() * interval '365 days' AS t) AS times
+FROM (SELECT g, now() - random() * interval '365 days' AS t
+      FROM generate_series(1, %(n)s) AS g) AS rows
 """
 
 DELIVERIES_SQL = """

@@ -8,9 +8,13 @@ import pytest
 from azure.communication.callautomation import PhoneNumberIdentifier
 from playwright.sync_api import expect
 
+from calls import call_verbs, server_call_verbs
+from calls.identifiers import Identifier
 from tenants import services as tenant_services
+from tests.calls.api_support import signed
 from tests.factories import make_call_delivery
 from tests.portal import seeds
+from tests.recordings.storage import temporary_recordings_storage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,3 +95,31 @@ def test_the_calls_list_and_dashboard_show_a_call_placed_while_they_are_open(
     expect(row).to_contain_text("Connected", timeout=15_000)
     # Its callbacks were delivered to the application: the deliveries list shows them.
     expect(deliveries.locator("#delivery-rows")).to_contain_text("CallConnected", timeout=15_000)
+
+
+@pytest.fixture
+def recordings_dir(tmp_path):
+    with temporary_recordings_storage(tmp_path / "recordings") as directory:
+        yield directory
+
+
+def test_an_ended_calls_page_shows_the_recording_file_once_it_is_ready(
+    client, tenant, gateway, log_in, recordings_dir
+):
+    call = server_call_verbs.simulate_p2p_call(
+        tenant, caller=Identifier.user("8:acs:customer"), callee=Identifier.user("8:acs:agent")
+    )
+    gateway.advance(2)
+    body = {"callLocator": {"kind": "serverCallLocator", "serverCallId": call.server_call_id}}
+    signed(client, tenant, "POST", "recordings", body)
+    gateway.advance(3)
+    page = log_in("owner")
+    page.goto(f"/portal/t/acme/calls/{call.pk}/")
+    expect(page.locator("#recording-rows")).to_contain_text("recording…")
+
+    call_verbs.terminate_call(tenant, call.pk, actor=None, message="test over")
+    gateway.advance(0.5)  # the call ends, its recording stops and its file is written
+
+    expect(page.locator("#call-live")).to_have_attribute("data-state", "disconnected")
+    expect(page.locator("#recording-rows audio")).to_have_count(1, timeout=15_000)
+    expect(page.locator("#recording-rows")).not_to_have_attribute("data-live-url", re.compile("."))

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0004_sip_trunks"),
+        ("tenants", "0005_keyset_index"),
     ]
 
     operations = [

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 OUR_NUMBER = "+14255550100"
 CALLEE = "+14255550123"
 SENTENCE = "please call me back tomorrow"
-WAIT = 30.0  # seconds of real time the WebSocket side may take
+WAIT = 60.0  # seconds of real time the WebSocket side (and the recognizer pool) may take
 
 
 class AppSocket:

@@ -88,7 +88,7 @@ def appointments(request: HttpRequest) -> HttpResponse:
         request,
         "portal/reminders/appointments.html",
         "portal/reminders/_appointment_rows.html",
-        {"page": page, "form": form},
+        {"page": page, "form": form, "can_change": permits(request, Action.REMINDERS_EDIT)},
     )
 
 

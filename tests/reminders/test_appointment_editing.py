@@ -134,3 +134,12 @@ def test_import_errors_quote_the_bad_value(acme, column, value, message):
 
     assert [(e["row"], e["field"]) for e in errors] == [(2, column)]
     assert errors[0]["message"].startswith(message)
+
+
+@pytest.mark.parametrize(("role", "offered"), [("viewer", False), ("operator", True)])
+def test_the_add_link_is_offered_only_to_those_who_may_add(
+    client, acme, role, offered, member_client
+):
+    member_client(role)
+    page = client.get("/portal/t/acme/reminders/appointments/").content.decode()
+    assert ("Add an appointment" in page) is offered

@@ -33,6 +33,7 @@ def test_the_progress_page_updates_while_calls_complete(request, gateway, log_in
     page.click("#confirm-launch")
     page.wait_for_selector("#notification-live")
     assert page.inner_text("#count-remaining") == "3"
+    assert page.locator("#live-controls button").count() == 2  # pause, cancel
     page.evaluate("window.notReloaded = true")
 
     assert dispatcher.tick(org) == 3
@@ -42,5 +43,9 @@ def test_the_progress_page_updates_while_calls_complete(request, gateway, log_in
     assert page.evaluate("window.notReloaded") is True
     assert page.inner_text("#count-remaining") == "0"
     assert page.inner_text("#live-status") == "completed"
+    # The heading and the controls outside the refreshed part follow without a reload.
+    expect(page.locator("#title-status")).to_have_text("(completed)", timeout=5_000)
+    assert page.locator("#live-controls").count() == 0
+    assert page.evaluate("window.notReloaded") is True
     assert page.locator("#zones tbody tr").count() == 3
     screenshot(page, "notification-progress")

@@ -21,7 +21,15 @@
         var template = document.createElement("template");
         template.innerHTML = html.trim();
         var fresh = template.content.querySelector("#notification-live");
-        if (fresh) current().replaceWith(fresh);
+        if (!fresh) return;
+        current().replaceWith(fresh);
+        // The heading and the pause/cancel buttons sit outside the refreshed part: keep the
+        // heading's status in step, and take the buttons away once it has ended.
+        var status = fresh.querySelector("#live-status");
+        var title = document.getElementById("title-status");
+        if (status && title) title.textContent = "(" + status.textContent.trim() + ")";
+        var controls = document.getElementById("live-controls");
+        if (!fresh.dataset.refreshUrl && controls) controls.remove();
       })
       .catch(function () { /* a missed refresh is retried on the next tick */ })
       .finally(function () {

@@ -129,10 +129,12 @@ bench-campaign: venv
 
 # SIP carrier under load against SIPp (bench/sip_load.py): 50, 100, 200 concurrent calls at
 # 20 calls/s, prompts + recording + DTMF on every call; figures vs the issue-14 targets.
-# LEVELS=... for others (e.g. LEVELS=20,50). Needs sipp (make sysdeps). A few minutes.
+# LEVELS=... for others (e.g. LEVELS=20,50); REALTIME=10 makes the media clock thread
+# SCHED_FIFO (MEDIA_REALTIME_PRIORITY, root). Needs sipp (make sysdeps). A few minutes.
 .PHONY: bench-sip
 bench-sip: venv sysdeps
-	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200) --search $(or $(SEARCH),3)
+	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200) --search $(or $(SEARCH),3) \
+		$(if $(REALTIME),--realtime $(REALTIME))
 .PHONY: bench-speech
 # Issue 18: concurrent recognitions and media streams on the SIP media engine against its
 # 20 ms clock's lateness, recognition latency p50/p99, WER on espeak-ng sentences. Needs no

@@ -37,7 +37,7 @@ TARGETS = {"failed": 0, "retransmissions": 0, "setup_p99_ms": 50.0, "deviation_p
 
 
 def run_level(
-    calls: int, rate: float, seconds: float, tmp: Path, rtp: tuple[int, int]
+    calls: int, rate: float, seconds: float, tmp: Path, rtp: tuple[int, int], realtime: int = 0
 ) -> dict[str, float]:
     import numpy as np
 
@@ -60,7 +60,13 @@ def run_level(
     try:
         with (
             sipp(tmp, "-sf", str(path), calls=calls, echo=True, timeout="600s") as peer,
-            carrier(peer.port, rtp_port_min=rtp[0], rtp_port_max=rtp[1], max_calls=10000) as sip,
+            carrier(
+                peer.port,
+                rtp_port_min=rtp[0],
+                rtp_port_max=rtp[1],
+                max_calls=10000,
+                realtime_priority=realtime,
+            ) as sip,  # fmt: skip
         ):
             events = Events(sip)
             legs = [f"L{index}" for index in range(calls)]
@@ -180,6 +186,10 @@ def main() -> None:
     parser.add_argument("--rtp", default="20000-29999", help="Our RTP port range.")
     parser.add_argument("--search", type=int, default=0, help="Extra levels to bisect with.")
     parser.add_argument("--step", type=int, default=10, help="Search resolution (calls).")
+    parser.add_argument(
+        "--realtime", type=int, default=0,
+        help="SCHED_FIFO priority of the media clock thread (MEDIA_REALTIME_PRIORITY); 0 off.",
+    )  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callauto.settings")
     django.setup()
@@ -191,7 +201,7 @@ def main() -> None:
 
     def measure(level: int) -> dict[str, float]:
         tmp = Path(tempfile.mkdtemp(prefix=f"sip-bench-{level}-"))
-        row = run_level(level, args.rate, args.seconds, tmp, (low, high))
+        row = run_level(level, args.rate, args.seconds, tmp, (low, high), args.realtime)
         rows.append(row)
         report(row)
         return row

@@ -228,6 +228,10 @@ SIP_RTP_PORT_MAX = env.int("SIP_RTP_PORT_MAX", default=30000)
 SIP_LAB_PORT = env.int("SIP_LAB_PORT", default=5090)
 # How often the gateway pings (OPTIONS) its trunks and writes their status.
 SIP_TRUNK_CHECK_SECONDS = env.float("SIP_TRUNK_CHECK_SECONDS", default=30.0)
+# > 0: each SIP carrier's loop thread (its 20 ms media clock) asks for SCHED_FIFO at this
+# priority (1-99), so a loaded machine's run queue does not make RTP late. Needs root or
+# CAP_SYS_NICE; refused, the gateway logs a warning and runs as without it. 0 = off.
+MEDIA_REALTIME_PRIORITY = env.int("MEDIA_REALTIME_PRIORITY", default=0)
 # How long an incoming call rings before the caller gives up (and its context expires).
 INCOMING_CALL_RING_TIMEOUT_SECONDS = env.int("INCOMING_CALL_RING_TIMEOUT_SECONDS", default=30)
 

@@ -72,6 +72,7 @@ def trunk_config(trunk: Trunk, *, sip_port: int | None = None) -> TrunkConfig:
         rtp_port_min=settings.SIP_RTP_PORT_MIN,
         rtp_port_max=settings.SIP_RTP_PORT_MAX,
         advertised_host=settings.SIP_ADVERTISED_HOST,
+        realtime_priority=settings.MEDIA_REALTIME_PRIORITY,
     )
 
 

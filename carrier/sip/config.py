@@ -38,6 +38,8 @@ class TrunkConfig:
     advertised_host: str = ""  # the public address, when behind NAT
     ring_timeout: float = 60.0  # inbound: how long we let a caller ring unanswered
     user_agent: str = "callauto"
+    # > 0: the SIP loop thread (the media clock) asks for SCHED_FIFO at this priority.
+    realtime_priority: int = 0
     extra: dict[str, str] = field(default_factory=dict)  # headers added to every INVITE
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from carrier.interface import CarrierEvent, Collect, Dial, Play, Record, SendTones, Stream
 from carrier.media.audio import Audio
-from carrier.sip.clock import MediaClock
+from carrier.sip.clock import MediaClock, make_realtime
 from carrier.sip.config import TrunkConfig
 from carrier.sip.engine import MediaEngine
 from carrier.sip.legcontrol import LegControl, _Leg
@@ -44,6 +44,7 @@ class SipCarrier(LegControl):
         self._legs: dict[str, _Leg] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self.realtime = False  # whether the loop thread got SCHED_FIFO
         # Called (on the SIP thread) after each event is queued: a gateway wakes up on it.
         self.on_event: Callable[[], None] | None = None
         self.clock = MediaClock()
@@ -58,6 +59,8 @@ class SipCarrier(LegControl):
         failure: list[BaseException] = []
 
         def run() -> None:
+            if self.config.realtime_priority > 0:
+                self.realtime = make_realtime(self.config.realtime_priority)
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
@@ -240,6 +243,7 @@ class SipCarrier(LegControl):
             "retransmissions": self.ua.layer.retransmissions if self.ua.layer else 0,
             "clock_late_p99_ms": round(p99, 2) if p99 is not None else None,
             "clock_skipped_ticks": self.clock.skipped,
+            "clock_realtime": self.realtime,
         }
 
     def trace(self, leg_id: str) -> list[dict[str, Any]]:

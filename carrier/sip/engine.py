@@ -6,16 +6,14 @@ until stopped; a collection plays its prompts, then keeps the initial-silence an
 inter-tone timers, with barge-in when asked; keys are collected only after the prompt
 unless barge-in; continuous DTMF reports every key; stop_media ends an operation without
 an event. Legs of one call are conferenced (mix-minus); prompts go only to the legs they
-address. Recordings tap what each participant said and what the app played, on the same
-clock, into calls.media.recorder's RecordingTape, so files render exactly as the
-simulated carrier's do.
+address. Recordings (carrier.sip.recording) tap what each participant said and what the
+app played, on the same clock, so files render exactly as the simulated carrier's do.
 
 Everything here runs on the SIP loop; the driver hands commands over thread-safely.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -29,17 +27,17 @@ from carrier.interface import (
     MediaOutcome,
     Play,
     Record,
-    RecordingOutcome,
     SendTones,
 )
 from carrier.media import dtmf
-from carrier.media.audio import Audio, concat, samples, silence
-from carrier.media.recorder import APP, RecordingState, RecordingTape, render
-from carrier.sip.clock import TICK, MediaClock
+from carrier.media.audio import Audio, concat, silence
+from carrier.media.recorder import APP
+from carrier.sip.clock import MediaClock
 from carrier.sip.inband import InbandDetector
 from carrier.sip.jitter import FRAME
 from carrier.sip.listening import SpeechListening
 from carrier.sip.mixer import Party, add, mix_minus
+from carrier.sip.recording import Recordings
 
 log = logging.getLogger(__name__)
 
@@ -83,31 +81,6 @@ class _Collection:
     reason: str = "initial_silence"
 
 
-class _Tap:
-    """A recording: a RecordingTape fed frame by frame, contiguous frames coalesced."""
-
-    def __init__(self, command: Record, now: float) -> None:
-        self.command = command
-        self.tape = RecordingTape()
-        self.tape.start(samples(now), paused=command.paused)
-        self._runs: dict[str, tuple[float, list[np.ndarray]]] = {}
-
-    def frame(self, track: str, at: float, frame: np.ndarray) -> None:
-        run = self._runs.get(track)
-        if run is not None and abs(run[0] + len(run[1]) * TICK - at) < TICK / 4:
-            run[1].append(frame)
-            return
-        self.flush(track)
-        self._runs[track] = (at, [frame])
-
-    def flush(self, track: str | None = None) -> None:
-        for key in [track] if track else list(self._runs):
-            run = self._runs.pop(key, None)
-            if run:
-                pcm = np.concatenate(run[1]).astype("<i2").tobytes()
-                self.tape.add(key, samples(run[0]), Audio(pcm))
-
-
 class MediaEngine:
     def __init__(self, clock: MediaClock, emit: Callable[[CarrierEvent], None]) -> None:
         self.clock = clock
@@ -116,10 +89,9 @@ class MediaEngine:
         self._plays: dict[str, set[str]] = {}  # play op -> legs still playing it
         self._collections: dict[str, _Collection] = {}  # op -> collection
         self._collecting: dict[str, str] = {}  # leg -> collection op
-        self._tapes: dict[str, _Tap] = {}
+        self.recordings = Recordings(self)
         self._timers: list[tuple[float, Callable[[], None]]] = []
         self._app_seen: set[str] = set()  # play ops already on the app track this tick
-        self._app_pending: dict[str, np.ndarray | None] = {}  # call -> app audio this tick
         self.speech = SpeechListening(self)
         # Listeners to each tick's audio: (now, {leg: what it said}); media streams.
         self.taps: list[Callable[[float, dict[str, np.ndarray | None]], None]] = []
@@ -150,9 +122,7 @@ class MediaEngine:
         for entry in leg.playing:
             self._entry_done(entry.op, leg_id)
         if not any(other.call == leg.call for other in self.legs.values()):
-            for recording_id, tap in list(self._tapes.items()):
-                if tap.command.call == leg.call:
-                    self.stop_recording(recording_id, end_reason="callEnded")
+            self.recordings.call_ended(leg.call)
             for over in self.call_over:
                 over(leg.call)
 
@@ -218,7 +188,7 @@ class MediaEngine:
         tones = concat(
             *[concat(dtmf.tone(key, TONE_SECONDS), silence(GAP_SECONDS)) for key in command.keys]
         )
-        self._tape_add(leg.call, APP, tones)
+        self.recordings.add(leg.call, APP, tones)
         party = leg.party
         if getattr(party, "can_send_events", False):
             party.on_keys_sent = finish  # type: ignore[attr-defined]
@@ -247,7 +217,7 @@ class MediaEngine:
         if leg is None:
             return
         if source != "inband":  # an in-band key is already in the recorded audio
-            self._tape_add(leg.call, leg.who, dtmf.tone(key, max(duration_ms, 40) / 1000))
+            self.recordings.add(leg.call, leg.who, dtmf.tone(key, max(duration_ms, 40) / 1000))
         if leg.listening:
             self.emit(CarrierEvent(leg_id, MediaOutcome.TONE, {"key": key, "source": source}))
         op = self._collecting.get(leg_id)
@@ -309,82 +279,18 @@ class MediaEngine:
     def _at(self, when: float, action: Callable[[], None]) -> None:
         self._timers.append((when, action))
 
-    # --- recording ---
+    # --- recording (carrier.sip.recording) ---
     def start_recording(self, command: Record) -> None:
-        live = [leg for leg, _who in command.legs if leg in self.legs]
-        if not live:
-            self.emit(
-                CarrierEvent(
-                    "",
-                    RecordingOutcome.FAILED,
-                    {
-                        "recording": command.recording_id,
-                        "at_start": True,
-                        "message": "The call has no live legs to record.",
-                    },
-                )
-            )
-            return
-        for leg, who in command.legs:
-            self.join(leg, command.call, who)
-        self._tapes[command.recording_id] = _Tap(command, self.now)
+        self.recordings.start(command)
 
     def pause_recording(self, recording_id: str) -> None:
-        tap = self._tapes.get(recording_id)
-        if tap and tap.tape.state is RecordingState.ACTIVE:
-            tap.tape.pause(samples(self.now))
+        self.recordings.pause(recording_id)
 
     def resume_recording(self, recording_id: str) -> None:
-        tap = self._tapes.get(recording_id)
-        if tap and tap.tape.state is RecordingState.PAUSED:
-            tap.tape.resume(samples(self.now))
+        self.recordings.resume(recording_id)
 
     def stop_recording(self, recording_id: str, *, end_reason: str = "stopped") -> None:
-        tap = self._tapes.pop(recording_id, None)
-        if tap is None:
-            return
-        tap.flush()
-        tap.tape.stop(samples(self.now))
-        command = tap.command
-
-        def rendered() -> CarrierEvent:
-            try:
-                out = render(
-                    tap.tape,
-                    channel_type=command.channel_type,  # type: ignore[arg-type]
-                    channel_order=list(command.channel_order),
-                    format=command.format,
-                )  # type: ignore[arg-type]
-            except ValueError as exc:
-                return CarrierEvent(
-                    "", RecordingOutcome.FAILED, {"recording": recording_id, "message": str(exc)}
-                )
-            return CarrierEvent(
-                "",
-                RecordingOutcome.READY,
-                {
-                    "recording": recording_id,
-                    "data": out.data,
-                    "content_type": out.content_type,
-                    "duration": out.duration,
-                    "metadata": out.metadata,
-                    "end_reason": end_reason,
-                },
-            )
-
-        # Rendering (MP3 above all) takes a while for long calls: off the media loop.
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.emit(rendered())
-            return
-        future = loop.run_in_executor(None, rendered)
-        future.add_done_callback(lambda f: self.emit(f.result()))
-
-    def _tape_add(self, call: str, track: str, audio: Audio) -> None:
-        for tap in self._tapes.values():
-            if tap.command.call == call:
-                tap.tape.add(track, samples(self.now), audio)
+        self.recordings.stop(recording_id, end_reason=end_reason)
 
     # --- the tick ---
     def tick(self, _n: int) -> None:
@@ -415,7 +321,7 @@ class MediaEngine:
                 except Exception:
                     log.exception("media leg %s failed to send; dropped", leg_id)
                     self.legs.pop(leg_id, None)
-        self._record(now, said)
+        self.recordings.record(now, said)
         self.speech.tick(now, said)
         for tap in self.taps:
             tap(now, said)
@@ -462,32 +368,11 @@ class MediaEngine:
             total = add(total, chunk)
             if entry.op not in self._app_seen and not entry.op.startswith("hold:"):
                 self._app_seen.add(entry.op)
-                self._app_frame(leg.call, chunk)
+                self.recordings.app_frame(leg.call, chunk)
         for entry in finished:
             leg.playing.remove(entry)
             self._at(self.now, lambda op=entry.op: self._entry_done(op, leg_id))
         return total
-
-    def _app_frame(self, call: str, chunk: np.ndarray) -> None:
-        self._app_pending[call] = add(self._app_pending.get(call), chunk)
-
-    def _record(self, now: float, said: dict[str, np.ndarray | None]) -> None:
-        pending, self._app_pending = self._app_pending, {}
-        if not self._tapes:
-            return
-        # Group the tick's voices by call once: a tape then looks at its own call's legs
-        # only (looking at every leg for every tape grew with calls x recordings).
-        voices: dict[str, list[tuple[str, np.ndarray]]] = {}
-        for leg_id, frame in said.items():
-            leg = self.legs.get(leg_id)
-            if frame is not None and leg is not None and not leg.muted:
-                voices.setdefault(leg.call, []).append((leg.who, frame))
-        for tap in self._tapes.values():
-            call = tap.command.call
-            for who, frame in voices.get(call, ()):
-                tap.frame(who, now, frame)
-            if pending.get(call) is not None:
-                tap.frame(APP, now, pending[call])
 
     def _run_timers(self, now: float) -> None:
         due = [item for item in self._timers if item[0] <= now + 1e-9]

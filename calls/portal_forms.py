@@ -3,11 +3,14 @@
 import re
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from calls.models import Call, Participant, TranscriptLine
+from calls import number_search
+from calls.models import Call, TranscriptLine
 from tenants.models import Tenant
 from tenants.portal.dates import DateRangeForm
+
+PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
 
 
 def _any(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -18,7 +21,9 @@ class CallFilterForm(DateRangeForm):
     state = forms.ChoiceField(choices=_any(Call.State.choices), required=False)
     direction = forms.ChoiceField(choices=_any(Call.Direction.choices), required=False)
     number = forms.CharField(
-        required=False, max_length=64, help_text="Part of a number or an ACS user id"
+        required=False,
+        max_length=64,
+        help_text="Part of a number or an ACS user id (under 3 characters it searches slowly)",
     )
 
     end_code = forms.IntegerField(
@@ -31,8 +36,10 @@ class CallFilterForm(DateRangeForm):
     field_order = ["state", "direction", "number", "end_code", "transcript", "since", "until"]
 
     def clean_number(self) -> str:
-        # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164.
-        return re.sub(r"[\s()\-.]", "", self.cleaned_data["number"])
+        # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164. An ACS
+        # user id ("8:acs:1b5c...-0027-...") keeps its dashes: only a number loses them.
+        text = self.cleaned_data["number"].strip()
+        return re.sub(r"[\s()\-.]", "", text) if PHONE_LIKE.fullmatch(text) else text
 
     def apply(self, calls: QuerySet[Call], tenant: Tenant) -> QuerySet[Call]:
         """Narrow `calls` by the valid filters; call after is_valid()."""
@@ -44,14 +51,7 @@ class CallFilterForm(DateRangeForm):
         if data.get("end_code") is not None:
             calls = calls.filter(end_code=data["end_code"])
         if number := data.get("number"):
-            legs = Participant.objects.for_tenant(tenant).filter(
-                call=OuterRef("pk"), raw_id__icontains=number
-            )
-            calls = calls.filter(
-                Q(source_caller_id__icontains=number)
-                | Q(to_number__icontains=number)
-                | Q(Exists(legs))
-            )
+            calls = number_search.containing(calls, tenant, number)
         if words := data.get("transcript", "").strip():
             heard = TranscriptLine.objects.for_tenant(tenant).filter(
                 call=OuterRef("pk"), text__icontains=words

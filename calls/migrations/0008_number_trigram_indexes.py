@@ -36,6 +36,11 @@ def create(apps, schema_editor):
             f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
             f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
         )
+    # An expression index's statistics come from ANALYZE only: until then the planner
+    # guesses, and bitmap-scanned a million calls for a number found in every one (2.3 s)
+    # instead of walking the time index.
+    for table in sorted({table for _, table, _ in INDEXES}):
+        schema_editor.execute(f"ANALYZE {table}")
 
 
 def drop(apps, schema_editor):

@@ -1,10 +1,21 @@
 """The calls portal's "number" filter: calls whose caller, called number or any leg's raw id
 contains a text, shaped so PostgreSQL can use the trigram indexes of migration 0008."""
 
+import re
+
 from django.db.models import BooleanField, Func, Q, QuerySet, Subquery
 
 from calls.models import Call, Participant
 from tenants.models import Tenant
+
+PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
+
+
+def normalise(text: str) -> str:
+    """The text searched for: people paste numbers as "+1 (425) 555-0100" and stored ones
+    are bare E.164, but an ACS user id ("8:acs:1b5c...-0027-...") keeps its dashes."""
+    text = text.strip()
+    return re.sub(r"[\s()\-.]", "", text) if PHONE_LIKE.fullmatch(text) else text
 
 
 class InArray(Func):

@@ -1,7 +1,5 @@
 """Filters of the calls portal pages: query text in, a narrowed queryset out."""
 
-import re
-
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -9,8 +7,6 @@ from calls import number_search
 from calls.models import Call, TranscriptLine
 from tenants.models import Tenant
 from tenants.portal.dates import DateRangeForm
-
-PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
 
 
 def _any(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -36,10 +32,7 @@ class CallFilterForm(DateRangeForm):
     field_order = ["state", "direction", "number", "end_code", "transcript", "since", "until"]
 
     def clean_number(self) -> str:
-        # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164. An ACS
-        # user id ("8:acs:1b5c...-0027-...") keeps its dashes: only a number loses them.
-        text = self.cleaned_data["number"].strip()
-        return re.sub(r"[\s()\-.]", "", text) if PHONE_LIKE.fullmatch(text) else text
+        return number_search.normalise(self.cleaned_data["number"])
 
     def apply(self, calls: QuerySet[Call], tenant: Tenant) -> QuerySet[Call]:
         """Narrow `calls` by the valid filters; call after is_valid()."""

@@ -39,6 +39,18 @@ def test_a_part_of_a_participants_acs_user_id_finds_its_call(client, tenant, use
     assert listed(client, "calls", number="0027-aaaa-dddd") == set()
 
 
+def test_recordings_find_a_part_of_an_acs_user_id_with_its_dashes(client, tenant, user):
+    joined = seeds.call(tenant)
+    Participant.unscoped.create(
+        tenant=tenant, call=joined, role=Participant.Role.ADDED, raw_id=ACS_USER
+    )
+    recording = seeds.recording(tenant, joined)
+    seeds.recording(tenant, seeds.dialled(tenant, "+14255550123"))
+    client.force_login(user)
+
+    assert listed(client, "recordings", number="0027-aaaa-bbbb") == {recording.pk}
+
+
 def test_like_wildcards_in_the_text_are_literal(client, tenant, user):
     seeds.dialled(tenant, "+14255550123")
     client.force_login(user)

@@ -19,6 +19,24 @@ FROM (SELECT g, now() - random() * interval '365 days' AS t
       FROM generate_series(1, %(n)s) AS g) AS rows
 """
 
+# One dialled leg per call (a tenth of them ACS users), for the number filter's
+# participant match: '4:+1206555' and 4 digits, 1 call in 10,000 per number.
+PARTICIPANTS_SQL = """
+INSERT INTO calls_participant
+    (tenant_id, call_id, kind, raw_id, role, state, leg_id, invitation_id,
+     invitation_timeout, operation_context, operation_callback_uri, source_caller_id,
+     is_muted, is_on_hold, dtmf_listening, dtmf_sequence, invited_at, end_message,
+     custom_context)
+SELECT %(tenant)s, c.id,
+       CASE WHEN c.id %% 10 = 0 THEN 'communicationUser' ELSE 'phoneNumber' END,
+       CASE WHEN c.id %% 10 = 0 THEN '8:acs:bench_' || md5(c.id::text)
+            ELSE '4:+1206555' || lpad((c.id %% 10000)::text, 4, '0') END,
+       'target', 'disconnected', gen_random_uuid(), md5(random()::text || c.id), 60, '', '',
+       '', false, false, false, 0, c.created_at, '', '{}'
+FROM (SELECT id, created_at FROM calls_call WHERE tenant_id = %(tenant)s
+      ORDER BY id DESC LIMIT %(n)s) AS c
+"""
+
 DELIVERIES_SQL = """
 INSERT INTO webhooks_delivery
     (tenant_id, message_id, event_type, payload, ordering_key, sequence, labels, url, state,
@@ -84,11 +102,12 @@ def add_rows(tenant_id: int, plan_id: int, n: int, minor: int, offset: int) -> N
     """`n` calls and deliveries, `minor` recordings, contacts + appointments and audit
     entries (`offset` keeps contact phones unique across top-ups)."""
     _run(CALLS_SQL, tenant=tenant_id, n=n)
+    _run(PARTICIPANTS_SQL, tenant=tenant_id, n=n)
     _run(DELIVERIES_SQL, tenant=tenant_id, n=n)
     _run(RECORDINGS_SQL, tenant=tenant_id, n=minor)
     _run(CONTACTS_SQL, tenant=tenant_id, n=minor, offset=offset)
     _run(APPOINTMENTS_SQL, tenant=tenant_id, n=minor, plan=plan_id)
     _run(AUDIT_SQL, tenant=tenant_id, n=minor)
-    for table in ("calls_call", "webhooks_delivery", "recordings_recording",
+    for table in ("calls_call", "calls_participant", "webhooks_delivery", "recordings_recording",
                   "reminders_appointment", "tenants_auditentry"):  # fmt: skip
         _run(f"ANALYZE {table}")

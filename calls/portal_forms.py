@@ -1,11 +1,10 @@
 """Filters of the calls portal pages: query text in, a narrowed queryset out."""
 
-import re
-
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from calls.models import Call, Participant, TranscriptLine
+from calls import number_search
+from calls.models import Call, TranscriptLine
 from tenants.models import Tenant
 from tenants.portal.dates import DateRangeForm
 
@@ -18,7 +17,9 @@ class CallFilterForm(DateRangeForm):
     state = forms.ChoiceField(choices=_any(Call.State.choices), required=False)
     direction = forms.ChoiceField(choices=_any(Call.Direction.choices), required=False)
     number = forms.CharField(
-        required=False, max_length=64, help_text="Part of a number or an ACS user id"
+        required=False,
+        max_length=64,
+        help_text="Part of a number or an ACS user id (under 3 characters it searches slowly)",
     )
 
     end_code = forms.IntegerField(
@@ -31,8 +32,7 @@ class CallFilterForm(DateRangeForm):
     field_order = ["state", "direction", "number", "end_code", "transcript", "since", "until"]
 
     def clean_number(self) -> str:
-        # People paste numbers as "+1 (425) 555-0100"; stored ones are bare E.164.
-        return re.sub(r"[\s()\-.]", "", self.cleaned_data["number"])
+        return number_search.normalise(self.cleaned_data["number"])
 
     def apply(self, calls: QuerySet[Call], tenant: Tenant) -> QuerySet[Call]:
         """Narrow `calls` by the valid filters; call after is_valid()."""
@@ -44,14 +44,7 @@ class CallFilterForm(DateRangeForm):
         if data.get("end_code") is not None:
             calls = calls.filter(end_code=data["end_code"])
         if number := data.get("number"):
-            legs = Participant.objects.for_tenant(tenant).filter(
-                call=OuterRef("pk"), raw_id__icontains=number
-            )
-            calls = calls.filter(
-                Q(source_caller_id__icontains=number)
-                | Q(to_number__icontains=number)
-                | Q(Exists(legs))
-            )
+            calls = number_search.containing(calls, tenant, number)
         if words := data.get("transcript", "").strip():
             heard = TranscriptLine.objects.for_tenant(tenant).filter(
                 call=OuterRef("pk"), text__icontains=words

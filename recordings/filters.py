@@ -1,10 +1,9 @@
 """Filters of the recordings page: by day, by call, by a number in the call."""
 
-import re
-
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from calls import number_search
 from calls.models import Participant
 from recordings.models import Recording
 from tenants.models import Tenant
@@ -25,7 +24,7 @@ class RecordingFilterForm(DateRangeForm):
         return self.cleaned_data["call"].strip()
 
     def clean_number(self) -> str:
-        return re.sub(r"[\s()\-.]", "", self.cleaned_data["number"])
+        return number_search.normalise(self.cleaned_data["number"])
 
     def apply(self, rows: QuerySet[Recording], tenant: Tenant) -> QuerySet[Recording]:
         """Narrow `rows` (the tenant's recordings) by the valid filters."""

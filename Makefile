@@ -132,8 +132,10 @@ bench-campaign: venv
 # LEVELS=... for others (e.g. LEVELS=20,50); REALTIME=10 makes the media clock thread
 # SCHED_FIFO (MEDIA_REALTIME_PRIORITY, root). Needs sipp (make sysdeps). A few minutes.
 .PHONY: bench-sip
+# make's $(or a,b,c) splits on commas, so the default levels live in a variable.
+SIP_LEVELS := 50,100,200
 bench-sip: venv sysdeps
-	$(PY) -m bench.sip_load --levels $(or $(LEVELS),50,100,200) --search $(or $(SEARCH),3) \
+	$(PY) -m bench.sip_load --levels $(or $(LEVELS),$(SIP_LEVELS)) --search $(or $(SEARCH),3) \
 		$(if $(REALTIME),--realtime $(REALTIME))
 .PHONY: bench-speech
 # Issue 18: concurrent recognitions and media streams on the SIP media engine against its

@@ -1,5 +1,6 @@
-"""Issue 17, item 1: the API reference renders under our Content Security Policy, and the
-portal's Developers page links to it with the connection string, webhooks and JWKS."""
+"""Issue 17, items 1 and 14: the API reference renders under our Content Security Policy, the
+portal's Developers page links to it with the connection string, webhooks and JWKS, and the
+reference shows the automation endpoints (test callees, event webhooks, incoming calls)."""
 
 import re
 
@@ -35,4 +36,8 @@ def test_the_developers_page_leads_to_an_api_reference_that_renders_under_the_cs
     heading = page.get_by_role("heading", name=re.compile("callauto", re.I)).first
     expect(heading).to_be_visible(timeout=30_000)
     expect(page.get_by_text("/t/{tenant_slug}/api/v1/recordings").first).to_be_attached()
+    # Item 14: what was portal-only (test callees, the event webhook, ringing a number) is in
+    # the reference a developer reads, so automation needs no scraping.
+    for route in ("test-callees", "event-webhooks", "incoming-calls"):
+        expect(page.get_by_text(f"/t/{{tenant_slug}}/api/v1/{route}").first).to_be_attached()
     assert refused == []

@@ -186,7 +186,9 @@ def test_three_parties_on_two_trunks_and_the_simulator_with_an_out_of_call_add(
     }  # fmt: skip
     a, b = tracks[f"4:{CALLEE}"], tracks[f"4:{ECHO}"]
     assert np.sqrt(np.mean(a**2)) > 300
-    scores = windowed_correlation(a, b)  # B (the other trunk) says back what it heard
+    # B (the other trunk) says back what it heard. Its echo crosses the link between the two
+    # trunks' clocks twice (each queue holds up to 100 ms, and drifts), so look up to 400 ms on.
+    scores = windowed_correlation(a, b, max_lag=3200)
     assert len(scores) >= 2
     assert np.median(scores) > 0.9, scores
     assert best_match(a + b, heard.astype(float)) > 0.9  # C hears both SIP legs

@@ -110,3 +110,14 @@ def _fast_password_hashing(settings):
     settings.DELIVERY_INLINE_RETRY_SECONDS = 0
     # No delivery loop runs in a test process: callbacks go through (inline) tasks.
     settings.DELIVERY_LOOPS = 0
+
+
+# Tests that pace real RTP against SIPp processes in real time (see requirements-dev.txt).
+REAL_TIME_SIP = ("tests/calls/test_sip_", "tests/carrier/sip/test_sipp_calls.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.replace("\\", "/")
+        if path.startswith(REAL_TIME_SIP):
+            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=1))

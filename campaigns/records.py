@@ -14,6 +14,13 @@ def new_callback_token() -> str:
 class CallRecord(models.Model):
     """Abstract: no table of its own; each campaign app's model inherits the fields."""
 
+    class State(models.TextChoices):
+        DIALING = "dialing"
+        CONNECTED = "connected"
+        ENDED = "ended"
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DIALING)
+
     # What the callee chose: key names ("one"), or "said:<phrase>" for a spoken choice.
     tones = models.JSONField(default=list, blank=True)
     # Every CloudEvent received for this call (campaigns.callbacks.log_entry).

@@ -215,17 +215,11 @@ new_callback_token = records.new_callback_token
 class Dial(records.CallRecord):
     """One call placed to a recipient in one round, and every event heard about it."""
 
-    class State(models.TextChoices):
-        DIALING = "dialing"
-        CONNECTED = "connected"
-        ENDED = "ended"
-
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+")
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="dials")
     round = models.PositiveIntegerField()
     caller_id = models.CharField(max_length=16)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.DIALING)
     disposition = models.CharField(max_length=16, choices=Disposition.choices, blank=True)
     # The call-flow step (notifications.flow), replays and tones so far.
     step = models.CharField(max_length=16, default="dialing")

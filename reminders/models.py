@@ -219,16 +219,10 @@ new_callback_token = records.new_callback_token
 class Attempt(records.CallRecord):
     """One reminder call (or a decision not to call), and everything heard about it."""
 
-    class State(models.TextChoices):
-        DIALING = "dialing"
-        CONNECTED = "connected"
-        ENDED = "ended"
-
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="attempts")
     reminder_index = models.PositiveIntegerField()
     attempt_number = models.PositiveIntegerField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.DIALING)
     disposition = models.CharField(max_length=16, choices=Disposition.choices, blank=True)
     # The call-flow step (reminders.flow); menu silences and replays so far.
     step = models.CharField(max_length=16, default="dialing")

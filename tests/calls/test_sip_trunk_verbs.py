@@ -1,0 +1,225 @@
+"""The call verbs that README's "What works" listed as "same code, not yet tested on SIP",
+through the official SDK (or HTTP for out of call) against SIPp on a trunk: reject and
+redirect of an incoming SIP call, remove of a SIP leg, cancel of a ringing SIP invitation,
+and the out-of-call remove. Each SIPp scenario fails unless it sees the SIP it expects
+(the final status, our CANCEL, our BYE), so `peer.wait() == 0` is the wire check."""
+
+import pytest
+from azure.communication.callautomation import (
+    CallRejectReason,
+    CommunicationUserIdentifier,
+    PhoneNumberIdentifier,
+)
+
+from calls.models import Call, Participant, SimulatedCallee
+from tenants import services as tenant_services
+from tenants import trunks
+from tests.calls.api_support import phone, signed
+from tests.calls.sip_gateway import SipGateway
+from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
+from webhooks import subscriptions
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+]
+
+OURS = "+14255550100"  # the tenant's number, bound to the trunk
+CALLEE = "+14255550123"
+OTHER = "+14255550124"
+USER = "8:acs:resource_user1"  # a simulated callee
+NO_TE = {"TE": "", "TEMAP": ""}
+P = Participant.State
+
+
+@pytest.fixture(autouse=True)
+def _sip_settings(settings):
+    settings.SIP_PORT_BASE = 0
+    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
+
+
+@pytest.fixture
+def sip_gateway():
+    harness = SipGateway()
+    yield harness
+    harness.close()
+
+
+def bind_trunk(tenant, port: int):
+    tenant_services.add_phone_number(tenant, OURS, actor=None)
+    return trunks.save_trunk(tenant, actor=None, name="SIPp", proxy_host="127.0.0.1",
+                             proxy_port=port, phone_numbers=[OURS])  # fmt: skip
+
+
+def leg_state(raw_id: str) -> str:
+    return Participant.unscoped.filter(raw_id=raw_id).latest("pk").state
+
+
+def leg_of(raw_id: str) -> str:
+    return str(Participant.unscoped.filter(raw_id=raw_id).latest("pk").leg_id)
+
+
+def offered(tenant, grid_receiver, sip_gateway) -> str:
+    sip_gateway.run_until(lambda: grid_receiver.of_type("IncomingCall"))
+    [offer] = grid_receiver.of_type("IncomingCall")
+    return offer["data"]["incomingCallContext"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [(CallRejectReason.NONE, 603), (CallRejectReason.BUSY, 486),
+     (CallRejectReason.FORBIDDEN, 403)],
+)  # fmt: skip
+def test_a_rejected_sip_caller_gets_the_reasons_sip_status_and_acks_it(
+    tenant, sdk_client, grid_receiver, sip_gateway, tmp_path, reason, code
+):
+    subscriptions.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[],
+                                   actor=None)  # fmt: skip
+    trunk = bind_trunk(tenant, 9)
+    sip_gateway.sync()
+    port = sip_gateway.fleet.carrier(trunk.pk).sip_port
+    path = scenario("uac_refused.xml", tmp_path, FROM="14255550177", CODE=str(code))
+    with sipp(tmp_path, "-sf", str(path), "-s", OURS.lstrip("+"),
+              target=f"127.0.0.1:{port}") as peer:  # fmt: skip
+        context = offered(tenant, grid_receiver, sip_gateway)
+        sdk_client().reject_call(context, call_reject_reason=reason)
+        sip_gateway.run_until(lambda: peer.process.poll() is not None)
+        assert peer.wait() == 0, peer.output()  # exactly `code`, and our answer took the ACK
+
+    call = Call.unscoped.get()
+    assert (call.state, call.end_code) == (Call.State.DISCONNECTED, code)
+    sip_gateway.run_for(0.3)
+    assert not sip_gateway.router.live_legs()
+
+
+def test_a_sip_caller_redirected_over_the_trunk_talks_to_the_target_until_they_hang_up(
+    tenant, sdk_client, callbacks, grid_receiver, sip_gateway, tmp_path
+):
+    """The caller (SIPp uac) rings our DID; the app redirects it to a number the trunk
+    reaches (SIPp uas echoing). The caller is answered only once the target answered, and
+    the caller's BYE ends the target's leg with a BYE from us."""
+    subscriptions.subscribe_events(tenant, endpoint_url=grid_receiver.url, event_types=[],
+                                   actor=None)  # fmt: skip
+    echo = scenario("uas_echo.xml", tmp_path, **NO_TE)
+    with sipp(tmp_path, "-sf", str(echo), echo=True, name="target") as target:
+        trunk = bind_trunk(tenant, target.port)
+        sip_gateway.sync()
+        port = sip_gateway.fleet.carrier(trunk.pk).sip_port
+        path = scenario("uac_number.xml", tmp_path, FROM="14255550177", HOLD="1500")
+        with sipp(tmp_path, "-sf", str(path), "-s", OURS.lstrip("+"), name="caller",
+                  target=f"127.0.0.1:{port}") as caller:  # fmt: skip
+            context = offered(tenant, grid_receiver, sip_gateway)
+            sdk_client().redirect_call(context, PhoneNumberIdentifier(CALLEE))
+            sip_gateway.run_until(lambda: leg_state("4:+14255550177") == P.CONNECTED)
+            assert leg_state(f"4:{CALLEE}") == P.CONNECTED
+            sip_gateway.run_until(lambda: caller.process.poll() is not None, timeout=10)
+            assert caller.wait() == 0, caller.output()
+        sip_gateway.run_until(lambda: target.process.poll() is not None, timeout=10)
+        assert target.wait() == 0, target.output()  # the target got our BYE
+
+    call = Call.unscoped.get()
+    assert call.state == Call.State.DISCONNECTED
+    assert Participant.unscoped.get(raw_id=f"4:{CALLEE}").role == Participant.Role.REDIRECT
+    assert callbacks.requests == []  # the app is not in a redirected call
+
+
+def test_removing_a_sip_leg_byes_it_and_the_call_goes_on(
+    tenant, sdk_client, callbacks, sip_gateway, tmp_path
+):
+    echo = scenario("uas_echo.xml", tmp_path, **NO_TE)
+    with sipp(tmp_path, "-sf", str(echo), echo=True, calls=2) as peer:
+        bind_trunk(tenant, peer.port)
+        sip_gateway.sync()
+        props = sdk_client().create_call(
+            PhoneNumberIdentifier(CALLEE), callbacks.url,
+            source_caller_id_number=PhoneNumberIdentifier(OURS),
+        )  # fmt: skip
+        sip_gateway.run_until(lambda: callbacks.of_type("CallConnected"))
+        connection = sdk_client().get_call_connection(props.call_connection_id)
+        connection.add_participant(PhoneNumberIdentifier(OTHER),
+                                   source_caller_id_number=PhoneNumberIdentifier(OURS))  # fmt: skip
+        sip_gateway.run_until(lambda: callbacks.of_type("AddParticipantSucceeded"))
+        assert len(sip_gateway.router.live_legs()) == 2
+
+        connection.remove_participant(PhoneNumberIdentifier(OTHER))
+        sip_gateway.run_until(lambda: callbacks.of_type("RemoveParticipantSucceeded"))
+        sip_gateway.run_until(lambda: len(sip_gateway.router.live_legs()) == 1)
+        assert leg_state(f"4:{OTHER}") == P.DISCONNECTED
+        assert leg_state(f"4:{CALLEE}") == P.CONNECTED
+        assert not callbacks.of_type("CallDisconnected")
+
+        connection.hang_up(is_for_everyone=True)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))
+        assert peer.wait() == 0, peer.output()  # both SIP calls ended with a BYE
+
+
+def test_cancelling_a_ringing_sip_invitation_sends_cancel(
+    tenant, sdk_client, callbacks, sip_gateway, tmp_path
+):
+    """A call with a simulated user; a phone number added over the trunk rings (SIPp never
+    answers); the app withdraws the invitation: CANCEL on the wire (SIPp answers 200 and 487),
+    CancelAddParticipantSucceeded, and the call with the user goes on."""
+    SimulatedCallee.unscoped.create(tenant=tenant, raw_id=USER, answer_after=0.2)
+    ring = scenario("uas_ring.xml", tmp_path)
+    with sipp(tmp_path, "-sf", str(ring)) as peer:
+        bind_trunk(tenant, peer.port)
+        sip_gateway.sync()
+        props = sdk_client().create_call(CommunicationUserIdentifier(USER), callbacks.url)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallConnected"))
+        connection = sdk_client().get_call_connection(props.call_connection_id)
+        invited = connection.add_participant(
+            PhoneNumberIdentifier(CALLEE), source_caller_id_number=PhoneNumberIdentifier(OURS),
+            invitation_timeout=30,
+        )  # fmt: skip
+        # SIPp's 180 has come once our INVITE is in its dialog list (ringing, not answered).
+        sip_gateway.run_until(lambda: sip_gateway.router.live_legs() - {leg_of(USER)})
+        sip_gateway.run_for(0.5)
+        assert leg_state(f"4:{CALLEE}") == P.INVITED
+
+        connection.cancel_add_participant_operation(invited.invitation_id)
+        sip_gateway.run_until(lambda: callbacks.of_type("CancelAddParticipantSucceeded"))
+        sip_gateway.run_until(lambda: peer.process.poll() is not None)
+        assert peer.wait() == 0, peer.output()  # CANCEL came; 487 was ACKed
+
+        assert not callbacks.of_type("AddParticipantSucceeded")
+        assert leg_state(USER) == P.CONNECTED
+        connection.hang_up(is_for_everyone=True)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))
+
+    [cancelled] = callbacks.of_type("CancelAddParticipantSucceeded")
+    assert cancelled["data"]["invitationId"] == invited.invitation_id
+
+
+def test_an_out_of_call_remove_byes_the_sip_leg_and_ends_the_call_left_with_one_person(
+    tenant, client, sdk_client, callbacks, sip_gateway, tmp_path
+):
+    """A group call of two phone numbers over the trunk; the app leaves; a raw
+    serverCalls/{id}/participants:remove of one leg BYEs it, and the other, now alone in a
+    call with no app, is hung up too (both SIPp calls must end with our BYE)."""
+    echo = scenario("uas_echo.xml", tmp_path, **NO_TE)
+    with sipp(tmp_path, "-sf", str(echo), echo=True, calls=2) as peer:
+        bind_trunk(tenant, peer.port)
+        sip_gateway.sync()
+        props = sdk_client().create_call(
+            [PhoneNumberIdentifier(CALLEE), PhoneNumberIdentifier(OTHER)], callbacks.url,
+            source_caller_id_number=PhoneNumberIdentifier(OURS),
+        )  # fmt: skip
+        sip_gateway.run_until(lambda: len(sip_gateway.router.live_legs()) == 2)
+        sip_gateway.run_until(lambda: leg_state(f"4:{OTHER}") == P.CONNECTED)
+        sdk_client().get_call_connection(props.call_connection_id).hang_up(is_for_everyone=False)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))  # the app left
+        call = Call.unscoped.get()
+        assert call.state == Call.State.CONNECTED
+
+        body = {"participantToRemove": phone(OTHER), "callbackUri": callbacks.url}
+        path = f"serverCalls/{call.server_call_id}/participants:remove"
+        removed = signed(client, tenant, "POST", path, body)
+        assert removed.status_code == 202, removed.content
+        sip_gateway.run_until(lambda: callbacks.of_type("RemoveParticipantSucceeded"))
+        sip_gateway.run_until(lambda: not sip_gateway.router.live_legs())
+        assert peer.wait() == 0, peer.output()
+
+    call.refresh_from_db()
+    assert call.state == Call.State.DISCONNECTED
+    assert leg_state(f"4:{OTHER}") == P.DISCONNECTED

@@ -4,6 +4,7 @@ redirect of an incoming SIP call, remove of a SIP leg, cancel of a ringing SIP i
 and the out-of-call remove. Each SIPp scenario fails unless it sees the SIP it expects
 (the final status, our CANCEL, our BYE), so `peer.wait() == 0` is the wire check."""
 
+import numpy as np
 import pytest
 from azure.communication.callautomation import (
     CallRejectReason,
@@ -12,11 +13,14 @@ from azure.communication.callautomation import (
 )
 
 from calls.models import Call, Participant, SimulatedCallee
+from recordings.models import RecordingChunk
 from tenants import services as tenant_services
 from tenants import trunks
 from tests.calls.api_support import phone, signed
 from tests.calls.sip_gateway import SipGateway
+from tests.calls.test_sip_mixed_calls import stored_channels
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
+from tests.recordings.storage import temporary_recordings_storage
 from webhooks import subscriptions
 
 pytestmark = [
@@ -34,8 +38,9 @@ P = Participant.State
 
 
 @pytest.fixture(autouse=True)
-def _sip_settings(settings):
+def _sip_settings(settings, tmp_path):
     settings.SIP_PORT_BASE = 0
+    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
     settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
 
 
@@ -223,3 +228,48 @@ def test_an_out_of_call_remove_byes_the_sip_leg_and_ends_the_call_left_with_one_
     call.refresh_from_db()
     assert call.state == Call.State.DISCONNECTED
     assert leg_state(f"4:{OTHER}") == P.DISCONNECTED
+
+
+def test_a_muted_sip_leg_is_no_longer_heard_in_the_calls_recording(
+    tenant, sdk_client, callbacks, sip_gateway, tmp_path
+):
+    """A group call of a talking SIP leg (SIPp playing speech) and a simulated user,
+    recorded unmixed: the SIP leg's channel carries speech until the app mutes it, then
+    silence (a muted leg is left out of the mix and the recording, as on the simulator)."""
+    SimulatedCallee.unscoped.create(tenant=tenant, raw_id=USER, answer_after=0.2)
+    talk = scenario("uas_pcap.xml", tmp_path)
+    with (
+        temporary_recordings_storage(tmp_path / "recordings"),
+        sipp(tmp_path, "-sf", str(talk)) as peer,
+    ):
+        bind_trunk(tenant, peer.port)
+        sip_gateway.sync()
+        client = sdk_client()
+        props = client.create_call(
+            [PhoneNumberIdentifier(CALLEE), CommunicationUserIdentifier(USER)], callbacks.url,
+            source_caller_id_number=PhoneNumberIdentifier(OURS),
+        )  # fmt: skip
+        sip_gateway.run_until(lambda: len(sip_gateway.router.live_legs()) == 2)
+        sip_gateway.run_until(lambda: leg_state(f"4:{CALLEE}") == P.CONNECTED)
+        call = Call.unscoped.get()
+        recording = client.start_recording(
+            server_call_id=call.server_call_id, recording_channel_type="unmixed",
+            recording_format_type="wav",
+        )  # fmt: skip
+        sip_gateway.run_for(2.0)
+        connection = client.get_call_connection(props.call_connection_id)
+        connection.mute_participant(PhoneNumberIdentifier(CALLEE))
+        sip_gateway.run_for(2.0)
+        client.stop_recording(recording.recording_id)
+        sip_gateway.run_until(lambda: RecordingChunk.unscoped.exists())
+        connection.hang_up(is_for_everyone=True)
+        sip_gateway.run_until(lambda: callbacks.of_type("CallDisconnected"))
+        assert peer.wait() == 0, peer.output()
+        tracks = stored_channels(RecordingChunk.unscoped.get())
+
+    assert Participant.unscoped.get(raw_id=f"4:{CALLEE}").is_muted
+    said = tracks[f"4:{CALLEE}"]
+    rate = 8000
+    before, after = said[int(0.3 * rate) : int(1.8 * rate)], said[-int(1.2 * rate) :]
+    assert np.sqrt(np.mean(before**2)) > 300  # speech while unmuted
+    assert np.sqrt(np.mean(after**2)) < 30  # nothing of it once muted

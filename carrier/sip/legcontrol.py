@@ -64,12 +64,21 @@ class LegControl:
     _live: set[str]
     _lock: Any
     _emit: Callable[[CarrierEvent], None]
+    _tasks: set[asyncio.Task]
 
     # --- on the SIP loop ---
+    def _spawn(self, coroutine: Any) -> asyncio.Task:
+        """A task of this trunk: the loop is shared with other trunks, so closing this one
+        cancels only its own tasks."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     def _new_leg(self, leg_id: str, outbound: bool, group: str, who: str) -> _Leg:
         stream = RtpStream(lambda key, source, ms: self.engine.digit(leg_id, key, source, ms))
         leg = _Leg(leg_id, stream, outbound, group or leg_id, who or leg_id)
-        leg.ready = asyncio.get_running_loop().create_task(
+        leg.ready = self._spawn(
             stream.open(self.config.bind_host, self.config.rtp_port_min, self.config.rtp_port_max)
         )
         self._legs[leg_id] = leg
@@ -88,7 +97,7 @@ class LegControl:
             )
             return
         leg = self._new_leg(command.leg_id, True, command.call, command.to)
-        asyncio.get_running_loop().create_task(self._invite(leg, command))
+        self._spawn(self._invite(leg, command))
 
     async def _invite(self, leg: _Leg, command: Dial) -> None:
         try:
@@ -130,7 +139,7 @@ class LegControl:
         leg = self._legs.get(leg_id)
         if leg is None or leg.outbound or leg.call is None:
             return
-        asyncio.get_running_loop().create_task(self._answer_when_ready(leg))
+        self._spawn(self._answer_when_ready(leg))
 
     async def _answer_when_ready(self, leg: _Leg) -> None:
         await leg.ready

@@ -219,7 +219,7 @@ class SipCarrier(LegControl):
 
     def join(self, leg_id: str, call: str, who: str = "") -> None:
         """Conference a leg into `call` (an inbound leg once the engine knows its call)."""
-        self._submit(self.engine.join, leg_id, call, who)
+        self._submit(self._join, leg_id, call, who)
 
     def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
         """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""

@@ -209,6 +209,15 @@ class LegControl:
         self.ua.trace.forget(call_id)
         self._emit(CarrierEvent(leg.leg_id, LegOutcome.CLOSED, detail))
 
+    def _join(self, leg_id: str, call: str, who: str) -> None:
+        # The gateway joins an incoming leg right after answering it, before its media is
+        # up (the 200 waits for the RTP ports): keep the call on the leg too, or media
+        # would come up in the leg's own group and hear nobody (a redirected caller).
+        leg = self._legs.get(leg_id)
+        if leg is not None:
+            leg.group, leg.who = call, who or leg.who
+        self.engine.join(leg_id, call, who)
+
     def _media_up(self, leg: _Leg) -> None:
         leg.stream.send_enabled = not leg.held
         self.engine.add_leg(leg.leg_id, leg.stream, call=leg.group, who=leg.who)

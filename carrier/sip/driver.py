@@ -3,8 +3,10 @@
 The gateway calls the protocol's methods from a worker thread, inside a database
 transaction, so none of them may block or touch the SIP state directly: each one hands
 its work to the SIP loop (`call_soon_threadsafe`). That loop and its 20 ms media clock
-belong to the process's SipRuntime (carrier/sip/runtime.py), shared by every trunk; each
-trunk has its own UserAgent (SIP socket) and MediaEngine, ticked by the shared clock.
+belong to the process's SipRuntime (carrier/sip/runtime.py), shared by every trunk with
+the media engine (one mixer: a call's legs on two trunks hear each other directly); each
+trunk has its own UserAgent (SIP socket, config) and gets the engine's events about its
+own legs and recordings.
 What happens on the network comes back as CarrierEvents in a thread-safe queue that
 `poll()` drains. Ending events carry `sip_code` and `reason` (the final response), the
 leg's `quality` figures and its `sip_trace`.
@@ -22,6 +24,7 @@ from typing import Any
 
 from carrier.interface import CarrierEvent, Collect, Dial, Play, Record, SendTones, Stream
 from carrier.media.audio import Audio
+from carrier.sip.clock import MediaClock
 from carrier.sip.config import TrunkConfig
 from carrier.sip.engine import MediaEngine
 from carrier.sip.legcontrol import LegControl, _Leg
@@ -56,15 +59,23 @@ class SipCarrier(LegControl):
         self._tasks: set[asyncio.Task] = set()  # this trunk's tasks on the shared loop
         # Called (on the SIP thread) after each event is queued: a gateway wakes up on it.
         self.on_event: Callable[[], None] | None = None
-        self.clock = self.runtime.clock
-        self.engine = MediaEngine(self.clock, self._emit, ticking=False)
-        self.streams = SipStreams(self.engine, self._emit, self._post)
+        self._attached: set[str] = set()  # parties of other networks we put in the mix
+        self.streams: SipStreams | None = None  # on the runtime's engine once started
         self.ua = UserAgent(config, self, timers=timers)
 
     # --- the SIP thread (the process's runtime, shared with every other trunk) ---
     @property
     def _thread(self) -> threading.Thread | None:
         return self.runtime.thread if self._loop is not None else None
+
+    @property
+    def clock(self) -> MediaClock:
+        """The process's media clock (the runtime's: a fresh one after it restarted)."""
+        return self.runtime.clock
+
+    @property
+    def engine(self) -> MediaEngine:
+        return self.runtime.engine
 
     @property
     def realtime(self) -> bool:
@@ -74,17 +85,14 @@ class SipCarrier(LegControl):
     def start(self) -> None:
         """Take a share of the process's SIP loop and clock, bind this trunk's SIP socket
         and put its media engine on the clock (returns once listening)."""
-        loop = self.runtime.acquire(self.config.realtime_priority)
+        loop = self.runtime.acquire(self.config.realtime_priority, self._emit)
         try:
-            self.runtime.run(self._boot())
+            self.runtime.run(self.ua.start())
         except BaseException:
-            self.runtime.release()
+            self.runtime.release(self._emit)
             raise
+        self.streams = SipStreams(self.engine, self._emit, self._post)
         self._loop = loop
-
-    async def _boot(self) -> None:
-        await self.ua.start()
-        self.clock.add(self.engine.tick)
 
     @property
     def sip_port(self) -> int:
@@ -101,7 +109,10 @@ class SipCarrier(LegControl):
             for leg in list(self._legs.values()):
                 self._end(leg, notify=False)
             await asyncio.sleep(grace)
-            self.clock.remove(self.engine.tick)
+            for leg_id in self._attached:
+                self.engine.remove_leg(leg_id)
+            if self.streams is not None:
+                self.streams.unhook()
             self.ua.close()
             for task in list(self._tasks):
                 task.cancel()  # a leg still opening its ports, an answer waiting
@@ -110,7 +121,7 @@ class SipCarrier(LegControl):
             if loop.is_running():
                 asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=10)
         finally:
-            self.runtime.release()
+            self.runtime.release(self._emit)
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> None:
         def run() -> None:
@@ -173,7 +184,11 @@ class SipCarrier(LegControl):
         self._submit(self.engine.listen_dtmf, leg_id, on)
 
     def start_recording(self, command: Record) -> None:
-        self._submit(self.engine.start_recording, command)
+        self._submit(self._start_recording, command)
+
+    def _start_recording(self, command: Record) -> None:
+        self.runtime.own(f"recording:{command.recording_id}", self._emit)
+        self.engine.start_recording(command)
 
     def pause_recording(self, recording_id: str) -> None:
         self._submit(self.engine.pause_recording, recording_id)
@@ -185,10 +200,10 @@ class SipCarrier(LegControl):
         self._submit(self.engine.stop_recording, recording_id)
 
     def start_stream(self, command: Stream) -> None:
-        self._submit(self.streams.start, command)
+        self._submit(lambda: self.streams and self.streams.start(command))
 
     def stop_stream(self, stream_id: str) -> None:
-        self._submit(self.streams.stop, stream_id)
+        self._submit(lambda: self.streams and self.streams.stop(stream_id))
 
     def poll(self) -> list[CarrierEvent]:
         events = []
@@ -223,11 +238,22 @@ class SipCarrier(LegControl):
 
     def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
         """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
-        self._submit(lambda: self.engine.add_leg(leg_id, party, call=call, who=who))
+        self._submit(self._attach, leg_id, party, call, who)
+
+    def _attach(self, leg_id: str, party: Party, call: str, who: str) -> None:
+        self.runtime.own(leg_id, self._emit)
+        self._attached.add(leg_id)
+        self.engine.add_leg(leg_id, party, call=call, who=who)
 
     def detach(self, leg_id: str) -> None:
         """Take an attached party out of the mix again (its leg ended elsewhere)."""
-        self._submit(lambda: leg_id not in self._legs and self.engine.remove_leg(leg_id))
+        self._submit(self._detach, leg_id)
+
+    def _detach(self, leg_id: str) -> None:
+        if leg_id in self._attached:
+            self._attached.discard(leg_id)
+            self.runtime.disown(self._emit, leg_id)
+            self.engine.remove_leg(leg_id)
 
     def ping(self, timeout: float = 5.0) -> tuple[int, float]:
         """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""

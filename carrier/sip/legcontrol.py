@@ -65,6 +65,7 @@ class LegControl:
     _lock: Any
     _emit: Callable[[CarrierEvent], None]
     _tasks: set[asyncio.Task]
+    runtime: Any  # carrier.sip.runtime.SipRuntime
 
     # --- on the SIP loop ---
     def _spawn(self, coroutine: Any) -> asyncio.Task:
@@ -82,6 +83,7 @@ class LegControl:
             stream.open(self.config.bind_host, self.config.rtp_port_min, self.config.rtp_port_max)
         )
         self._legs[leg_id] = leg
+        self.runtime.own(leg_id, self._emit)  # the shared engine's events about it: ours
         with self._lock:
             self._live.add(leg_id)
         return leg
@@ -208,6 +210,7 @@ class LegControl:
         }
         self.ua.trace.forget(call_id)
         self._emit(CarrierEvent(leg.leg_id, LegOutcome.CLOSED, detail))
+        self.runtime.disown(self._emit, leg.leg_id)  # its last event
 
     def _join(self, leg_id: str, call: str, who: str) -> None:
         # The gateway joins an incoming leg right after answering it, before its media is

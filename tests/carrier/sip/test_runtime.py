@@ -9,12 +9,14 @@ import asyncio
 import threading
 import time
 
+import numpy as np
 import pytest
 
-from carrier.interface import LegOutcome, MediaOutcome, Play
+from carrier.interface import LegOutcome, MediaOutcome, Play, Record, RecordingOutcome
 from carrier.media import tts
 from carrier.sip import runtime as sip_runtime
 from carrier.sip.driver import SipCarrier
+from carrier.sip.mixer import ExternalParty
 from carrier.sip.runtime import THREAD_NAME, SipRuntime
 from carrier.sip.transaction import Timers
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, Events, config, scenario, sipp
@@ -127,3 +129,45 @@ def test_closing_one_trunk_keeps_the_other_trunks_call_ticking(tmp_path):
             one.close(grace=0)
             two.close(grace=0)
     assert not runtime.running
+
+
+def poll_until(driver: SipCarrier, kind: str, timeout: float = 5.0) -> list:
+    seen: list = []
+    deadline = time.monotonic() + timeout
+    while not any(event.kind == kind for event in seen):
+        assert time.monotonic() < deadline, f"no {kind} on this trunk; seen {seen}"
+        seen += driver.poll()
+        time.sleep(0.02)
+    return seen
+
+
+def test_two_trunks_mix_in_one_engine_and_each_gets_its_own_events():
+    """A party on trunk one and a party on trunk two of one call hear each other directly
+    (one mixer, no link); a play issued on trunk one reports there, a recording started
+    on trunk two reports there, never on the other trunk."""
+    runtime = SipRuntime()
+    one, two = trunk(runtime), trunk(runtime)
+    x, y = ExternalParty(), ExternalParty()
+    try:
+        assert one.engine is two.engine
+        one.attach("X", x, call="c", who="4:x")
+        two.attach("Y", y, call="c", who="4:y")
+        two.start_recording(Record("r", call="c", legs=(("X", "4:x"), ("Y", "4:y"))))
+        tone = (8000 * np.sin(np.arange(1600) * 2 * np.pi * 440 / 8000)).astype(np.int16)
+        x.feed(tone)
+        one.play(Play("p", legs=("X",), audios=(tts.render("Hi."),)))
+        kinds = [event.kind for event in poll_until(one, MediaOutcome.PLAY_FINISHED)]
+        assert kinds[:1] == [MediaOutcome.PLAY_STARTED]
+        heard = [frame for frame in y.heard if frame is not None]
+        assert len(heard) >= 10  # X's 200 ms tone reached Y (plus nothing of the play)
+        assert np.abs(np.concatenate(heard[:10])).max() > 4000
+        two.stop_recording("r")
+        poll_until(two, RecordingOutcome.READY)
+        assert not [e for e in one.poll() if e.kind == RecordingOutcome.READY]
+        assert not [e for e in two.poll() if e.kind.startswith("play")]
+        assert not [leg for leg in one.engine.legs if leg.startswith("link:")]
+    finally:
+        one.close(grace=0)
+        two.close(grace=0)
+    assert "X" not in runtime.engine.legs  # a closed trunk takes its parties out
+    assert "Y" not in runtime.engine.legs

@@ -9,10 +9,13 @@ clock alone decides when audio moves (one clock owner, nothing else ticks):
   "hello" on answer, the keys it presses as DTMF tones; the simulated taping's listeners)
   is queued on it and said on the hub's next ticks; what the mix sends it is kept in its
   `heard` buffer (a simulated person has no ears, but tests and tools read it);
-- another SIP carrier is joined by a `Link`: two cross-wired parties, one in each mixer,
-  each saying what the other heard. Each mixer's mix-minus then gives every leg the sum
-  of all the others on both sides. The queues between the two clocks are short (drop
-  the oldest), so their drift can never build a delay.
+- another SIP carrier of the same process shares the hub's media engine (carrier.sip.
+  runtime): its legs are already in the hub's mixer, joined by call; nothing to add;
+- a SIP carrier with an engine of its own (another runtime) is joined by a `Link`: two
+  cross-wired parties, one in each mixer, each saying what the other heard. Each mixer's
+  mix-minus then gives every leg the sum of all the others on both sides. The queues
+  between the two clocks are short (drop the oldest), so their drift can never build a
+  delay.
 Nothing here blocks: taps and attach calls only queue work (deque appends are atomic).
 """
 
@@ -155,7 +158,8 @@ class Bridges:
             if network is hub:
                 continue
             if _mixes(network):
-                self._link(call, hub, network, self._who.get(leg, ""))
+                if getattr(network, "engine", None) is not getattr(hub, "engine", False):
+                    self._link(call, hub, network, self._who.get(leg, ""))
             elif leg not in self._parties:
                 party = self._parties[leg] = ExternalParty()
                 hub.attach(leg, party, call=call, who=self._who.get(leg, leg))

@@ -90,8 +90,11 @@ class MediaClock:
         return self.ticks * TICK
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        # A task of another loop (one that was stopped without stopping the clock: a
+        # process "dying" in a test) no longer ticks: start again on this one.
+        if self._task is None or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:

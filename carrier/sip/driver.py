@@ -2,10 +2,14 @@
 
 The gateway calls the protocol's methods from a worker thread, inside a database
 transaction, so none of them may block or touch the SIP state directly: each one hands
-its work to the SIP loop, which runs in its own thread (`call_soon_threadsafe`) together
-with the one media clock. What happens on the network comes back as CarrierEvents in a
-thread-safe queue that `poll()` drains. Ending events carry `sip_code` and `reason` (the
-final response), the leg's `quality` figures and its `sip_trace`.
+its work to the SIP loop (`call_soon_threadsafe`). That loop and its 20 ms media clock
+belong to the process's SipRuntime (carrier/sip/runtime.py), shared by every trunk with
+the media engine (one mixer: a call's legs on two trunks hear each other directly); each
+trunk has its own UserAgent (SIP socket, config) and gets the engine's events about its
+own legs and recordings.
+What happens on the network comes back as CarrierEvents in a thread-safe queue that
+`poll()` drains. Ending events carry `sip_code` and `reason` (the final response), the
+leg's `quality` figures and its `sip_trace`.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from typing import Any
 
 from carrier.interface import CarrierEvent, Collect, Dial, Play, Record, SendTones, Stream
 from carrier.media.audio import Audio
-from carrier.sip.clock import MediaClock, make_realtime
+from carrier.sip.clock import MediaClock
 from carrier.sip.config import TrunkConfig
 from carrier.sip.engine import MediaEngine
 from carrier.sip.legcontrol import LegControl, _Leg
 from carrier.sip.mixer import Party
+from carrier.sip.runtime import SipRuntime, shared
 from carrier.sip.streams import SipStreams
 from carrier.sip.transaction import Timers
 from carrier.sip.ua import UserAgent
@@ -35,77 +40,88 @@ log = logging.getLogger(__name__)
 class SipCarrier(LegControl):
     recognizes_speech = True  # the engine's speech collections (carrier.sip.listening)
 
-    def __init__(self, config: TrunkConfig, *, timers: Timers | None = None) -> None:
+    def __init__(
+        self,
+        config: TrunkConfig,
+        *,
+        timers: Timers | None = None,
+        runtime: SipRuntime | None = None,
+    ) -> None:
         self.config = config
         self._timers = timers
         self._events: queue.SimpleQueue[CarrierEvent] = queue.SimpleQueue()
         self._live: set[str] = set()
         self._lock = threading.Lock()
         self._legs: dict[str, _Leg] = {}
+        # The loop of the process's SIP runtime while this carrier is started.
+        self.runtime = runtime or shared()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.realtime = False  # whether the loop thread got SCHED_FIFO
+        self._tasks: set[asyncio.Task] = set()  # this trunk's tasks on the shared loop
         # Called (on the SIP thread) after each event is queued: a gateway wakes up on it.
         self.on_event: Callable[[], None] | None = None
-        self.clock = MediaClock()
-        self.engine = MediaEngine(self.clock, self._emit)
-        self.streams = SipStreams(self.engine, self._emit, self._post)
+        self._attached: set[str] = set()  # parties of other networks we put in the mix
+        self.streams: SipStreams | None = None  # on the runtime's engine once started
         self.ua = UserAgent(config, self, timers=timers)
 
-    # --- the SIP thread ---
+    # --- the SIP thread (the process's runtime, shared with every other trunk) ---
+    @property
+    def _thread(self) -> threading.Thread | None:
+        return self.runtime.thread if self._loop is not None else None
+
+    @property
+    def clock(self) -> MediaClock:
+        """The process's media clock (the runtime's: a fresh one after it restarted)."""
+        return self.runtime.clock
+
+    @property
+    def engine(self) -> MediaEngine:
+        return self.runtime.engine
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the (shared) loop thread runs SCHED_FIFO."""
+        return self.runtime.realtime
+
     def start(self) -> None:
-        """Bind the SIP socket and start the loop thread (returns once listening)."""
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            if self.config.realtime_priority > 0:
-                self.realtime = make_realtime(self.config.realtime_priority)
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._boot())
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="sip-loop", daemon=True)
-        self._thread.start()
-        started.wait()
-        if failure:
-            raise failure[0]
-
-    async def _boot(self) -> None:
-        await self.ua.start()
-        self.clock.start()
+        """Take a share of the process's SIP loop and clock, bind this trunk's SIP socket
+        and put its media engine on the clock (returns once listening)."""
+        loop = self.runtime.acquire(self.config.realtime_priority, self._emit)
+        try:
+            self.runtime.run(self.ua.start())
+        except BaseException:
+            self.runtime.release(self._emit)
+            raise
+        self.streams = SipStreams(self.engine, self._emit, self._post)
+        self._loop = loop
 
     @property
     def sip_port(self) -> int:
         return self.ua.port
 
     def close(self, *, grace: float = 0.3) -> None:
-        """Hang up every leg (BYE, CANCEL, 503), then stop the loop thread."""
-        if self._loop is None or self._thread is None:
+        """Hang up every leg (BYE, CANCEL, 503), take this trunk off the shared clock and
+        loop (the other trunks' calls go on), and give the runtime back."""
+        if self._loop is None:
             return
+        loop, self._loop = self._loop, None
 
         async def shut() -> None:
             for leg in list(self._legs.values()):
                 self._end(leg, notify=False)
             await asyncio.sleep(grace)
-            await self.clock.stop()
+            for leg_id in self._attached:
+                self.engine.remove_leg(leg_id)
+            if self.streams is not None:
+                self.streams.unhook()
             self.ua.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()  # a leg still opening its ports, an answer waiting
+            for task in list(self._tasks):
+                task.cancel()  # a leg still opening its ports, an answer waiting
 
-        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop = self._thread = None
+        try:
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=10)
+        finally:
+            self.runtime.release(self._emit)
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> None:
         def run() -> None:
@@ -168,7 +184,11 @@ class SipCarrier(LegControl):
         self._submit(self.engine.listen_dtmf, leg_id, on)
 
     def start_recording(self, command: Record) -> None:
-        self._submit(self.engine.start_recording, command)
+        self._submit(self._start_recording, command)
+
+    def _start_recording(self, command: Record) -> None:
+        self.runtime.own(f"recording:{command.recording_id}", self._emit)
+        self.engine.start_recording(command)
 
     def pause_recording(self, recording_id: str) -> None:
         self._submit(self.engine.pause_recording, recording_id)
@@ -180,10 +200,10 @@ class SipCarrier(LegControl):
         self._submit(self.engine.stop_recording, recording_id)
 
     def start_stream(self, command: Stream) -> None:
-        self._submit(self.streams.start, command)
+        self._submit(lambda: self.streams and self.streams.start(command))
 
     def stop_stream(self, stream_id: str) -> None:
-        self._submit(self.streams.stop, stream_id)
+        self._submit(lambda: self.streams and self.streams.stop(stream_id))
 
     def poll(self) -> list[CarrierEvent]:
         events = []
@@ -214,15 +234,26 @@ class SipCarrier(LegControl):
 
     def join(self, leg_id: str, call: str, who: str = "") -> None:
         """Conference a leg into `call` (an inbound leg once the engine knows its call)."""
-        self._submit(self.engine.join, leg_id, call, who)
+        self._submit(self._join, leg_id, call, who)
 
     def attach(self, leg_id: str, party: Party, *, call: str, who: str) -> None:
         """Mix a party that is not SIP (a simulated or softphone leg) into `call`."""
-        self._submit(lambda: self.engine.add_leg(leg_id, party, call=call, who=who))
+        self._submit(self._attach, leg_id, party, call, who)
+
+    def _attach(self, leg_id: str, party: Party, call: str, who: str) -> None:
+        self.runtime.own(leg_id, self._emit)
+        self._attached.add(leg_id)
+        self.engine.add_leg(leg_id, party, call=call, who=who)
 
     def detach(self, leg_id: str) -> None:
         """Take an attached party out of the mix again (its leg ended elsewhere)."""
-        self._submit(lambda: leg_id not in self._legs and self.engine.remove_leg(leg_id))
+        self._submit(self._detach, leg_id)
+
+    def _detach(self, leg_id: str) -> None:
+        if leg_id in self._attached:
+            self._attached.discard(leg_id)
+            self.runtime.disown(self._emit, leg_id)
+            self.engine.remove_leg(leg_id)
 
     def ping(self, timeout: float = 5.0) -> tuple[int, float]:
         """OPTIONS to the trunk: (status, round trip ms); 408 after Timer F."""
@@ -244,6 +275,7 @@ class SipCarrier(LegControl):
             "clock_late_p99_ms": round(p99, 2) if p99 is not None else None,
             "clock_skipped_ticks": self.clock.skipped,
             "clock_realtime": self.realtime,
+            "clock_trunks": self.runtime.users,  # trunks sharing this process's clock
         }
 
     def trace(self, leg_id: str) -> list[dict[str, Any]]:

@@ -82,7 +82,9 @@ class _Collection:
 
 
 class MediaEngine:
-    def __init__(self, clock: MediaClock, emit: Callable[[CarrierEvent], None]) -> None:
+    def __init__(
+        self, clock: MediaClock, emit: Callable[[CarrierEvent], None], *, ticking: bool = True
+    ) -> None:
         self.clock = clock
         self.emit = emit
         self.legs: dict[str, _Leg] = {}
@@ -96,7 +98,8 @@ class MediaEngine:
         # Listeners to each tick's audio: (now, {leg: what it said}); media streams.
         self.taps: list[Callable[[float, dict[str, np.ndarray | None]], None]] = []
         self.call_over: list[Callable[[str], None]] = []  # a call's last leg went
-        clock.add(self.tick)
+        if ticking:  # else its owner adds `tick` to the clock when it starts (a SipCarrier)
+            clock.add(self.tick)
 
     @property
     def now(self) -> float:

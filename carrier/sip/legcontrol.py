@@ -64,15 +64,26 @@ class LegControl:
     _live: set[str]
     _lock: Any
     _emit: Callable[[CarrierEvent], None]
+    _tasks: set[asyncio.Task]
+    runtime: Any  # carrier.sip.runtime.SipRuntime
 
     # --- on the SIP loop ---
+    def _spawn(self, coroutine: Any) -> asyncio.Task:
+        """A task of this trunk: the loop is shared with other trunks, so closing this one
+        cancels only its own tasks."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     def _new_leg(self, leg_id: str, outbound: bool, group: str, who: str) -> _Leg:
         stream = RtpStream(lambda key, source, ms: self.engine.digit(leg_id, key, source, ms))
         leg = _Leg(leg_id, stream, outbound, group or leg_id, who or leg_id)
-        leg.ready = asyncio.get_running_loop().create_task(
+        leg.ready = self._spawn(
             stream.open(self.config.bind_host, self.config.rtp_port_min, self.config.rtp_port_max)
         )
         self._legs[leg_id] = leg
+        self.runtime.own(leg_id, self._emit)  # the shared engine's events about it: ours
         with self._lock:
             self._live.add(leg_id)
         return leg
@@ -88,7 +99,7 @@ class LegControl:
             )
             return
         leg = self._new_leg(command.leg_id, True, command.call, command.to)
-        asyncio.get_running_loop().create_task(self._invite(leg, command))
+        self._spawn(self._invite(leg, command))
 
     async def _invite(self, leg: _Leg, command: Dial) -> None:
         try:
@@ -130,7 +141,7 @@ class LegControl:
         leg = self._legs.get(leg_id)
         if leg is None or leg.outbound or leg.call is None:
             return
-        asyncio.get_running_loop().create_task(self._answer_when_ready(leg))
+        self._spawn(self._answer_when_ready(leg))
 
     async def _answer_when_ready(self, leg: _Leg) -> None:
         await leg.ready
@@ -199,6 +210,16 @@ class LegControl:
         }
         self.ua.trace.forget(call_id)
         self._emit(CarrierEvent(leg.leg_id, LegOutcome.CLOSED, detail))
+        self.runtime.disown(self._emit, leg.leg_id)  # its last event
+
+    def _join(self, leg_id: str, call: str, who: str) -> None:
+        # The gateway joins an incoming leg right after answering it, before its media is
+        # up (the 200 waits for the RTP ports): keep the call on the leg too, or media
+        # would come up in the leg's own group and hear nobody (a redirected caller).
+        leg = self._legs.get(leg_id)
+        if leg is not None:
+            leg.group, leg.who = call, who or leg.who
+        self.engine.join(leg_id, call, who)
 
     def _media_up(self, leg: _Leg) -> None:
         leg.stream.send_enabled = not leg.held

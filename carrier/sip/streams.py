@@ -57,6 +57,15 @@ class SipStreams:
         engine.taps.append(self.tick)
         engine.call_over.append(self.stop_call)
 
+    def unhook(self) -> None:
+        """Off the engine (shared by the process's trunks: it outlives this carrier)."""
+        for sid in list(self._live):
+            self.stop(sid)
+        if self.tick in self.engine.taps:
+            self.engine.taps.remove(self.tick)
+        if self.stop_call in self.engine.call_over:
+            self.engine.call_over.remove(self.stop_call)
+
     # --- commands (on the SIP loop) ---
     def start(self, command: Stream) -> None:
         sid = command.stream_id

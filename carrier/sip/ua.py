@@ -72,6 +72,9 @@ class UserAgent(Inbound, OutOfDialog, asyncio.DatagramProtocol):
             self._register_timer.cancel()
         if self.transport:
             self.transport.close()
+            # The loop outlives this agent (shared by the process's trunks): a timer of
+            # ours that still fires (a retransmission) must find nothing to send on.
+            self.transport = None
 
     def send(self, message: SipMessage, addr: Addr) -> None:
         self.trace.record("out", addr, message)

@@ -12,14 +12,15 @@ from carrier.routing import CarrierRouter
 from carrier.simulated.driver import SimulatedCarrier
 from carrier.sip.config import TrunkConfig
 from carrier.sip.driver import SipCarrier
+from carrier.sip.runtime import SipRuntime
 from carrier.sip.transaction import Timers
 
 # Short SIP timers: a lost message is retransmitted (and a dead peer found) quickly.
 FAST = Timers(t1=0.1, t2=0.8, t4=1.0)
 
 
-def start_fast(config: TrunkConfig) -> SipCarrier:
-    carrier = SipCarrier(config, timers=FAST)
+def start_fast(config: TrunkConfig, runtime: SipRuntime | None = None) -> SipCarrier:
+    carrier = SipCarrier(config, timers=FAST, runtime=runtime)
     carrier.start()
     return carrier
 
@@ -27,7 +28,12 @@ def start_fast(config: TrunkConfig) -> SipCarrier:
 class SipGateway:
     def __init__(self, gateway_id: str = "gateway-1") -> None:
         self.router = CarrierRouter(SimulatedCarrier(MonotonicClock()))
-        self.fleet = TrunkFleet(self.router, gateway_id=gateway_id, start=start_fast)
+        # A gateway is a process: its trunks share one SIP runtime of their own (a second
+        # gateway in the same test, e.g. after a "crash", must not share the first's).
+        self.runtime = SipRuntime()
+        self.fleet = TrunkFleet(
+            self.router, gateway_id=gateway_id, start=lambda c: start_fast(c, self.runtime)
+        )
         self.gateway = Gateway(self.router, gateway_id=gateway_id)
 
     def sync(self) -> list[int]:

@@ -1,6 +1,7 @@
 """One call across networks (CarrierRouter + carrier.bridge): SIP legs on a SipCarrier
 talking to real SIPp peers, and a simulated callee on the simulated carrier, each hear
-the sum of the others; so do legs on two SIP trunks (two SipCarriers, two clocks)."""
+the sum of the others; so do legs on two SIP trunks (two SipCarriers of one process: one
+shared clock and mixer, no link between them)."""
 
 from __future__ import annotations
 
@@ -105,9 +106,10 @@ def test_a_sip_leg_a_sip_echo_and_a_simulated_callee_hear_each_other(tmp_path):
     assert "5" in keys_in(channel(ready, "4:b"))
 
 
-def test_two_trunks_in_one_call_are_linked_both_ways(tmp_path):
-    """A (SIPp talking) on trunk 1, B (SIPp echo) on trunk 2: two SIP carriers, two media
-    clocks; B's echo repeats A, and A's side hears it back (the link carries both ways)."""
+def test_two_trunks_in_one_call_mix_in_the_process_mixer_both_ways(tmp_path):
+    """A (SIPp talking) on trunk 1, B (SIPp echo) on trunk 2: two SIP carriers sharing the
+    process's media engine, so A and B are in one mixer with no link; B's echo repeats A,
+    and A's side hears it back; the recording has a channel for each of them."""
     talk = scenario("uas_pcap.xml", tmp_path)
     echo = scenario("uas_echo.xml", tmp_path, **NO_TE)
     router = CarrierRouter(SimulatedCarrier(MonotonicClock()))
@@ -125,6 +127,8 @@ def test_two_trunks_in_one_call_are_linked_both_ways(tmp_path):
         dial(router, "B", f"sip:echo@127.0.0.1:{peer_b.port}", route="trunk-2")
         events.until(answered("B"))
         assert router.bridges.hub("conf") is one
+        assert one.engine is two.engine
+        assert not [leg for leg in one.engine.legs if leg.startswith("link:")]
         legs = (("A", "4:a"), ("B", "4:b"))
         router.start_recording(Record("r2", call="conf", legs=legs, channel_type="unmixed"))
         # A prompt to the whole call is played by the hub, to both trunks' legs.
@@ -139,8 +143,7 @@ def test_two_trunks_in_one_call_are_linked_both_ways(tmp_path):
         assert not [leg for leg in one.engine.legs if leg.startswith("link:")]
         assert not [leg for leg in two.engine.legs if leg.startswith("link:")]
 
-    # The hub records the far trunk as one party (the link, named after B); what it says
-    # is B's echo.
+    # B has its own channel (the one mixer knows every leg); what it says is A's echo.
     a = channel(ready, "4:a").astype(float)
-    b = channel(ready, f"sip:echo@127.0.0.1:{peer_b.port}").astype(float)
+    b = channel(ready, "4:b").astype(float)
     assert np.median(windowed_correlation(a, b)) > 0.8

@@ -72,6 +72,9 @@ class Gateway:
         # Stable across restarts of the same gateway, so it can reconcile its own calls.
         self.gateway_id = gateway_id
         self.batch = batch
+        # Carrier events polled but not yet committed (see ingest_events).
+        self._unsaved: list[CarrierEvent] = []
+        self._one_by_one = False  # after a batch failed to commit
 
     def step(self) -> int:
         """Run pending commands, then ingest due events; return how much was done."""
@@ -369,19 +372,54 @@ class Gateway:
         )
 
     def ingest_events(self) -> int:
+        """Ingest what the carrier reported, up to `batch` events in one transaction.
+
+        One COMMIT per batch (it was one per event, and the gateway spent most of its time
+        waiting on them); `ingest` is atomic, so each event runs in its own savepoint and
+        a failing one undoes only its own writes (then `_event_failed` contains it). A
+        batch that cannot commit at all (the database went away, or an event broke the
+        connection) saves nothing: its events are kept, in order, and the next step
+        ingests them again one transaction each, as before batching, so a poisonous event
+        is contained by itself rather than retried forever (ingest is idempotent by id).
+        """
+        events = self._unsaved + self.carrier.poll()
+        self._unsaved = events[self.batch :]  # later events wait their turn, in order
+        events = events[: self.batch]
+        if not events:
+            return 0
         done = 0
-        for event in self.carrier.poll():
-            try:
-                # ingest is atomic: a failure undoes this event's writes only.
-                done += ingest(event, gateway_id=self.gateway_id)
-            except Exception:
-                log.exception(
-                    "gateway %s: ingesting %s (leg %r, event %s) failed",
-                    self.gateway_id, event.kind, event.leg_id, event.event_id,
-                )  # fmt: skip
-                self._event_failed(event)
-                done += 1
-        return done
+        if self._one_by_one:
+            self._one_by_one = False
+            for event in events:
+                try:
+                    with transaction.atomic():
+                        done += self._ingest_one(event)
+                except Exception:
+                    done += 1  # logged; lost as it was before batching
+            return done or int(bool(self._unsaved))
+        try:
+            with transaction.atomic():
+                for event in events:
+                    done += self._ingest_one(event)
+        except Exception:
+            self._unsaved = events + self._unsaved
+            self._one_by_one = True
+            raise
+        return done or int(bool(self._unsaved))
+
+    def _ingest_one(self, event: CarrierEvent) -> int:
+        try:
+            return int(ingest(event, gateway_id=self.gateway_id))
+        except Exception:
+            log.exception(
+                "gateway %s: ingesting %s (leg %r, event %s) failed",
+                self.gateway_id, event.kind, event.leg_id, event.event_id,
+            )  # fmt: skip
+            connection = transaction.get_connection()
+            if connection.needs_rollback or not connection.is_usable():
+                raise  # the transaction itself is lost, not just this event's savepoint
+            self._event_failed(event)
+            return 1
 
     def _event_failed(self, event: CarrierEvent) -> None:
         """An event that could not be applied leaves its operation or call in a state

@@ -12,6 +12,7 @@ ingested fails only what it was about; the other commands and events go on.
 
 import contextlib
 import logging
+import time
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -66,12 +67,20 @@ class _PlayFailed(Exception):
 
 class Gateway:
     def __init__(
-        self, carrier: Carrier, *, gateway_id: str = "gateway-1", batch: int = 100
+        self,
+        carrier: Carrier,
+        *,
+        gateway_id: str = "gateway-1",
+        batch: int = 100,
+        batch_seconds: float = 0.05,
     ) -> None:
         self.carrier = carrier
         # Stable across restarts of the same gateway, so it can reconcile its own calls.
         self.gateway_id = gateway_id
         self.batch = batch
+        # A batch of carrier events commits after this long even if events are left (they
+        # go in the next one): API requests wanting a call's row lock wait no longer.
+        self.batch_seconds = batch_seconds
         # Carrier events polled but not yet committed (see ingest_events).
         self._unsaved: list[CarrierEvent] = []
         self._one_by_one = False  # after a batch failed to commit
@@ -397,14 +406,20 @@ class Gateway:
                 except Exception:
                     done += 1  # logged; lost as it was before batching
             return done or int(bool(self._unsaved))
+        taken = 0
         try:
             with transaction.atomic():
+                started = time.monotonic()
                 for event in events:
                     done += self._ingest_one(event)
+                    taken += 1
+                    if time.monotonic() - started > self.batch_seconds:
+                        break  # commit now: the batch holds its calls' row locks till then
         except Exception:
             self._unsaved = events + self._unsaved
             self._one_by_one = True
             raise
+        self._unsaved = events[taken:] + self._unsaved
         return done or int(bool(self._unsaved))
 
     def _ingest_one(self, event: CarrierEvent) -> int:

@@ -71,7 +71,7 @@ def _state(call: Call) -> str:
 
 def test_a_polls_events_are_ingested_in_one_commit(tenant, no_delivery_commits):
     clock = VirtualClock()
-    gateway = Gateway(SimulatedCarrier(clock))
+    gateway = Gateway(SimulatedCarrier(clock), batch_seconds=60)  # time bound aside
     calls = _dial(tenant, gateway, 5)
     clock.advance_to(2)
 
@@ -88,7 +88,7 @@ def test_a_polls_events_are_ingested_in_one_commit(tenant, no_delivery_commits):
 def test_one_bad_event_in_a_batch_undoes_only_itself(tenant, explosive_kind, no_delivery_commits):
     clock = VirtualClock()
     carrier = AddsABadEvent(clock)
-    gateway = Gateway(carrier)
+    gateway = Gateway(carrier, batch_seconds=60)
     doomed, fine = _dial(tenant, gateway, 2)
     carrier.bad_leg = str(Participant.unscoped.get(call=doomed).leg_id)
     clock.advance_to(2)
@@ -108,6 +108,22 @@ def test_one_bad_event_in_a_batch_undoes_only_itself(tenant, explosive_kind, no_
     assert doomed.end_message == "The call failed in the media server."
     assert CallEvent.unscoped.filter(connection__call=doomed, event_type="CallConnected").exists()
     assert CarrierEventReceipt.objects.count() == 2  # the two answers; not the bad event
+
+
+def test_a_batch_commits_when_its_time_is_up_and_the_rest_follow_in_order(
+    tenant, no_delivery_commits
+):
+    clock = VirtualClock()
+    gateway = Gateway(SimulatedCarrier(clock), batch_seconds=0)  # one event per commit
+    calls = _dial(tenant, gateway, 3)
+    clock.advance_to(2)
+
+    assert gateway.ingest_events() == 1
+    assert [_state(call) for call in calls] == ["connected", "connecting", "connecting"]
+    while gateway.ingest_events():
+        pass
+
+    assert [_state(call) for call in calls] == ["connected"] * 3
 
 
 def test_a_batch_that_cannot_commit_is_ingested_again_event_by_event(tenant, no_delivery_commits):

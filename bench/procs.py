@@ -19,10 +19,18 @@ class BenchError(RuntimeError):
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now: within BENCH_PORTS
+    ("48000-48999") when set, so benches on a shared machine keep to their own range."""
+    low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = range(int(low), int(high) + 1) if low and high else [0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise BenchError(f"no free port in BENCH_PORTS={low}-{high}")
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:

@@ -12,6 +12,7 @@ ingested fails only what it was about; the other commands and events go on.
 
 import contextlib
 import logging
+import time
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -66,12 +67,23 @@ class _PlayFailed(Exception):
 
 class Gateway:
     def __init__(
-        self, carrier: Carrier, *, gateway_id: str = "gateway-1", batch: int = 100
+        self,
+        carrier: Carrier,
+        *,
+        gateway_id: str = "gateway-1",
+        batch: int = 100,
+        batch_seconds: float = 0.05,
     ) -> None:
         self.carrier = carrier
         # Stable across restarts of the same gateway, so it can reconcile its own calls.
         self.gateway_id = gateway_id
         self.batch = batch
+        # A batch of carrier events commits after this long even if events are left (they
+        # go in the next one): API requests wanting a call's row lock wait no longer.
+        self.batch_seconds = batch_seconds
+        # Carrier events polled but not yet committed (see ingest_events).
+        self._unsaved: list[CarrierEvent] = []
+        self._one_by_one = False  # after a batch failed to commit
 
     def step(self) -> int:
         """Run pending commands, then ingest due events; return how much was done."""
@@ -369,19 +381,60 @@ class Gateway:
         )
 
     def ingest_events(self) -> int:
+        """Ingest what the carrier reported, up to `batch` events in one transaction.
+
+        One COMMIT per batch (it was one per event, and the gateway spent most of its time
+        waiting on them); `ingest` is atomic, so each event runs in its own savepoint and
+        a failing one undoes only its own writes (then `_event_failed` contains it). A
+        batch that cannot commit at all (the database went away, or an event broke the
+        connection) saves nothing: its events are kept, in order, and the next step
+        ingests them again one transaction each, as before batching, so a poisonous event
+        is contained by itself rather than retried forever (ingest is idempotent by id).
+        """
+        events = self._unsaved + self.carrier.poll()
+        self._unsaved = events[self.batch :]  # later events wait their turn, in order
+        events = events[: self.batch]
+        if not events:
+            return 0
         done = 0
-        for event in self.carrier.poll():
-            try:
-                # ingest is atomic: a failure undoes this event's writes only.
-                done += ingest(event, gateway_id=self.gateway_id)
-            except Exception:
-                log.exception(
-                    "gateway %s: ingesting %s (leg %r, event %s) failed",
-                    self.gateway_id, event.kind, event.leg_id, event.event_id,
-                )  # fmt: skip
-                self._event_failed(event)
-                done += 1
-        return done
+        if self._one_by_one:
+            self._one_by_one = False
+            for event in events:
+                try:
+                    with transaction.atomic():
+                        done += self._ingest_one(event)
+                except Exception:
+                    done += 1  # logged; lost as it was before batching
+            return done or int(bool(self._unsaved))
+        taken = 0
+        try:
+            with transaction.atomic():
+                started = time.monotonic()
+                for event in events:
+                    done += self._ingest_one(event)
+                    taken += 1
+                    if time.monotonic() - started > self.batch_seconds:
+                        break  # commit now: the batch holds its calls' row locks till then
+        except Exception:
+            self._unsaved = events + self._unsaved
+            self._one_by_one = True
+            raise
+        self._unsaved = events[taken:] + self._unsaved
+        return done or int(bool(self._unsaved))
+
+    def _ingest_one(self, event: CarrierEvent) -> int:
+        try:
+            return int(ingest(event, gateway_id=self.gateway_id))
+        except Exception:
+            log.exception(
+                "gateway %s: ingesting %s (leg %r, event %s) failed",
+                self.gateway_id, event.kind, event.leg_id, event.event_id,
+            )  # fmt: skip
+            connection = transaction.get_connection()
+            if connection.needs_rollback or not connection.is_usable():
+                raise  # the transaction itself is lost, not just this event's savepoint
+            self._event_failed(event)
+            return 1
 
     def _event_failed(self, event: CarrierEvent) -> None:
         """An event that could not be applied leaves its operation or call in a state

@@ -34,10 +34,16 @@ def callback_url(tenant: Tenant, dial: Dial) -> str:
     return f"{base}/t/{tenant.slug}/api/v1/notifications/callbacks/{dial.callback_token}"
 
 
-@transaction.atomic
-def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Dial:
+def handle_events(tenant: Tenant, token: str, events: list[dict]) -> None:
     """Apply CloudEvents for the dial behind `token`, in order; a redelivered event (same
-    id) is ignored. Raises Dial.DoesNotExist for an unknown or another tenant's token."""
+    id) is ignored. Raises Dial.DoesNotExist for an unknown or another tenant's token.
+    Events the flow ignores are only logged, in one statement (campaigns.callbacks)."""
+    if not callbacks.log_only(Dial, tenant.pk, token, events, flow.ACTS_ON):
+        _apply_all(tenant, token, events)
+
+
+@transaction.atomic
+def _apply_all(tenant: Tenant, token: str, events: list[dict]) -> None:
     dial = (
         Dial.objects.for_tenant(tenant)
         .select_for_update(of=("self",))
@@ -45,7 +51,6 @@ def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Dial:
         .get(callback_token=token)
     )
     callbacks.apply_in_order(dial, events, lambda row, event: _apply(tenant, row, event))
-    return dial
 
 
 def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
@@ -62,8 +67,9 @@ def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
     if dial.state == A.ENDED:
         dial.save(update_fields=["events", "tones"])
         return
-    status = Notification.unscoped.values_list("status", flat=True).get(pk=notification.pk)
-    facts = _facts(dial, notification, cancelled=status == Notification.Status.CANCELLED)
+    # As read by the dial's locking SELECT just now (joined): no round trip per event.
+    cancelled = notification.status == Notification.Status.CANCELLED
+    facts = _facts(dial, notification, cancelled=cancelled)
     decision = flow.decide(facts, event_type, data)
     if decision is None:
         dial.save()

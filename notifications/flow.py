@@ -39,6 +39,15 @@ PLAY = "play"  # ("play", what): "thanks", "opted-out", "voicemail", "heard"
 HANG_UP = "hang_up"
 SUPPRESS = "suppress"
 
+# The only event types `decide` (or the dial's record: state, tones) acts on; any other
+# (ParticipantsUpdated, PlayStarted...) is only logged, on the callback's short path.
+ACTS_ON = frozenset(
+    {
+        "CreateCallFailed", "CallDisconnected", "CallConnected", "RecognizeCompleted",
+        "RecognizeFailed", "PlayCompleted", "PlayFailed",
+    }
+)  # fmt: skip
+
 
 @dataclass
 class Facts:

@@ -35,13 +35,19 @@ def callback_url(tenant: Tenant, attempt: Attempt) -> str:
     return f"{base}/t/{tenant.slug}/api/v1/reminders/callbacks/{attempt.callback_token}"
 
 
-@transaction.atomic
-def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Attempt:
+def handle_events(tenant: Tenant, token: str, events: list[dict]) -> None:
     """Apply CloudEvents for the attempt behind `token`, in the order given.
 
     Each event is kept on the attempt (the audit trail); one already kept (same id: a
     redelivery) is ignored. Raises Attempt.DoesNotExist for an unknown or foreign token.
+    Events the flow ignores (a third of a call's) are only logged, in one statement.
     """
+    if not callbacks.log_only(Attempt, tenant.pk, token, events, flow.ACTS_ON):
+        _apply_all(tenant, token, events)
+
+
+@transaction.atomic
+def _apply_all(tenant: Tenant, token: str, events: list[dict]) -> None:
     attempt = (
         Attempt.objects.for_tenant(tenant)
         # Only the attempt's row: locking the joined plan or number would make every call
@@ -56,7 +62,6 @@ def handle_events(tenant: Tenant, token: str, events: list[dict]) -> Attempt:
         .get(callback_token=token)
     )
     callbacks.apply_in_order(attempt, events, lambda row, event: _apply(tenant, row, event))
-    return attempt
 
 
 def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
@@ -79,13 +84,10 @@ def _apply(tenant: Tenant, attempt: Attempt, event: dict) -> None:
         silences=attempt.silences,
         replays=attempt.replays,
         has_office=bool(appointment.plan.office_number),
-        # Only an answer asks whether the appointment is still on (read fresh: it may
-        # have been cancelled since dispatch); the other events skip the round trip.
-        appointment_status=Appointment.unscoped.values_list("status", flat=True).get(
-            pk=appointment.pk
-        )
-        if event_type == "CallConnected"
-        else appointment.status,
+        # Only an answer asks whether the appointment is still on (it may have been
+        # cancelled since dispatch): as read by the attempt's locking SELECT just now, no
+        # second round trip.
+        appointment_status=appointment.status,
         disposition=attempt.disposition,
     )
     decision = flow.decide(facts, event_type, data)

@@ -39,6 +39,16 @@ ADD_OFFICE = "add_office"
 HANG_UP = "hang_up"
 SUPPRESS = "suppress"  # add the contact's number to the do-not-call list
 
+# The only event types `decide` (or the attempt's record: state, tones) acts on; any other
+# (ParticipantsUpdated, PlayStarted...) is only logged, on the callback's short path.
+ACTS_ON = frozenset(
+    {
+        "CreateCallFailed", "CallDisconnected", "CallConnected", "RecognizeCompleted",
+        "RecognizeFailed", "AddParticipantSucceeded", "AddParticipantFailed", "PlayCompleted",
+        "PlayFailed",
+    }
+)  # fmt: skip
+
 
 @dataclass
 class Facts:

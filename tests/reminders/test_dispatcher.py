@@ -12,7 +12,7 @@ from django_q.models import Schedule
 
 from calls.models import Call
 from reminders import dispatcher, services
-from reminders.models import Attempt, Contact
+from reminders.models import Appointment, Attempt, Contact
 from tests.reminders.conftest import book
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clock")]
@@ -149,11 +149,29 @@ def test_the_dispatch_schedule_exists_once_by_name():
 def test_a_run_stops_when_nothing_is_due(acme, plan):
     book_many(acme, plan, 3)
     sleeps: list[float] = []
+    elapsed = [0.0]
 
-    placed = dispatcher.run(seconds=30, sleep=sleeps.append)
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        elapsed[0] += seconds
+
+    placed = dispatcher.run(seconds=30, clock=lambda: elapsed[0], sleep=sleep)
 
     assert placed == 3
-    assert len(sleeps) == 1  # one pass placed all, the next found nothing due
+    # One pass placed all; the next look for due work, a second later, found none.
+    assert 1.0 <= sum(sleeps) < 1.2
+
+
+def test_a_call_due_between_two_looks_is_placed_within_a_tick(acme, plan):
+    book_many(acme, plan, 2)
+    soon = timezone.now() + timedelta(seconds=0.4)
+    Appointment.objects.for_tenant(acme).filter(external_id="A-1").update(next_attempt_at=soon)
+
+    assert dispatcher.run(seconds=3) == 2
+
+    second = Attempt.objects.for_tenant(acme).order_by("due_at").last()
+    # At one look a second, it waited until the next (0.6 s); ticks are 0.1 s apart.
+    assert (second.dialed_at - second.due_at).total_seconds() < 0.35
 
 
 def test_a_moved_appointment_is_reminded_again_for_its_new_time(acme, plan):

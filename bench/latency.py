@@ -196,10 +196,12 @@ def run_broker(
             for phase in phases:
                 # Flame graphs of the loaded phase: the cluster (its delivery loops) and
                 # the producer (each event's own transaction).
+                profiled = profile and phase.rate >= 100
                 spies = [
                     flame.record(f"part2 {broker} {phase.name} {name}", pid, phase.seconds)
                     for name, pid in (("qcluster", cluster.process.pid), ("producer", producer.pid))
-                ] * (profile and phase.rate >= 100)
+                    if profiled
+                ]
                 results.append(_run_phase(producer, receiver, cluster, broker, phase))
                 flame.finish(spies)
             return results, costs

@@ -120,7 +120,11 @@ def part_one(
                         f"{name}: no successful request while warming up "
                         f"({dict(warm.errors)}); end of the gunicorn log:\n{web.log_tail()}"
                     )
-                spies = [flame.record(f"part1 {name}", web.process.pid, LOAD_SECONDS)] * profile
+                spies = (
+                    [flame.record(f"part1 {name}", web.process.pid, LOAD_SECONDS)]
+                    if profile
+                    else []
+                )
                 measured = run_load(name, signer, make, threads=THREADS, seconds=LOAD_SECONDS)
                 flame.finish(spies)
                 results.append(measured)

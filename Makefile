@@ -64,10 +64,11 @@ test: venv sysdeps lint migrations-check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(or $(JOBS),2)
 
 # CreateCall req/s vs a trivial endpoint, event -> callback latency and callback throughput
-# (bench/); ~2 minutes.
+# (bench/); ~2 minutes. PARTS=1 (or 2,3) runs only those parts; PROFILE=1 saves py-spy
+# flame graphs of the measured processes into bench/out/.
 bench: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
-	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench $(if $(PARTS),--parts $(PARTS)) $(if $(PROFILE),--profile)
 
 # Callbacks survive a SIGKILLed cluster and a PostgreSQL restart (bench/crash_proof.py);
 # restarts the local PostgreSQL cluster mid-run. About 2 minutes.

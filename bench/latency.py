@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import flame
 from bench.config import JSON_MARKER, PYTHON, ROOT
 from bench.procs import BenchError, Service, stop_group
 from bench.receiver import Arrival, TimestampingReceiver
@@ -155,6 +156,7 @@ def run_broker(
     connections: int,
     *,
     measure_costs: bool = False,
+    profile: bool = False,
 ) -> tuple[list[LatencyResult], dict | None]:
     """Measure one broker; every process started here is stopped before this returns.
 
@@ -190,7 +192,18 @@ def run_broker(
                     f"no warm-up callbacks arrived; end of the cluster log:\n{cluster.log_tail()}"
                 )
             costs = _ask(producer, "COST", 60) if measure_costs else None
-            results = [_run_phase(producer, receiver, cluster, broker, phase) for phase in phases]
+            results = []
+            for phase in phases:
+                # Flame graphs of the loaded phase: the cluster (its delivery loops) and
+                # the producer (each event's own transaction).
+                profiled = profile and phase.rate >= 100
+                spies = [
+                    flame.record(f"part2 {broker} {phase.name} {name}", pid, phase.seconds)
+                    for name, pid in (("qcluster", cluster.process.pid), ("producer", producer.pid))
+                    if profiled
+                ]
+                results.append(_run_phase(producer, receiver, cluster, broker, phase))
+                flame.finish(spies)
             return results, costs
     finally:
         if producer is not None:

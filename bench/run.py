@@ -4,6 +4,7 @@ Every process it starts runs in its own process group and is stopped on the way 
 whether the bench succeeds, fails or is interrupted (SIGINT / SIGTERM).
 """
 
+import argparse
 import json
 import os
 import platform
@@ -12,13 +13,14 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
 import redis
 
-from bench import floors, latency, report, throughput
+from bench import flame, floors, latency, report, throughput
 from bench.config import DATABASE_URL, GUNICORN, JSON_MARKER, REDIS_URL, base_env
 from bench.http_load import (
     LoadResult,
@@ -81,7 +83,7 @@ def setup_database(env: dict[str, str], redis_url: str) -> dict:
 
 
 def part_one(
-    env: dict[str, str], port: int, access_key: str, log_dir: Path
+    env: dict[str, str], port: int, access_key: str, log_dir: Path, profile: bool = False
 ) -> tuple[list[LoadResult], int]:
     """Throughput of the trivial endpoint and of CreateCall, on the same gunicorn server.
     Returns the measurements and how many calls were created, warm-up included."""
@@ -118,7 +120,13 @@ def part_one(
                         f"{name}: no successful request while warming up "
                         f"({dict(warm.errors)}); end of the gunicorn log:\n{web.log_tail()}"
                     )
+                spies = (
+                    [flame.record(f"part1 {name}", web.process.pid, LOAD_SECONDS)]
+                    if profile
+                    else []
+                )
                 measured = run_load(name, signer, make, threads=THREADS, seconds=LOAD_SECONDS)
+                flame.finish(spies)
                 results.append(measured)
                 if make is not trivial:
                     created += warm.ok + measured.ok
@@ -204,7 +212,7 @@ def redis_reachable() -> bool:
 
 
 def part_two(
-    env: dict[str, str], log_dir: Path, redis_url: str
+    env: dict[str, str], log_dir: Path, redis_url: str, profile: bool = False
 ) -> tuple[list[LatencyResult], dict]:
     """Both phases on the ORM broker, then on Redis when it is reachable; also the
     per-callback costs, timed once (on the ORM run, before its phases)."""
@@ -214,8 +222,9 @@ def part_two(
     for broker, url in brokers.items():
         broker_env = {**env, "REDIS_URL": url, "Q_WORKERS": str(Q_WORKERS)}
         rows, measured = latency.run_broker(
-            broker, broker_env, log_dir, PHASES, EVENT_CONNECTIONS, measure_costs=not costs
-        )
+            broker, broker_env, log_dir, PHASES, EVENT_CONNECTIONS, measure_costs=not costs,
+            profile=profile,
+        )  # fmt: skip
         results += rows
         costs = costs or measured or {}
     return results, costs
@@ -431,7 +440,51 @@ def _describe_database() -> str:
     return f"{parts.scheme}://{parts.hostname}:{parts.port or 5432}{parts.path}"
 
 
+Progress = Callable[[str], None]
+
+
+def run_part_one(
+    env: dict[str, str], port: int, info: dict, var_dir: Path, profile: bool, progress: Progress
+) -> None:
+    progress("part 1: gunicorn, five endpoints, about 60 s")
+    loads, created = part_one(env, port, info["access_key"], var_dir, profile)
+    deleted = shell(env, "cleanup", info.get("redis_url", ""))["deleted"]
+    progress("part 1: the floor (minimal Django + DRF), two endpoints, about 25 s")
+    floor = floors.run_floors(
+        env, info["access_key"], var_dir, threads=THREADS, seconds=LOAD_SECONDS,
+        warmup=WARMUP_SECONDS,
+    )  # fmt: skip
+    print_part_one(loads, floor, created, deleted, info["database"])
+
+
+def run_part_three(env: dict[str, str], var_dir: Path, redis_url: str, progress: Progress) -> None:
+    # Part 2's clusters stop with no-op delivery tasks still queued; part 3's one
+    # worker would work through those first.
+    shell(env, "cleanup", redis_url)
+    progress(
+        f"part 3: {THROUGHPUT_EVENTS} callbacks with one worker, and a raw POST loop, about 30 s"
+    )
+    delivered = throughput.run_throughput(
+        env, var_dir, THROUGHPUT_EVENTS, THROUGHPUT_CONNECTIONS, COST_SAMPLES
+    )
+    print_part_three(delivered)
+    progress("part 3b: the same with two delivery loop processes (scaling 1 -> 2)")
+    scaled = throughput.run_throughput(
+        env, var_dir, THROUGHPUT_EVENTS, THROUGHPUT_CONNECTIONS, 0, loops=2
+    )
+    print_part_three(scaled)
+    print(
+        f"scaling 1 -> 2 loops: {report.fmt(delivered.steady_per_second)} ->"
+        f" {report.fmt(scaled.steady_per_second)} deliveries/s (first to last callback)"
+    )
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 1 or 2,3")
+    parser.add_argument("--profile", action="store_true", help="py-spy flame graphs, bench/out/")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     started = time.monotonic()
 
@@ -455,38 +508,15 @@ def main() -> int:
             info = setup_database(env, redis_url)
             if info["leftovers"]:
                 progress(f"deleted {info['leftovers']} rows left by an earlier bench run")
-            progress("part 1: gunicorn, five endpoints, about 60 s")
-            loads, created = part_one(env, port, info["access_key"], var_dir)
-            deleted = shell(env, "cleanup", redis_url)["deleted"]
-            progress("part 1: the floor (minimal Django + DRF), two endpoints, about 25 s")
-            floor = floors.run_floors(
-                env, info["access_key"], var_dir, threads=THREADS, seconds=LOAD_SECONDS,
-                warmup=WARMUP_SECONDS,
-            )  # fmt: skip
-            print_part_one(loads, floor, created, deleted, info["database"])
-            progress(f"part 2: qcluster, {len(PHASES)} phases per broker, up to 45 s per broker")
-            events, costs = part_two(env, var_dir, redis_url)
-            print_part_two(events, costs, redis_url)
-            # Part 2's clusters stop with no-op delivery tasks still queued; part 3's one
-            # worker would work through those first.
-            shell(env, "cleanup", redis_url)
-            progress(
-                f"part 3: {THROUGHPUT_EVENTS} callbacks with one worker, and a raw POST loop,"
-                " about 30 s"
-            )
-            delivered = throughput.run_throughput(
-                env, var_dir, THROUGHPUT_EVENTS, THROUGHPUT_CONNECTIONS, COST_SAMPLES
-            )
-            print_part_three(delivered)
-            progress("part 3b: the same with two delivery loop processes (scaling 1 -> 2)")
-            scaled = throughput.run_throughput(
-                env, var_dir, THROUGHPUT_EVENTS, THROUGHPUT_CONNECTIONS, 0, loops=2
-            )
-            print_part_three(scaled)
-            print(
-                f"scaling 1 -> 2 loops: {report.fmt(delivered.steady_per_second)} ->"
-                f" {report.fmt(scaled.steady_per_second)} deliveries/s (first to last callback)"
-            )
+            if "1" in parts:
+                run_part_one(env, port, {**info, "redis_url": redis_url}, var_dir, args.profile,
+                             progress)  # fmt: skip
+            if "2" in parts:
+                progress(f"part 2: qcluster, {len(PHASES)} phases per broker, up to 45 s each")
+                events, costs = part_two(env, var_dir, redis_url, args.profile)
+                print_part_two(events, costs, redis_url)
+            if "3" in parts:
+                run_part_three(env, var_dir, redis_url, progress)
         except BenchError as exc:
             print(f"\nbench failed: {exc}", file=sys.stderr)
             return 1

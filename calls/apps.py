@@ -1,5 +1,24 @@
+from typing import Any
+
 from django.apps import AppConfig
-from django.db.models.signals import post_save
+from django.db.models.signals import post_migrate, post_save
+
+from callauto.schedules import every
+
+
+def ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
+    """The live-call counters are recounted every minute (calls.live_calls)."""
+    every("calls.reconcile_live_calls", "calls.tasks.reconcile_live_calls", minutes=1)
+
+
+def count_new_call(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
+    """A call made anywhere but CreateCall (incoming, peer-to-peer) counts as live too."""
+    from calls import live_calls
+    from calls.models import Call
+
+    counted = getattr(instance, "takes_slot", False)
+    if created and instance.state != Call.State.DISCONNECTED and not counted:
+        live_calls.added(instance)
 
 
 class CallsConfig(AppConfig):
@@ -16,7 +35,9 @@ class CallsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from calls.models import CarrierCommand
+        from calls.models import Call, CarrierCommand
         from calls.nudge import queue_nudge
 
         post_save.connect(queue_nudge, sender=CarrierCommand, dispatch_uid="calls.nudge")
+        post_save.connect(count_new_call, sender=Call, dispatch_uid="calls.live_calls")
+        post_migrate.connect(ensure_schedules, sender=self)

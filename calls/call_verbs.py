@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from callauto.errors import AcsError, BadRequest, NotFound
-from calls import events, nudge
+from calls import events, live_calls, nudge
 from calls.identifiers import Identifier
 from calls.lookups import CallNotActive, get_connection
 from calls.media_verbs import cancel_for_call, cancel_for_connection
@@ -106,24 +106,14 @@ def create_call(
     if len({t.raw_id for t in targets}) != len(targets):
         raise BadRequest("targets contains the same participant twice.")
     caller_id = caller_id_for(tenant, source_caller_id, targets)
-    # The tenant's row lock makes the limit check and the insert one step: two
-    # simultaneous creates cannot both take the last free slot. NO KEY: every other
-    # tenant-scoped INSERT checks its foreign key with FOR KEY SHARE on this row, which
-    # FOR UPDATE would block until we commit (tests/calls/test_lock_modes.py); the row
-    # locks taken as mutexes on calls, legs and connections are NO KEY for the same reason.
-    Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).first()
-    live = Call.objects.for_tenant(tenant).exclude(state=Call.State.DISCONNECTED).count()
-    if live >= tenant.max_concurrent_calls:
-        raise TooManyCalls(
-            f"This tenant may have {tenant.max_concurrent_calls} calls at once; "
-            "wait for one to end."
-        )
-    call = Call.unscoped.create(
+    call = Call(
         tenant=tenant,
         direction=Call.Direction.OUTBOUND,
         source_caller_id=caller_id,
         source_display_name=source_display_name,
     )
+    call.takes_slot = True  # counted by take_slot below, not by the post_save receiver
+    call.save(force_insert=True)
     connection = CallConnection.unscoped.create(
         tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
     )
@@ -140,6 +130,13 @@ def create_call(
         for target in targets
     )
     CarrierCommand.unscoped.bulk_create(dial_command(p, caller_id) for p in participants)
+    # The concurrent-call limit last: its counter row stays locked from here to the
+    # commit, so one tenant's creates queue only for that, not for their whole work.
+    if not live_calls.take_slot(tenant):
+        raise TooManyCalls(
+            f"This tenant may have {tenant.max_concurrent_calls} calls at once; "
+            "wait for one to end."
+        )
     nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save
     connection.targets = participants  # the response lists them without reading them back
     return connection

@@ -450,3 +450,23 @@ class TranscriptLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.raw_id}: {self.text}"
+
+
+class LiveCalls(models.Model):
+    """How many of a tenant's calls are not disconnected: the concurrent-call limit's
+    counter (calls.live_calls). A counter row instead of COUNT(*) under the tenant's row
+    lock lets one tenant's CreateCalls run side by side; `reconcile` recounts it."""
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    live = models.PositiveIntegerField(default=0)
+
+    unscoped = models.Manager()
+    objects = TenantManager()
+
+    class Meta:
+        default_manager_name = "unscoped"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.live} live"

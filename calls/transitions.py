@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models
 
+from calls import live_calls
 from calls.models import Call, CallConnection, MediaOperation, Participant
 
 
@@ -72,6 +73,8 @@ def transition(obj: models.Model, to: str, **fields: Any) -> None:
     updated = model.unscoped.filter(pk=obj.pk, state=obj.state).update(state=to, **fields)
     if updated == 0:
         raise StaleState(f"{model.__name__} {obj.pk} is no longer {obj.state}")
+    if model is Call and to == C.DISCONNECTED:
+        live_calls.ended(obj)  # same transaction as the state: the limit stays exact
     obj.state = to
     for name, value in fields.items():
         setattr(obj, name, value)

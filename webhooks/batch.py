@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Window
+from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -46,9 +46,9 @@ def claim_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
 
 
-def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[Delivery]:
-    """Take up to `limit` pending deliveries, in send order, of at most `keys` ordering
-    keys (lanes: a loop with 3 idle lanes takes 3 keys' rows); one transaction."""
+def _ranked_query(limit: int, per_key: int) -> QuerySet[Delivery]:
+    """Pending rows of keys with nothing in flight, every key's first `per_key` in send
+    order, keys interleaved (every key's first, then every key's second...: prefixes)."""
     busy = Delivery.unscoped.filter(state=D.DELIVERING).exclude(ordering_key="")
     ranked = (
         Delivery.unscoped.filter(state=D.PENDING)
@@ -59,11 +59,49 @@ def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[D
             )
         )
         .filter(rank__lte=per_key)
-        .order_by("rank", "pk")  # every key's first, then every key's second...: prefixes
+        .order_by("rank", "pk")
     )
+    return ranked[:limit]
+
+
+def _ranked(limit: int, per_key: int) -> list[Delivery]:
+    """The claim's SELECT. On PostgreSQL its SQL is built by the ORM once per process and
+    shape and the rows are made into Deliveries here: the loop claims after every lane,
+    and compiling this window query cost more Python than PostgreSQL took to run it
+    (issue 15: py-spy of `make bench PROFILE=1`, the loop's main thread was the limit)."""
+    query = _ranked_query(limit, per_key) if connection.vendor != "postgresql" else None
+    if query is not None:
+        return list(query)
+    key = (limit, per_key)
+    if key not in _RANKED_SQL:
+        _RANKED_SQL[key] = _ranked_query(limit, per_key).query.sql_with_params()
+    sql, params = _RANKED_SQL[key]
+    fields = Delivery._meta.concrete_fields  # the inner SELECT's col1..colN, in this order
+    names = [f.attname for f in fields]
+    convert = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if len(cursor.description) != len(fields) + 1:  # every column, then the rank
+            raise RuntimeError("the claim's SELECT no longer has the shape read here")
+        rows = cursor.fetchall()
+    deliveries = []
+    for row in rows:
+        values = list(row[: len(fields)])
+        for i, from_db in convert:
+            values[i] = from_db(values[i], None, connection)
+        deliveries.append(Delivery.from_db(connection.alias, names, values))
+    return deliveries
+
+
+_RANKED_SQL: dict[tuple[int, int], tuple[str, tuple]] = {}
+
+
+def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[Delivery]:
+    """Take up to `limit` pending deliveries, in send order, of at most `keys` ordering
+    keys (lanes: a loop with 3 idle lanes takes 3 keys' rows); one transaction."""
     with transaction.atomic():
         claim_lock()
-        rows = list(ranked[:limit])
+        rows = list(_ranked(limit, per_key))
         if keys is not None:
             rows = _first_lanes(rows, keys)
         if not rows:

@@ -131,7 +131,8 @@ class DeliveryLoop:
         """On the way out: let the lanes in flight end and record them (else the lease)."""
         if not self._running:
             return
-        futures.wait(self._running, timeout=single.timeout() + 1)
+        # A lane ends within one POST's timeout (httpx.Timeout is not a number).
+        futures.wait(self._running, timeout=settings.DELIVERY_TIMEOUT_SECONDS + 1)
         try:
             self._record_ended()
         except Exception:

@@ -1,0 +1,79 @@
+"""Hot queries whose SQL the ORM builds once per process (issue 15).
+
+py-spy of `make bench PROFILE=1` showed the ORM's Python (as_sql, select_related's
+joins, ordering) costing more than PostgreSQL took to answer on the hottest queries: the
+tenant + access keys look-up of every API request and the delivery loop's claim. A
+`Compiled` query is the same queryset, compiled once with a marker value in place of
+the one parameter that changes, then executed with the real value; its rows become model
+instances here (the SELECT's columns are each model's concrete fields in order, which
+is how the ORM writes a select_related SELECT; a check refuses any other shape).
+
+PostgreSQL only: other backends (SQLite in development) run the queryset as usual.
+"""
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+MARKER = "\x1e compiled-query parameter \x1e"
+
+
+class Compiled:
+    def __init__(
+        self,
+        build: Callable[[Any], models.QuerySet],
+        chain: Sequence[type[models.Model]],
+        *,
+        extra_columns: int = 0,
+    ) -> None:
+        """`build(value)` makes the queryset for one value of the changing parameter;
+        `chain` is its model then each select_related model, in join order; trailing
+        `extra_columns` (annotations) are read but not kept."""
+        self.build, self.chain, self.extra = build, list(chain), extra_columns
+        self._sql: str | None = None
+        self._params: list = []
+        self._slot = -1
+        self._fields = [m._meta.concrete_fields for m in self.chain]
+        self._width = sum(len(f) for f in self._fields) + extra_columns
+
+    def rows(self, value: object) -> list[tuple[models.Model, ...]]:
+        """One tuple per row: (model instance, each select_related instance...)."""
+        if connection.vendor != "postgresql":
+            return [self._from_queryset(obj) for obj in self.build(value)]
+        if self._sql is None:
+            sql, params = self.build(MARKER).query.sql_with_params()
+            params = list(params)
+            if params.count(MARKER) != 1:
+                raise RuntimeError("the marker must appear exactly once in the parameters")
+            self._sql, self._params, self._slot = sql, params, params.index(MARKER)
+        params = list(self._params)
+        params[self._slot] = value
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql, params)
+            if len(cursor.description) != self._width:
+                raise RuntimeError("the compiled SELECT no longer has the expected columns")
+            return [self._instances(row) for row in cursor.fetchall()]
+
+    def _instances(self, row: tuple) -> tuple[models.Model, ...]:
+        out, start = [], 0
+        for model, fields in zip(self.chain, self._fields, strict=True):
+            values = list(row[start : start + len(fields)])
+            start += len(fields)
+            for i, field in enumerate(fields):
+                if hasattr(field, "from_db_value"):
+                    values[i] = field.from_db_value(values[i], None, connection)
+            out.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+        for parent, child in itertools.pairwise(out):
+            # select_related's cache: parent.<fk> is child without another query.
+            fk = next(f for f in parent._meta.concrete_fields if f.related_model is type(child))
+            fk.set_cached_value(parent, child)
+        return tuple(out)
+
+    def _from_queryset(self, obj: models.Model) -> tuple[models.Model, ...]:
+        out = [obj]
+        for model in self.chain[1:]:
+            fk = next(f for f in out[-1]._meta.concrete_fields if f.related_model is model)
+            out.append(getattr(out[-1], fk.name))
+        return tuple(out)

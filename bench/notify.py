@@ -253,6 +253,9 @@ def report(args: argparse.Namespace, cps: int, result: dict, wall: float) -> boo
         ("peak calls in one second", f"{result['peak_cps']} (cap {cps})"),
         ("peak concurrent calls", f"{result['peak_concurrent']} (cap {args.concurrent})"),
         ("wall time", f"{wall:.0f} s"),
+        # The machine may be shared: a figure means little without its load.
+        ("load average (1, 5, 15 min) at the end",
+         " / ".join(f"{x:.1f}" for x in os.getloadavg())),
     ]  # fmt: skip
     for name, value in rows:
         print(f"| {name} | {value} |", flush=True)

@@ -71,7 +71,9 @@ def progress(notification: Notification, now: datetime | None = None) -> dict[st
 
 
 def reach_over_time(notification: Notification, now: datetime) -> list[dict[str, Any]]:
-    """Cumulative reached and acknowledged recipients since the start, in up to 60 steps."""
+    """Cumulative reached and acknowledged recipients since the start, in up to 60 steps.
+    Counted in one aggregate (a filtered count per point), not row by row: the live page
+    polls this every 2 s during a 10,000-household run."""
     start = notification.started_at or notification.launched_at
     if start is None:
         return []
@@ -80,22 +82,22 @@ def reach_over_time(notification: Notification, now: datetime) -> list[dict[str,
     step = span / CHART_POINTS
     done = Recipient.unscoped.filter(
         notification=notification, disposition__in=list(REACHED), finished_at__isnull=False
-    ).values_list("finished_at", "disposition")
-    reached = [0] * (CHART_POINTS + 1)
-    acked = [0] * (CHART_POINTS + 1)
-    for finished, disposition in done:
-        index = min(CHART_POINTS, max(0, int((finished - start).total_seconds() / step) + 1))
-        reached[index] += 1
-        if disposition == D.ACKNOWLEDGED:
-            acked[index] += 1
-    points, total_reached, total_acked = [], 0, 0
-    for index in range(CHART_POINTS + 1):
-        total_reached += reached[index]
-        total_acked += acked[index]
-        points.append(
-            {"seconds": round(index * step), "reached": total_reached, "acknowledged": total_acked}
-        )
-    return points
+    )
+    acked = Q(disposition=D.ACKNOWLEDGED)
+    counts: dict[str, Any] = {"r_last": Count("pk"), "a_last": Count("pk", filter=acked)}
+    for index in range(CHART_POINTS):
+        before = Q(finished_at__lt=start + timedelta(seconds=index * step))
+        counts[f"r_{index}"] = Count("pk", filter=before)
+        counts[f"a_{index}"] = Count("pk", filter=before & acked)
+    totals = done.aggregate(**counts)
+    return [
+        {
+            "seconds": round(index * step),
+            "reached": totals[f"r_{index if index < CHART_POINTS else 'last'}"],
+            "acknowledged": totals[f"a_{index if index < CHART_POINTS else 'last'}"],
+        }
+        for index in range(CHART_POINTS + 1)
+    ]
 
 
 def by_zone(notification: Notification) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Exactly once per contact per round, whatever crashes: real dispatcher processes
 (`manage.py dispatch_notifications`) on PostgreSQL, two at once, one of them SIGKILLed
 mid-launch and a fresh one started; afterwards every recipient has exactly one dial and
-one engine call, and the calls-per-second cap held throughout."""
+one engine call, and the calls-per-second cap held throughout. And a launching process
+SIGKILLed inside the audience's materialisation leaves a draft that launches again."""
 
 import os
 import signal
@@ -12,11 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from calls.models import Call, CallConnection
-from notifications import services
+from notifications import dispatcher, services
 from notifications.models import Dial, Recipient
+from reminders.models import Contact
 from tests.notifications.conftest import household
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -85,3 +87,60 @@ def test_a_dispatcher_killed_mid_launch_neither_skips_nor_double_dials(acme, not
         d.replace(microsecond=0) for d in dials.values_list("dialed_at", flat=True)
     )
     assert max(per_second.values()) <= CPS
+
+
+def lock_waiters(*, terminate: bool = False) -> int:
+    """The other sessions of this database waiting on a lock (`terminate`: end them)."""
+    with connection.cursor() as cursor:
+        # Inside a transaction the activity view is a snapshot taken once: refresh it.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            f"SELECT {'pg_terminate_backend(pid)' if terminate else 'pid'} FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            " AND pid <> pg_backend_pid()"
+        )
+        return len(cursor.fetchall())
+
+
+def test_a_launch_killed_mid_way_leaves_a_draft_and_a_relaunch_dials_each_once(acme, notify):
+    """kill -9 of the process launching: the launch is one transaction, so the audience is
+    either all materialised or not at all. The test holds the last contact's row, so the
+    launch blocks at its COMMIT, after every recipient was inserted (Django's foreign keys
+    are checked at commit on PostgreSQL), and is killed there. Its server session, blocked,
+    would not notice the client is gone and would commit once the row is free: it is
+    ended too, as a crash of the machine would."""
+    acme.calls_per_second = acme.max_concurrent_calls = 1000
+    acme.save()
+    contacts = [household(acme, n) for n in range(1, 41)]
+    notification = notify(life_safety=True, per_number_concurrency=1000)
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    script = (
+        "from notifications import services; from tenants.models import Tenant; "
+        f"services.launch(Tenant.objects.get(pk={acme.pk}), {notification.pk}, actor=None)"
+    )
+    with transaction.atomic():
+        Contact.unscoped.select_for_update().get(pk=contacts[-1].pk)
+        launcher = subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url}, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            # Blocked on our row at its commit (or gone: then say why).
+            wait_for(lambda: lock_waiters() == 1 or launcher.poll() is not None)
+            assert launcher.poll() is None, launcher.stdout.read()
+        finally:
+            kill(launcher)
+        assert lock_waiters(terminate=True) == 1
+    assert launcher.returncode == -signal.SIGKILL
+
+    notification.refresh_from_db()
+    assert notification.status == "draft"
+    assert not Recipient.objects.for_tenant(acme).exists()  # nothing half-materialised
+    services.launch(acme, notification.pk, actor=None)
+    while dispatcher.tick(acme):
+        pass
+    per_recipient = Counter(Dial.objects.for_tenant(acme).values_list("recipient_id", flat=True))
+    assert len(per_recipient) == len(contacts)
+    assert set(per_recipient.values()) == {1}

@@ -125,7 +125,7 @@ def test_the_outcomes_export_as_csv(owner, acme, notify):
 
     response = owner.get(f"{base(acme)}/{notification.pk}/results.csv")
 
-    lines = response.content.decode().splitlines()
+    lines = b"".join(response.streaming_content).decode().splitlines()
     assert response["Content-Type"].startswith("text/csv")
     assert lines[0].startswith("name,phone,area,state,disposition")
     assert lines[1].startswith("Household 1,+14255560001,zone-4,waiting")

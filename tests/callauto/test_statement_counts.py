@@ -93,6 +93,17 @@ def test_create_call_as_the_sdk_sends_it_is_one_transaction(client, tenant, call
     assert IdempotentRequest.unscoped.get().status_code == 201
 
 
+def test_create_call_without_repeatability_takes_no_lock_and_no_count(client, tenant, call_id):
+    key = key_of(tenant)
+
+    response, statements, commits = counted(lambda: create_call(client, key))
+
+    assert response.status_code == 201, response.content
+    # auth, caller id, 4 INSERTs, the live-call counter's guarded UPDATE, NOTIFY.
+    assert len(statements) <= 8, statements
+    assert commits == 1
+
+
 def test_a_resent_create_call_is_replayed_and_a_clashing_one_refused(client, tenant, call_id):
     key, repeat = key_of(tenant), str(uuid.uuid4())
     first = create_call(client, key, repeatability_id=repeat)

@@ -9,13 +9,15 @@ opt-out (keypad, request, complaint) is honoured even then.
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from notifications.models import Audience
+from notifications.models import Audience, Notification, Recipient
 from reminders import services as contact_services
 from reminders.models import Contact, Suppression
 from tenants.audit import Actor
@@ -56,6 +58,50 @@ def reachable(audience: Audience, *, life_safety: bool) -> QuerySet[Contact]:
         opted_out = set(Suppression.Reason.values) - OVERRIDABLE
         return contacts.exclude(phone__in=_suppressed(audience.tenant, opted_out))
     return contacts.exclude(phone__in=_suppressed(audience.tenant))
+
+
+RECIPIENT_COLUMNS = (
+    "tenant_id", "notification_id", "contact_id", "name", "phone", "area", "language",
+    "time_zone", "overrides_suppression", "state", "disposition", "round", "next_attempt_at",
+    "dial_count",
+)  # fmt: skip
+
+
+def snapshot(notification: Notification, start: datetime) -> tuple[int, int]:
+    """Insert the notification's recipients, due at `start`, in one INSERT ... SELECT
+    from its audience (model instances for 10,000 contacts cost seconds of Python).
+    Returns (recipients, suppressions overridden by a life-safety launch)."""
+    tenant = notification.tenant
+    contacts = (
+        reachable(notification.audience, life_safety=notification.life_safety)
+        .order_by()
+        .annotate(
+            r_tenant=Value(tenant.pk),
+            r_notification=Value(notification.pk),
+            r_zone=Coalesce(NullIf("time_zone", Value("")), Value(tenant.time_zone)),
+            r_overrides=Exists(
+                Suppression.objects.for_tenant(tenant).filter(phone=OuterRef("phone"))
+            ),
+            r_state=Value(Recipient.State.WAITING.value),
+            r_disposition=Value(""),
+            r_round=Value(1),
+            r_due=Value(start, output_field=DateTimeField()),
+            r_dials=Value(0),
+        )
+        .values_list("r_tenant", "r_notification", "pk", "name", "phone", "area", "language",
+                     "r_zone", "r_overrides", "r_state", "r_disposition", "r_round", "r_due",
+                     "r_dials")
+    )  # fmt: skip
+    select, params = contacts.query.sql_with_params()
+    table = Recipient._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(RECIPIENT_COLUMNS)}) {select} "
+            "RETURNING overrides_suppression",
+            params,
+        )
+        inserted = [row[0] for row in cursor.fetchall()]
+    return len(inserted), sum(inserted)
 
 
 @dataclass(frozen=True)

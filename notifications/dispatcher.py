@@ -63,16 +63,20 @@ def load(tenant: Tenant, now: datetime) -> pacing.Load:
 
 
 def due_tenants(now: datetime) -> list[Tenant]:
-    ids = (
-        Recipient.unscoped.filter(
-            next_attempt_at__lte=now,
-            notification__status=S.RUNNING,
-            tenant__status=Tenant.Status.ACTIVE,
-        )
-        .values_list("tenant_id", flat=True)
-        .distinct()
-    )
-    return list(Tenant.objects.filter(pk__in=list(ids)).order_by("pk"))
+    # From the running notifications (a few), each asked whether one recipient is due (an
+    # index probe of recipient_due_in_order): a DISTINCT over the due recipients sorted
+    # all 10,000 of a launch every second (84 ms), a semi-join scanned them (13 ms).
+    running = Notification.unscoped.filter(
+        status=S.RUNNING, tenant__status=Tenant.Status.ACTIVE
+    ).values_list("pk", "tenant_id")
+    ids = {
+        tenant_id
+        for pk, tenant_id in running.order_by()
+        if Recipient.unscoped.filter(
+            tenant_id=tenant_id, notification_id=pk, next_attempt_at__lte=now
+        ).exists()
+    }
+    return list(Tenant.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def tick(tenant: Tenant, now: datetime | None = None) -> int:
@@ -94,17 +98,35 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
         # end (its handler stamps the end before it commits). Stamped earlier, a dial could
         # overlap the end it replaced: 501 of 500 in the bench's concurrency figure.
         now = max(now, timezone.now())
-        due = list(
-            Recipient.objects.for_tenant(tenant)
-            .filter(next_attempt_at__lte=now, notification__status=S.RUNNING)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("notification")
-            .order_by("-notification__priority", "next_attempt_at", "pk")[: budget * 2]
-        )
+        due = _due(tenant, now, budget * 2)
         if not due:
             return 0
         planned = _plan(tenant, due, budget, now)
         return _place(tenant, _claim(tenant, planned, now), now)
+
+
+def _due(tenant: Tenant, now: datetime, limit: int) -> list[Recipient]:
+    """Up to `limit` due recipients, locked (SKIP LOCKED), priority notifications' first,
+    then by due time. One query per priority level over the running notifications' ids,
+    not a join ordered by the notification's priority: that sorted every due row of a
+    10,000-household launch on each tick (EXPLAIN: 87 ms), this reads the index
+    recipient_due_in_order up to the LIMIT."""
+    levels: dict[bool, list[int]] = {}
+    running = Notification.objects.for_tenant(tenant).filter(status=S.RUNNING)
+    for pk, priority in running.order_by("-priority", "pk").values_list("pk", "priority"):
+        levels.setdefault(priority, []).append(pk)
+    due: list[Recipient] = []
+    for ids in levels.values():
+        if len(due) >= limit:
+            break
+        due += list(
+            Recipient.objects.for_tenant(tenant)
+            .filter(next_attempt_at__lte=now, notification_id__in=ids)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("notification")
+            .order_by("next_attempt_at", "pk")[: limit - len(due)]
+        )
+    return due
 
 
 class _Pool:

@@ -28,7 +28,6 @@ from notifications.models import (
     Notification,
     Recipient,
 )
-from reminders.models import Suppression
 from tenants import audit
 from tenants.audit import Actor
 from tenants.models import PhoneNumber, Tenant
@@ -260,26 +259,9 @@ def launch(tenant: Tenant, notification_id: int, *, actor: Actor) -> Notificatio
         raise ValidationError({"caller_ids": "At least one of the tenant's numbers."})
     now = timezone.now()
     start = max(notification.scheduled_at or now, now)
-    contacts = audiences.reachable(notification.audience, life_safety=notification.life_safety)
-    suppressed = set(Suppression.objects.for_tenant(tenant).values_list("phone", flat=True))
-    rows = [
-        Recipient(
-            tenant=tenant,
-            notification=notification,
-            contact_id=c.pk,
-            name=c.name,
-            phone=c.phone,
-            area=c.area,
-            language=c.language,
-            time_zone=c.time_zone or tenant.time_zone,
-            overrides_suppression=c.phone in suppressed,
-            next_attempt_at=start,
-        )
-        for c in contacts.only("pk", "name", "phone", "area", "language", "time_zone")
-    ]
-    if not rows:
+    recipients, overrides = audiences.snapshot(notification, start)
+    if not recipients:
         raise ValidationError({"audience": "The audience reaches nobody."})
-    Recipient.unscoped.bulk_create(rows, batch_size=2000)
     scheduled = start > now
     transition(
         notification,
@@ -287,14 +269,13 @@ def launch(tenant: Tenant, notification_id: int, *, actor: Actor) -> Notificatio
         launched_at=now,
         started_at=None if scheduled else now,
     )
-    overrides = sum(r.overrides_suppression for r in rows)
     audit.record(
         tenant,
         actor=actor,
         action="notification.launch",
         target=notification,
         after={
-            "recipients": len(rows),
+            "recipients": recipients,
             "life_safety": notification.life_safety,
             # The life-safety difference, on the record: suppressions and quiet hours.
             "suppressions_overridden": overrides,
@@ -306,7 +287,7 @@ def launch(tenant: Tenant, notification_id: int, *, actor: Actor) -> Notificatio
         notification,
         "Launched",
         {
-            "recipients": len(rows),
+            "recipients": recipients,
             "lifeSafety": notification.life_safety,
             "startsAt": start.isoformat(),
         },

@@ -85,6 +85,25 @@ def test_a_tick_keeps_to_the_calls_per_second_and_concurrency(acme, notify):
         assert dispatcher.tick(acme) == 0
 
 
+def test_a_priority_notification_is_dialled_before_an_earlier_normal_one(acme, notify):
+    acme.calls_per_second = 2
+    acme.max_concurrent_calls = 50
+    acme.save()
+    normal = launched(acme, notify, 2, priority=False)  # launched (due) first
+    other = services.save_audience(acme, actor=None, name="Zone 5", areas=["zone-5"])
+    for n in (11, 12):
+        household(acme, n, area="zone-5")
+    urgent = services.launch(
+        acme, notify(name="Urgent", audience=other, priority=True).pk, actor=None
+    )
+
+    assert dispatcher.tick(acme) == 2
+    first = set(Dial.objects.for_tenant(acme).values_list("notification_id", flat=True))
+    assert first == {urgent.pk}
+    assert dispatcher.tick(acme, timezone.now() + timedelta(seconds=2)) == 2
+    assert Dial.objects.for_tenant(acme).filter(notification=normal).count() == 2
+
+
 def test_the_caller_id_pool_is_round_robin_within_the_per_number_cap(acme, notify):
     acme.calls_per_second = acme.max_concurrent_calls = 50
     acme.save()

@@ -16,6 +16,7 @@ p99 <= 2 s), the placement rate reached, peak concurrent calls, outcomes.
 """
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -176,7 +177,9 @@ def shell_json(env: dict[str, str], code: str) -> dict:
     raise BenchError(f"{code} printed no result:\n{out[-1500:]}")
 
 
-def run(count: int, rate: float, web_workers: int = 4, profile: float = 0) -> dict:
+def run(
+    count: int, rate: float, web_workers: int = 4, profile: float = 0, gateways: int = 1
+) -> dict:
     var_dir = Path(tempfile.mkdtemp(prefix="callauto-campaign-"))
     port = free_port()
     env = base_env(var_dir, port)
@@ -202,7 +205,13 @@ def run(count: int, rate: float, web_workers: int = 4, profile: float = 0) -> di
         Service("campaign-qcluster", [PYTHON, "manage.py", "qcluster"], env, var_dir,
                 grace=5) as qcluster,
         Service("campaign-gateway", [PYTHON, "manage.py", "run_gateway"], env, var_dir) as gw,
+        contextlib.ExitStack() as more_gateways,
     ):  # fmt: skip
+        for n in range(2, gateways + 1):
+            # Each owns the calls whose first command it ran (commands are claimed SKIP
+            # LOCKED), so the simulated calls spread over the gateway processes.
+            argv = [PYTHON, "manage.py", "run_gateway", "--id", f"gateway-{n}"]
+            more_gateways.enter_context(Service(f"campaign-gateway-{n}", argv, env, var_dir))
         wait_http_ok(port, "/healthz", gunicorn, seconds=LEAD)  # slow boots on a busy machine
         with Service("campaign-dispatcher", [PYTHON, "manage.py", "shell", "-c", dispatch],
                      env, var_dir):  # fmt: skip
@@ -245,6 +254,7 @@ def main() -> int:
     parser.add_argument("--appointments", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--gateways", type=int, default=1, help="run_gateway processes")
     parser.add_argument(
         "--profile", type=float, default=0, metavar="SECONDS",
         help="py-spy flame graphs of the web, qcluster and gateway processes from the first "
@@ -252,9 +262,9 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     print(f"{args.appointments} reminders, one slot every {1 / args.rate:.3f} s, "
-          f"{args.web_workers} web workers; booting…")  # fmt: skip
+          f"{args.web_workers} web workers, {args.gateways} gateway(s); booting…")  # fmt: skip
     try:
-        out = run(args.appointments, args.rate, args.web_workers, args.profile)
+        out = run(args.appointments, args.rate, args.web_workers, args.profile, args.gateways)
     except BenchError as exc:
         print(f"campaign bench failed: {exc}", file=sys.stderr)
         return 1

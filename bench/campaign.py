@@ -158,6 +158,7 @@ def results() -> None:
     )
     out = {
         "callback_lags": callback_lags,
+        "steps": _step_times(tenant),
         "appointments": appointments,
         "placed": len(dialed),
         "lost": appointments - len({a for a, *_ in rows}),
@@ -167,6 +168,30 @@ def results() -> None:
         "outcomes": dict(Counter(d or "(none)" for *_, d in rows)),
     }
     print(JSON_MARKER + json.dumps(out), flush=True)
+
+
+def _step_times(tenant) -> dict:
+    """(In `manage.py shell`.) Where a call's time goes, from each attempt's event log
+    (`time`: the engine made the event; `received`: the app applied it): the gateway's
+    steps (dial -> CallConnected made, ~1 s scripted; CallConnected applied ->
+    RecognizeCompleted made, ~1 s scripted) against the callback path's."""
+    from datetime import datetime
+
+    from reminders.models import Attempt
+
+    steps: dict[str, list[float]] = {"dial_to_connected": [], "menu_to_key": []}
+    rows = Attempt.objects.for_tenant(tenant).values_list("dialed_at", "events")
+    for dialed_at, events in rows:
+        kinds = {e.get("type"): e for e in events}
+        answered, key = kinds.get("CallConnected"), kinds.get("RecognizeCompleted")
+        if dialed_at and answered:
+            made = datetime.fromisoformat(answered["time"])
+            steps["dial_to_connected"].append((made - dialed_at).total_seconds())
+        if answered and key:
+            applied = datetime.fromisoformat(answered["received"])
+            made = datetime.fromisoformat(key["time"])
+            steps["menu_to_key"].append((made - applied).total_seconds())
+    return {name: statistics.median(v) if v else 0.0 for name, v in steps.items()}
 
 
 def shell_json(env: dict[str, str], code: str) -> dict:
@@ -284,6 +309,10 @@ def main() -> int:
         ("lost (no attempt) / duplicated", f"{out['lost']} / {out['duplicated']}"),
         ("placement lag p50 / p99 / max", f"{pct(50):.2f} / {pct(99):.2f} / {max(lags):.2f} s"),
         ("event -> applied by the reminders app p50 / p99", f"{cb(50):.2f} / {cb(99):.2f} s"),
+        (
+            "gateway steps p50: dial -> answered / menu -> key (~1 s each scripted)",
+            f"{out['steps']['dial_to_connected']:.2f} / {out['steps']['menu_to_key']:.2f} s",
+        ),
         ("placement rate reached", f"{report.fmt(reached)} calls/s (offered {args.rate:g})"),
         ("peak concurrent calls (5 s samples)", f"{out['peak_live']} (cap {MAX_CONCURRENT})"),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(out["outcomes"].items()))),

@@ -16,6 +16,7 @@ p99 <= 2 s), the placement rate reached, peak concurrent calls, outcomes.
 """
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -157,6 +158,7 @@ def results() -> None:
     )
     out = {
         "callback_lags": callback_lags,
+        "steps": _step_times(tenant),
         "appointments": appointments,
         "placed": len(dialed),
         "lost": appointments - len({a for a, *_ in rows}),
@@ -168,6 +170,30 @@ def results() -> None:
     print(JSON_MARKER + json.dumps(out), flush=True)
 
 
+def _step_times(tenant) -> dict:
+    """(In `manage.py shell`.) Where a call's time goes, from each attempt's event log
+    (`time`: the engine made the event; `received`: the app applied it): the gateway's
+    steps (dial -> CallConnected made, ~1 s scripted; CallConnected applied ->
+    RecognizeCompleted made, ~1 s scripted) against the callback path's."""
+    from datetime import datetime
+
+    from reminders.models import Attempt
+
+    steps: dict[str, list[float]] = {"dial_to_connected": [], "menu_to_key": []}
+    rows = Attempt.objects.for_tenant(tenant).values_list("dialed_at", "events")
+    for dialed_at, events in rows:
+        kinds = {e.get("type"): e for e in events}
+        answered, key = kinds.get("CallConnected"), kinds.get("RecognizeCompleted")
+        if dialed_at and answered:
+            made = datetime.fromisoformat(answered["time"])
+            steps["dial_to_connected"].append((made - dialed_at).total_seconds())
+        if answered and key:
+            applied = datetime.fromisoformat(answered["received"])
+            made = datetime.fromisoformat(key["time"])
+            steps["menu_to_key"].append((made - applied).total_seconds())
+    return {name: statistics.median(v) if v else 0.0 for name, v in steps.items()}
+
+
 def shell_json(env: dict[str, str], code: str) -> dict:
     out = manage(env, "shell", "-c", f"from bench import campaign; {code}", timeout=300)
     for line in out.splitlines():
@@ -176,7 +202,9 @@ def shell_json(env: dict[str, str], code: str) -> dict:
     raise BenchError(f"{code} printed no result:\n{out[-1500:]}")
 
 
-def run(count: int, rate: float, web_workers: int = 4, profile: float = 0) -> dict:
+def run(
+    count: int, rate: float, web_workers: int = 4, profile: float = 0, gateways: int = 1
+) -> dict:
     var_dir = Path(tempfile.mkdtemp(prefix="callauto-campaign-"))
     port = free_port()
     env = base_env(var_dir, port)
@@ -202,7 +230,13 @@ def run(count: int, rate: float, web_workers: int = 4, profile: float = 0) -> di
         Service("campaign-qcluster", [PYTHON, "manage.py", "qcluster"], env, var_dir,
                 grace=5) as qcluster,
         Service("campaign-gateway", [PYTHON, "manage.py", "run_gateway"], env, var_dir) as gw,
+        contextlib.ExitStack() as more_gateways,
     ):  # fmt: skip
+        for n in range(2, gateways + 1):
+            # Each owns the calls whose first command it ran (commands are claimed SKIP
+            # LOCKED), so the simulated calls spread over the gateway processes.
+            argv = [PYTHON, "manage.py", "run_gateway", "--id", f"gateway-{n}"]
+            more_gateways.enter_context(Service(f"campaign-gateway-{n}", argv, env, var_dir))
         wait_http_ok(port, "/healthz", gunicorn, seconds=LEAD)  # slow boots on a busy machine
         with Service("campaign-dispatcher", [PYTHON, "manage.py", "shell", "-c", dispatch],
                      env, var_dir):  # fmt: skip
@@ -245,6 +279,7 @@ def main() -> int:
     parser.add_argument("--appointments", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--gateways", type=int, default=1, help="run_gateway processes")
     parser.add_argument(
         "--profile", type=float, default=0, metavar="SECONDS",
         help="py-spy flame graphs of the web, qcluster and gateway processes from the first "
@@ -252,9 +287,9 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     print(f"{args.appointments} reminders, one slot every {1 / args.rate:.3f} s, "
-          f"{args.web_workers} web workers; booting…")  # fmt: skip
+          f"{args.web_workers} web workers, {args.gateways} gateway(s); booting…")  # fmt: skip
     try:
-        out = run(args.appointments, args.rate, args.web_workers, args.profile)
+        out = run(args.appointments, args.rate, args.web_workers, args.profile, args.gateways)
     except BenchError as exc:
         print(f"campaign bench failed: {exc}", file=sys.stderr)
         return 1
@@ -274,6 +309,10 @@ def main() -> int:
         ("lost (no attempt) / duplicated", f"{out['lost']} / {out['duplicated']}"),
         ("placement lag p50 / p99 / max", f"{pct(50):.2f} / {pct(99):.2f} / {max(lags):.2f} s"),
         ("event -> applied by the reminders app p50 / p99", f"{cb(50):.2f} / {cb(99):.2f} s"),
+        (
+            "gateway steps p50: dial -> answered / menu -> key (~1 s each scripted)",
+            f"{out['steps']['dial_to_connected']:.2f} / {out['steps']['menu_to_key']:.2f} s",
+        ),
         ("placement rate reached", f"{report.fmt(reached)} calls/s (offered {args.rate:g})"),
         ("peak concurrent calls (5 s samples)", f"{out['peak_live']} (cap {MAX_CONCURRENT})"),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(out["outcomes"].items()))),

@@ -160,10 +160,6 @@ def _fast_password_hashing(settings):
 
 # Tests that pace real RTP against SIPp processes in real time (see requirements-dev.txt).
 REAL_TIME_SIP = ("tests/calls/test_sip_", "tests/carrier/sip/test_sipp_calls.py")
-# Under `--dist loadgroup` (make test) these run one after another on one worker, so two
-# real-time media clocks never compete for the 2 cores while the other workers take the
-# rest of the suite; they are mostly waiting, so the group is not the whole run.
-REAL_TIME_GROUP = (*REAL_TIME_SIP, "tests/carrier/sip/test_mixed_networks.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -171,5 +167,3 @@ def pytest_collection_modifyitems(config, items):
         path = item.nodeid.replace("\\", "/")
         if path.startswith(REAL_TIME_SIP):
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=1))
-        if path.startswith(REAL_TIME_GROUP):
-            item.add_marker(pytest.mark.xdist_group("real-time-sip"))

@@ -129,7 +129,12 @@ def sdk_client(live_server, tenant):
 
     def build(for_tenant: Tenant = tenant, key: str | None = None) -> CallAutomationClient:
         endpoint = f"{live_server.url}/t/{for_tenant.slug}"
-        return CallAutomationClient(endpoint, AzureKeyCredential(key or key_of(for_tenant)))
+        # A request our server never answers fails in a minute (azure-core's default read
+        # timeout is 300 s, per retry), instead of stalling a worker of the suite.
+        return CallAutomationClient(
+            endpoint, AzureKeyCredential(key or key_of(for_tenant)),
+            connection_timeout=10, read_timeout=60,
+        )  # fmt: skip
 
     return build
 

@@ -131,7 +131,13 @@ def test_two_trunks_in_one_call_mix_both_ways(tmp_path, separate):
         events.until(answered("B"))
         assert router.bridges.hub("conf") is one
         assert (one.engine is two.engine) is not separate
-        linked = [leg for leg in one.engine.legs if leg.startswith("link:")]
+        # attach() is handed to the SIP loop: give it a moment to add the link's leg.
+        deadline = time.monotonic() + 2.0
+        while True:
+            linked = [leg for leg in list(one.engine.legs) if leg.startswith("link:")]
+            if linked or not separate or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         assert bool(linked) is separate
         legs = (("A", "4:a"), ("B", "4:b"))
         router.start_recording(Record("r2", call="conf", legs=legs, channel_type="unmixed"))

@@ -38,7 +38,7 @@ from carrier.sip.jitter import FRAME
 from carrier.sip.listening import SpeechListening
 from carrier.sip.mixer import Party, add, mix_minus
 from carrier.sip.recording import Recordings
-from carrier.sip.stream import encode_all
+from carrier.sip.stream import encode_all, receive_all
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +300,10 @@ class MediaEngine:
     def tick(self, _n: int) -> None:
         now = self.now
         said: dict[str, np.ndarray | None] = {}
+        try:  # every leg's RTP read and decoded in one step; then each pull only pops
+            receive_all([leg.party for leg in self.legs.values()])
+        except Exception:
+            log.exception("reading the legs' RTP failed; each leg reads its own this tick")
         for leg_id, leg in list(self.legs.items()):
             try:
                 frame = leg.party.pull()

@@ -74,7 +74,7 @@ def encode(pcm: np.ndarray, pt: int) -> bytes:
 
 def decode(payload: bytes, pt: int) -> np.ndarray:
     """G.711 bytes -> int16 samples."""
-    return _DECODE[pt][np.frombuffer(payload, dtype=np.uint8)]
+    return np.take(_DECODE[pt], np.frombuffer(payload, dtype=np.uint8))
 
 
 def encode_bytes(pcm: bytes, pt: int) -> bytes:

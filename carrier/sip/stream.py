@@ -79,6 +79,9 @@ class RtpStream:
         self._event_ts = 0
         self._last_event_ts: int | None = None
         self._remote_ssrc: int | None = None
+        # Audio read but not decoded yet: (timestamp, payload, marker, pt), arrival order.
+        self._pending: list[tuple[int, bytes, bool, int]] = []
+        self._drained = False  # receive_all read the socket this tick: pull need not
         self._ticks = 0
         self.on_keys_sent: Callable[[], None] | None = None
 
@@ -120,6 +123,7 @@ class RtpStream:
         if self.remote != (host, port):
             self.latched = False
             self.jitter.reset()
+            self._pending.clear()
         self.remote = (host, port)
         self.remote_rtcp = (host, rtcp_port or port + 1)
 
@@ -165,7 +169,8 @@ class RtpStream:
             if self._remote_ssrc is not None:
                 self.quality.new_source()
             self._remote_ssrc = ssrc
-            self.jitter.reset()
+            self.jitter.reset()  # the old source's audio, in the buffer or not, is gone
+            self._pending.clear()
             self._last_event_ts = None
         self.quality.received(seq, timestamp, arrival, len(data))
         if pt == self.te_pt:
@@ -175,7 +180,7 @@ class RtpStream:
                 self._last_event_ts = timestamp
                 self.on_digit(event.key, "rfc4733", max(event.duration // 8, 40))
             return
-        self.jitter.put(timestamp, g711.decode(payload, pt), marker=bool(marker))
+        self._pending.append((timestamp, payload, bool(marker), pt))
 
     def _rtcp_received(self, data: bytes, addr: Addr) -> None:
         reports = rtp.parse_reports(data)
@@ -195,7 +200,13 @@ class RtpStream:
 
     def pull(self) -> np.ndarray | None:
         """What the peer said during the next 20 ms, or None (nothing yet, lost, hold)."""
-        self._drain()
+        if self._drained:
+            self._drained = False
+        else:
+            self._drain()
+        for timestamp, payload, marker, pt in self._pending:
+            self.jitter.put(timestamp, g711.decode(payload, pt), marker=marker)
+        self._pending.clear()
         return self.jitter.pop()
 
     # --- sending ---
@@ -281,6 +292,26 @@ class RtpStream:
             sender = (ntp, self.timestamp, q.packets_sent, q.octets_sent)
         self._rtcp.sendto(rtp.build_report(self.ssrc, sender=sender, block=block), self.remote_rtcp)
         q.rtcp_sent += 1
+
+
+def receive_all(parties: list[object]) -> None:
+    """Read every RTP stream's socket, then decode the audio of all of them in one table
+    lookup per codec into their jitter buffers; their `pull()` then only pops a frame."""
+    by_pt: dict[int, list[tuple[RtpStream, int, bytes, bool]]] = {}
+    for party in parties:
+        if isinstance(party, RtpStream):
+            party._drain()
+            party._drained = True
+            for timestamp, payload, marker, pt in party._pending:
+                by_pt.setdefault(pt, []).append((party, timestamp, payload, marker))
+            party._pending.clear()
+    for pt, packets in by_pt.items():
+        samples = g711.decode(b"".join(packet[2] for packet in packets), pt)
+        start = 0
+        for stream, timestamp, payload, marker in packets:
+            end = start + len(payload)
+            stream.jitter.put(timestamp, samples[start:end], marker=marker)
+            start = end
 
 
 def encode_all(pushes: list[tuple[object, np.ndarray | None]]) -> list[bytes | None]:

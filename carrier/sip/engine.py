@@ -38,6 +38,7 @@ from carrier.sip.jitter import FRAME
 from carrier.sip.listening import SpeechListening
 from carrier.sip.mixer import Party, add, mix_minus
 from carrier.sip.recording import Recordings
+from carrier.sip.stream import encode_all, receive_all
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,10 @@ class MediaEngine:
     def tick(self, _n: int) -> None:
         now = self.now
         said: dict[str, np.ndarray | None] = {}
+        try:  # every leg's RTP read and decoded in one step; then each pull only pops
+            receive_all([leg.party for leg in self.legs.values()])
+        except Exception:
+            log.exception("reading the legs' RTP failed; each leg reads its own this tick")
         for leg_id, leg in list(self.legs.items()):
             try:
                 frame = leg.party.pull()
@@ -315,15 +320,28 @@ class MediaEngine:
             if leg_id in self.legs:
                 calls.setdefault(self.legs[leg_id].call, []).append(leg_id)
         self._app_seen.clear()
+        pushes: list[tuple[str, Party, np.ndarray | None]] = []
         for members in calls.values():
             muted = {m for m in members if self.legs[m].muted}
             heard = mix_minus({m: said[m] for m in members}, muted)
             for leg_id in members:
+                leg = self.legs[leg_id]
                 try:
-                    self._send(leg_id, self.legs[leg_id], heard[leg_id])
+                    pushes.append((leg_id, leg.party, self._outgoing(leg_id, leg, heard[leg_id])))
                 except Exception:
                     log.exception("media leg %s failed to send; dropped", leg_id)
                     self.legs.pop(leg_id, None)
+        # Every leg's frame encoded in one step, then one send per leg.
+        payloads = encode_all([(party, frame) for _leg_id, party, frame in pushes])
+        for (leg_id, party, frame), payload in zip(pushes, payloads, strict=True):
+            try:
+                if payload is None:
+                    party.push(frame)
+                else:
+                    party.push(frame, payload)  # type: ignore[call-arg]
+            except Exception:
+                log.exception("media leg %s failed to send; dropped", leg_id)
+                self.legs.pop(leg_id, None)
         self.recordings.record(now, said)
         self.speech.tick(now, said)
         for tap in self.taps:
@@ -335,7 +353,8 @@ class MediaEngine:
             return False  # the trunk sends RFC 4733 (or the party is not RTP)
         return leg.listening or leg_id in self._collecting
 
-    def _send(self, leg_id: str, leg: _Leg, heard: np.ndarray | None) -> None:
+    def _outgoing(self, leg_id: str, leg: _Leg, heard: np.ndarray | None) -> np.ndarray | None:
+        """What `leg` hears this tick: the mix, plus a key being sent or its prompts."""
         out = heard
         if leg.tones:
             tone = leg.tones.popleft()
@@ -346,7 +365,7 @@ class MediaEngine:
         elif leg.playing and not getattr(leg.party, "busy", False):
             prompt = self._advance(leg_id, leg)
             out = add(out, prompt)
-        leg.party.push(out)
+        return out
 
     def _advance(self, leg_id: str, leg: _Leg) -> np.ndarray | None:
         total: np.ndarray | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 PCMU, PCMA = 0, 8
+CODECS = (PCMU, PCMA)
 _SEG_UEND = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF], dtype=np.int32)
 _SEG_AEND = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], dtype=np.int32)
 _BIAS, _CLIP = 0x84, 8159
@@ -65,13 +66,15 @@ _DECODE = {PCMU: _ulaw_to_linear(_ALL_CODES), PCMA: _alaw_to_linear(_ALL_CODES)}
 
 
 def encode(pcm: np.ndarray, pt: int) -> bytes:
-    """16-bit samples (int16 array) -> G.711 bytes for payload type `pt` (0 or 8)."""
-    return _ENCODE[pt][pcm.astype(np.int16, copy=False).view(np.uint16)].tobytes()
+    """16-bit samples (int16 array, any shape: rows are laid out one after another) ->
+    G.711 bytes for payload type `pt` (0 or 8)."""
+    # np.take: a third of fancy indexing's time on a tick's 32,000 samples.
+    return np.take(_ENCODE[pt], pcm.astype(np.int16, copy=False).view(np.uint16)).tobytes()
 
 
 def decode(payload: bytes, pt: int) -> np.ndarray:
     """G.711 bytes -> int16 samples."""
-    return _DECODE[pt][np.frombuffer(payload, dtype=np.uint8)]
+    return np.take(_DECODE[pt], np.frombuffer(payload, dtype=np.uint8))
 
 
 def encode_bytes(pcm: bytes, pt: int) -> bytes:

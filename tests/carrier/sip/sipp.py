@@ -19,6 +19,7 @@ from pathlib import Path
 from carrier.interface import CarrierEvent, LegOutcome
 from carrier.sip.config import TrunkConfig
 from carrier.sip.driver import SipCarrier
+from carrier.sip.runtime import SipRuntime
 from carrier.sip.transaction import Timers
 
 SIPP = shutil.which("sipp")
@@ -141,8 +142,11 @@ def config(proxy_port: int, **overrides: object) -> TrunkConfig:
 
 
 @contextlib.contextmanager
-def carrier(proxy_port: int = 5060, **overrides: object) -> Iterator[SipCarrier]:
-    driver = SipCarrier(config(proxy_port, **overrides), timers=Timers(t1=0.1, t2=0.8, t4=1.0))
+def carrier(
+    proxy_port: int = 5060, runtime: SipRuntime | None = None, **overrides: object
+) -> Iterator[SipCarrier]:
+    timers = Timers(t1=0.1, t2=0.8, t4=1.0)
+    driver = SipCarrier(config(proxy_port, **overrides), timers=timers, runtime=runtime)
     driver.start()
     try:
         yield driver

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from django.db import connection, models
 from django.utils import timezone
 
+from callauto.errors import BadRequest
+
 
 class ReceivesEvents(Protocol):
     def received(self, event_id: str) -> bool: ...
@@ -35,12 +37,25 @@ def log_entry(event: dict, data: dict, now: datetime) -> dict:
     }
 
 
+def in_sequence(events: list[dict]) -> list[dict]:
+    """`events` in the engine's sequence order (no sequence: first). A sequence that is
+    not an integer is a bad body (400), not a server error."""
+
+    def sequence(event: dict) -> int:
+        try:
+            return int(event.get("sequence") or 0)
+        except (TypeError, ValueError):
+            raise BadRequest("An event's sequence must be an integer.") from None
+
+    return sorted(events, key=sequence)
+
+
 def apply_in_order(
     row: ReceivesEvents, events: list[dict], apply: Callable[[Any, dict], None]
 ) -> None:
     """Apply `events` to `row` in sequence order; a redelivered event (an id the row has
     already received) is skipped, so at-least-once delivery acts once."""
-    for event in sorted(events, key=lambda e: int(e.get("sequence") or 0)):
+    for event in in_sequence(events):
         event_id = str(event.get("id") or "")
         if event_id and row.received(event_id):
             continue
@@ -78,7 +93,7 @@ def log_only(
         return False
     now = timezone.now()
     entries: dict[str, dict] = {}
-    for event in sorted(events, key=lambda e: int(e.get("sequence") or 0)):
+    for event in in_sequence(events):
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         entries.setdefault(str(event["id"]), log_entry(event, data, now))
     sql = _APPEND.format(

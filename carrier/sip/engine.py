@@ -83,9 +83,7 @@ class _Collection:
 
 
 class MediaEngine:
-    def __init__(
-        self, clock: MediaClock, emit: Callable[[CarrierEvent], None], *, ticking: bool = True
-    ) -> None:
+    def __init__(self, clock: MediaClock, emit: Callable[[CarrierEvent], None]) -> None:
         self.clock = clock
         self.emit = emit
         self.legs: dict[str, _Leg] = {}
@@ -99,8 +97,7 @@ class MediaEngine:
         # Listeners to each tick's audio: (now, {leg: what it said}); media streams.
         self.taps: list[Callable[[float, dict[str, np.ndarray | None]], None]] = []
         self.call_over: list[Callable[[str], None]] = []  # a call's last leg went
-        if ticking:  # else its owner adds `tick` to the clock when it starts (a SipCarrier)
-            clock.add(self.tick)
+        clock.add(self.tick)
 
     @property
     def now(self) -> float:

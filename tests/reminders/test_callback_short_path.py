@@ -114,3 +114,16 @@ def test_an_answer_reads_the_attempt_and_its_appointment_in_one_statement(acme, 
     assert sum("reminders_attempt" in sql for sql in reads) == 1  # the locking read
     assert not any(sql.startswith('SELECT "reminders_appointment"') for sql in reads)
     assert Attempt.unscoped.get(pk=attempt.pk).step == "menu"
+
+
+@pytest.mark.parametrize("sequence", ["abc", [1]])
+def test_a_sequence_that_is_not_an_integer_is_a_bad_body(client, acme, attempt, sequence):
+    before = Attempt.objects.for_tenant(acme).get().events
+
+    for kinds in (["PlayStarted"], ["CallConnected"]):  # the short path and the full one
+        events = [cloud_event(kind, 1) | {"sequence": sequence} for kind in kinds]
+        response = post(client, acme, attempt.callback_token, events)
+        assert response.status_code == 400, response.content
+        assert "sequence" in response.json()["error"]["message"]
+
+    assert Attempt.objects.for_tenant(acme).get().events == before

@@ -83,3 +83,22 @@ def p2p(tenant, gateway, grid_receiver):
     )
     gateway.advance(2)
     return Call.unscoped.get(pk=call.pk)
+
+
+@pytest.fixture
+def sip_settings(settings, tmp_path):
+    """What a test against SIPp needs: any free SIP port, RTP ports from a range of their
+    own, and a media cache of the test's own (a test file asks for it in `pytestmark`)."""
+    settings.SIP_PORT_BASE = 0
+    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
+    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
+
+
+@pytest.fixture
+def sip_gateway(sip_settings):
+    """The production Gateway carrying SIP trunks in real time (tests/calls/sip_gateway.py)."""
+    from tests.calls.sip_gateway import SipGateway
+
+    harness = SipGateway()
+    yield harness
+    harness.close()

@@ -16,22 +16,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings):
-    settings.SIP_PORT_BASE = 0
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-
-
-@pytest.fixture
-def sip_gateway():
-    from tests.calls.sip_gateway import SipGateway
-
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def offered(tenant, grid_receiver, sip_gateway) -> str:

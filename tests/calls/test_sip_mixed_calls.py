@@ -22,7 +22,6 @@ from recordings.models import RecordingChunk
 from tenants import services as tenant_services
 from tenants import trunks
 from tests.calls.api_support import phone, signed
-from tests.calls.sip_gateway import SipGateway
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
 from tests.carrier.sip.test_mixed_networks import best_match
 from tests.carrier.sip.test_sipp_calls import NO_TE, keys_in, windowed_correlation
@@ -33,6 +32,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 CALLER = "+14255550100"  # bound to the trunk whose peer talks
@@ -40,20 +40,6 @@ CALLER_2 = "+14255550101"  # bound to the trunk whose peer echoes
 CALLEE = "+14255550123"  # A: a SIP leg (SIPp playing its speech sample)
 ECHO = "+14255550124"  # B: a SIP leg on the second trunk (SIPp -rtp_echo)
 USER = "8:acs:resource_user1"  # C: a simulated callee
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings, tmp_path):
-    settings.SIP_PORT_BASE = 0
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-
-
-@pytest.fixture
-def sip_gateway():
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def bind_trunk(tenant, number: str, port: int) -> None:

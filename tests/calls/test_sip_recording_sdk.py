@@ -12,7 +12,6 @@ from azure.communication.callautomation import PhoneNumberIdentifier, TextSource
 
 from calls.models import Call
 from recordings.models import Recording, RecordingChunk
-from tests.calls.sip_gateway import SipGateway
 from tests.calls.test_sip_trunk_sdk import CALLEE, CALLER, TE, bind_trunk
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
 from tests.recordings.storage import temporary_recordings_storage
@@ -21,24 +20,11 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 ACTIVE, PAUSED = 3.0, 3.0  # seconds of each span, on the gateway's real clock
 STATES = "RecordingStateChanged"
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings, tmp_path):
-    settings.SIP_PORT_BASE = 0  # any free port
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-
-
-@pytest.fixture
-def sip_gateway():
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def test_a_paused_mp3_recording_of_a_sip_call_leaves_the_pause_out(

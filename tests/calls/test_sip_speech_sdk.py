@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 CHOICES = [
@@ -28,22 +29,6 @@ CHOICES = [
     RecognitionChoice(label="Cancel", phrases=["cancel"], tone=DtmfTone.TWO),
 ]
 LEAD = 3.0  # seconds of silence before the word: the app has asked by then
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings, tmp_path):
-    settings.SIP_PORT_BASE = 0
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-
-
-@pytest.fixture
-def sip_gateway():
-    from tests.calls.sip_gateway import SipGateway
-
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def saying(tmp_path, text: str, lead: float = LEAD):

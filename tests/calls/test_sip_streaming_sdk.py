@@ -27,26 +27,11 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 SENTENCE = "please call me back tomorrow"
 NO_TE = {"TE": "", "TEMAP": ""}
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings, tmp_path):
-    settings.SIP_PORT_BASE = 0
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-
-
-@pytest.fixture
-def sip_gateway():
-    from tests.calls.sip_gateway import SipGateway
-
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 @pytest.fixture

@@ -19,24 +19,12 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 OURS = "+14255550100"
 CALLEE = "+14255550123"
 NO_TE = {"TE": "", "TEMAP": ""}
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings):
-    settings.SIP_PORT_BASE = 0
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-
-
-@pytest.fixture
-def sip_gateway():
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def trunk_to(tenant, port: int, **settings) -> Trunk:

@@ -21,7 +21,6 @@ from carrier.media.audio import Audio
 from recordings.models import RecordingChunk
 from tenants import services as tenant_services
 from tenants import trunks
-from tests.calls.sip_gateway import SipGateway
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
 from tests.recordings.storage import temporary_recordings_storage
 from webhooks import subscriptions
@@ -30,6 +29,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 CALLER = "+14255550100"
@@ -37,20 +37,6 @@ CALLEE = "+14255550123"
 ANN = "+14255550177"  # who calls in
 TONE_RECEIVED = "ContinuousDtmfRecognitionToneReceived"
 TE = {"TE": " 101", "TEMAP": "a=rtpmap:101 telephone-event/8000"}
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings, tmp_path):
-    settings.SIP_PORT_BASE = 0  # any free port
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-
-
-@pytest.fixture
-def sip_gateway():
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def bind_trunk(tenant, port: int) -> None:

@@ -16,7 +16,6 @@ from recordings.models import RecordingChunk
 from tenants import services as tenant_services
 from tenants import trunks
 from tests.calls.api_support import phone, signed
-from tests.calls.sip_gateway import SipGateway
 from tests.calls.test_sip_mixed_calls import stored_channels
 from tests.carrier.sip.sipp import SIPP, SKIP_REASON, scenario, sipp
 from tests.recordings.storage import temporary_recordings_storage
@@ -25,6 +24,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.slow,
     pytest.mark.skipif(SIPP is None, reason=SKIP_REASON),
+    pytest.mark.usefixtures("sip_settings"),
 ]
 
 OURS = "+14255550100"  # the tenant's number, bound to the trunk
@@ -33,20 +33,6 @@ OTHER = "+14255550124"
 USER = "8:acs:resource_user1"  # a simulated callee
 NO_TE = {"TE": "", "TEMAP": ""}
 P = Participant.State
-
-
-@pytest.fixture(autouse=True)
-def _sip_settings(settings, tmp_path):
-    settings.SIP_PORT_BASE = 0
-    settings.MEDIA_CACHE_DIR = tmp_path / "media-cache"
-    settings.SIP_RTP_PORT_MIN, settings.SIP_RTP_PORT_MAX = 30000, 40000
-
-
-@pytest.fixture
-def sip_gateway():
-    harness = SipGateway()
-    yield harness
-    harness.close()
 
 
 def bind_trunk(tenant, port: int):

@@ -6,7 +6,10 @@ connection, events carry a gap-free `sequenceNumber`-like order so receivers can
 the connection is the ordering key, so callbacks go out in that order while healthy.
 """
 
+import contextlib
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection as db
@@ -48,11 +51,11 @@ def _record(
     labels: dict[str, Any] = {"serverCallId": call.server_call_id, "call": call.pk}
     if connection is not None:
         labels["callConnectionId"] = connection.call_connection_id
-    delivery = outbox.publish(
-        tenant_id=call.tenant_id,
-        url=callback_uri,
-        event_type=event_type,
-        payload=cloudevents.envelope(
+    message = {
+        "tenant_id": call.tenant_id,
+        "url": callback_uri,
+        "event_type": event_type,
+        "payload": cloudevents.envelope(
             event_id=event_id,
             event_type=f"Microsoft.Communication.{event_type}",
             subject=_subject(call, connection, event_type, data),
@@ -61,19 +64,65 @@ def _record(
             sequence=sequence,
         ),
         # Out-of-call events have no connection: they go out unordered, as before.
-        ordering_key=f"connection:{connection.pk}" if connection is not None else "",
-        sequence=sequence,
-        labels=labels,
-        message_id=event_id,
-        created_at=now,
-    )
+        "ordering_key": f"connection:{connection.pk}" if connection is not None else "",
+        "sequence": sequence,
+        "labels": labels,
+        "message_id": event_id,
+        "created_at": now,
+    }
     event = CallEvent(
         tenant_id=call.tenant_id, call=call, connection=connection, event_id=event_id,
         sequence_number=sequence, event_type=event_type, data=data,
-        callback_uri=callback_uri, created_at=now, delivery=delivery,
+        callback_uri=callback_uri, created_at=now,
     )  # fmt: skip
+    pending = getattr(_deferral, "pending", None)
+    if pending is not None:
+        pending.rows.append((message, event))
+        return event
+    event.delivery = outbox.publish(**message)
     event.save()
     return event
+
+
+class Pending:
+    """Events emitted inside `deferred()`: written by `flush()`, two INSERTs for all."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[dict, CallEvent]] = []
+
+    def mark(self) -> int:
+        return len(self.rows)
+
+    def drop(self, mark: int) -> None:
+        """Forget what was emitted since `mark` (its savepoint was rolled back)."""
+        del self.rows[mark:]
+
+    def flush(self) -> None:
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+        deliveries = outbox.publish_many([message for message, _ in rows])
+        for (_, event), delivery in zip(rows, deliveries, strict=True):
+            event.delivery = delivery
+        CallEvent.unscoped.bulk_create([event for _, event in rows])
+
+
+_deferral = threading.local()
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[Pending]:
+    """Emit without writing: each event's delivery and CallEvent rows wait, in order, for
+    `flush()`, which the caller runs before its transaction commits (the gateway, once
+    per batch of carrier events: two INSERTs instead of two per event). The caller owns
+    the contract: when a savepoint that emitted rolls back, it `drop`s back to the mark
+    it took before. Nothing reads CallEvent or Delivery rows inside the engine."""
+    pending = Pending()
+    _deferral.pending = pending
+    try:
+        yield pending
+    finally:
+        _deferral.pending = None
 
 
 def _next(model: type[Model], pk: int, field: str) -> int:

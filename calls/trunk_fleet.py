@@ -49,6 +49,25 @@ def route_for_dial(tenant_id: int, to_raw_id: str, caller_id: str) -> str:
     return route_of(trunk_id) if trunk_id else ""
 
 
+def routes_for_dials(dials: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], str]:
+    """`route_for_dial` for a batch of (tenant id, to raw id, caller id): one SELECT."""
+    wanted = {(t, caller) for t, to, caller in dials if to.startswith("4:") and caller}
+    found: dict[tuple[int, str], int] = {}
+    if wanted:
+        rows = PhoneNumber.unscoped.filter(
+            tenant_id__in={t for t, _ in wanted},
+            e164__in={caller for _, caller in wanted},
+            trunk__enabled=True,
+        ).values_list("tenant_id", "e164", "trunk_id")
+        found = {(t, e164): trunk for t, e164, trunk in rows}
+    return {
+        (t, to, caller): route_of(found[(t, caller)])
+        if to.startswith("4:") and (t, caller) in found
+        else ""
+        for t, to, caller in dials
+    }
+
+
 def trunk_config(trunk: Trunk, *, sip_port: int | None = None) -> TrunkConfig:
     """The driver's view of a trunk (the password decrypted now, kept in memory only)."""
     base = settings.SIP_PORT_BASE

@@ -12,7 +12,6 @@ ingested fails only what it was about; the other commands and events go on.
 
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from django.utils import timezone
 from callauto import outbound
 from calls.api.streaming_options import http_twin
 from calls.call_verbs import end_call
-from calls.events import Pending, deferred
+from calls.gateway_events import EventBatches
 from calls.ingest import ingest
 from calls.models import (
     Call,
@@ -100,7 +99,7 @@ class _PlayFailed(Exception):
         self.detail = detail
 
 
-class Gateway:
+class Gateway(EventBatches):
     def __init__(
         self,
         carrier: Carrier,
@@ -461,98 +460,6 @@ class Gateway:
                 for at, text, *anchor in callee.says
             ),
         )
-
-    def ingest_events(self) -> int:
-        """Ingest what the carrier reported, up to `batch` events in one transaction.
-
-        One COMMIT per batch (it was one per event, and the gateway spent most of its time
-        waiting on them); `ingest` is atomic, so each event runs in its own savepoint and
-        a failing one undoes only its own writes (then `_event_failed` contains it). A
-        batch that cannot commit at all (the database went away, or an event broke the
-        connection) saves nothing: its events are kept, in order, and the next step
-        ingests them again one transaction each, as before batching, so a poisonous event
-        is contained by itself rather than retried forever (ingest is idempotent by id).
-        """
-        events = self._unsaved + self.carrier.poll()
-        self._unsaved = events[self.batch :]  # later events wait their turn, in order
-        events = events[: self.batch]
-        if not events:
-            return 0
-        done = 0
-        if self._one_by_one:
-            self._one_by_one = False
-            for event in events:
-                try:
-                    with transaction.atomic(), deferred() as pending:
-                        done += self._ingest_one(event, pending)
-                        pending.flush()
-                except Exception:
-                    done += 1  # logged; lost as it was before batching
-            return done or int(bool(self._unsaved))
-        taken = 0
-        try:
-            with transaction.atomic(), deferred() as pending:
-                started = time.monotonic()
-                for event in events:
-                    done += self._ingest_one(event, pending)
-                    taken += 1
-                    if time.monotonic() - started > self.batch_seconds:
-                        break  # commit now: the batch holds its calls' row locks till then
-                pending.flush()  # the batch's callbacks and CallEvents: two INSERTs
-        except Exception:
-            self._unsaved = events + self._unsaved
-            self._one_by_one = True
-            raise
-        self._unsaved = events[taken:] + self._unsaved
-        return done or int(bool(self._unsaved))
-
-    def _ingest_one(self, event: CarrierEvent, pending: Pending) -> int:
-        mark = pending.mark()
-        try:
-            return int(ingest(event, gateway_id=self.gateway_id))
-        except Exception:
-            pending.drop(mark)  # its savepoint is gone, and the events it emitted with it
-            log.exception(
-                "gateway %s: ingesting %s (leg %r, event %s) failed",
-                self.gateway_id, event.kind, event.leg_id, event.event_id,
-            )  # fmt: skip
-            connection = transaction.get_connection()
-            if connection.needs_rollback or not connection.is_usable():
-                raise  # the transaction itself is lost, not just this event's savepoint
-            self._event_failed(event, pending)
-            return 1
-
-    def _event_failed(self, event: CarrierEvent, pending: Pending) -> None:
-        """An event that could not be applied leaves its operation or call in a state
-        nothing will move it out of: fail the operation, or end the call (500)."""
-        mark = pending.mark()
-        try:
-            with transaction.atomic():
-                if "op" in event.detail:
-                    failed = {
-                        "op": event.detail["op"],
-                        "message": "The media server reported an unreadable outcome.",
-                    }
-                    ingest(CarrierEvent(leg_id=event.leg_id, kind=MediaOutcome.FAILED,
-                                        detail=failed))  # fmt: skip
-                    return
-                call_id = (
-                    Participant.unscoped.filter(leg_id=event.leg_id)
-                    .values_list("call_id", flat=True)
-                    .first()
-                    if event.leg_id
-                    else None
-                )
-                if call_id is None:
-                    return
-                call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
-                if call.state != Call.State.DISCONNECTED:
-                    end_call(call, code=500, sub_code=0,
-                             message="The call failed in the media server.")  # fmt: skip
-        except Exception:
-            pending.drop(mark)
-            log.exception("gateway %s: containing the failed event %s failed too",
-                          self.gateway_id, event.event_id)  # fmt: skip
 
     def _bye_lost_dialogs(self, orphaned: QuerySet[Participant]) -> None:
         """SIP legs of a previous run are still up at the far end: BYE them (from the

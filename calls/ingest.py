@@ -63,6 +63,13 @@ def ingest(event: CarrierEvent, *, gateway_id: str = "") -> bool:
     """
     if not _first_receipt(event.event_id):
         return False
+    return apply(event, gateway_id=gateway_id)
+
+
+def apply(event: CarrierEvent, *, gateway_id: str = "") -> bool:
+    """`ingest` once the event's receipt is recorded, with no savepoint of its own: the
+    gateway's batch applies many this way in one transaction (`first_receipts`), and if
+    one fails it undoes the whole batch and ingests it again event by event."""
     if event.kind in _handlers:
         return _handlers[event.kind](event)
     if event.kind == LegOutcome.INCOMING:
@@ -109,6 +116,27 @@ def _first_receipt(event_id: str) -> bool:
             [event_id, timezone.now()],
         )
         return cursor.rowcount == 1
+
+
+def first_receipts(event_ids: list[str]) -> set[str]:
+    """Record a batch's event ids in one statement; return those not recorded before."""
+    if not event_ids:
+        return set()
+    table = connection.ops.quote_name(CarrierEventReceipt._meta.db_table)
+    now = timezone.now()
+    values = ", ".join(["(%s, %s)"] * len(event_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (event_id, received_at) VALUES {values}"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            [item for event_id in event_ids for item in (event_id, now)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def forget_receipts(event_ids: set[str]) -> None:
+    """Take back receipts `first_receipts` recorded for events the batch left for later."""
+    CarrierEventReceipt.objects.filter(event_id__in=event_ids).delete()
 
 
 def _keep_sip_details(participant: Participant, detail: dict) -> None:

@@ -99,9 +99,9 @@ def test_the_gateway_steps_of_one_call(tenant, no_delivery_commits):
     # play completed (12, 2, 1), hang-up command (8, 2, 1).
     assert costs == {
         "dial": (7, 0, 1),
-        "answer": (19, 2, 1),
+        "answer": (17, 0, 1),
         "play": (8, 2, 1),
-        "play completed": (19, 4, 1),
+        "play completed": (14, 0, 1),
         "hang-up command": (4, 0, 1),
     }
 
@@ -118,7 +118,7 @@ def test_a_callee_hanging_up(tenant, no_delivery_commits):
     assert Call.unscoped.get(pk=conn.call_id).state == Call.State.DISCONNECTED
     assert _types(conn.call)[-2:] == ["ParticipantsUpdated", "CallDisconnected"]
     # Before (main at ab4b0c6): (30, 2, 1).
-    assert cost == (24, 2, 1)
+    assert cost == (22, 0, 1)
 
 
 def test_ten_calls_in_one_batch_each_step(tenant, no_delivery_commits):
@@ -143,8 +143,8 @@ def test_ten_calls_in_one_batch_each_step(tenant, no_delivery_commits):
     assert all(len(_types(conn.call)) == 5 for conn in conns)
     assert costs == {
         "dial": (7, 0, 1),
-        "answer": (154, 20, 1),
+        "answer": (125, 0, 1),
         "play": (44, 20, 1),
-        "play completed": (154, 40, 1),
+        "play completed": (95, 0, 1),
         "hang-up command": (4, 0, 1),
     }

@@ -142,11 +142,19 @@ def create_call(
     return connection
 
 
-def end_call(call: Call, *, code: int, sub_code: int, message: str) -> None:
+def end_call(
+    call: Call,
+    *,
+    code: int,
+    sub_code: int,
+    message: str,
+    connections: list[CallConnection] | None = None,
+) -> None:
     """End the call for everyone: hang up every live leg, disconnect every connection.
 
     The caller holds the call's row lock and a transaction (terminate, remote hang-up,
-    gateway reconciliation all end calls through here).
+    gateway reconciliation all end calls through here). `connections`: all of the
+    call's, read already (states current, `call` set).
     """
 
     cancel_for_call(call.pk)
@@ -158,7 +166,9 @@ def end_call(call: Call, *, code: int, sub_code: int, message: str) -> None:
         transition(participant, gone, left_at=now)
         hang_up_leg(participant)
     info = events.result(code, sub_code, message)
-    for connection in CallConnection.unscoped.select_related("call").filter(call=call):
+    if connections is None:
+        connections = list(CallConnection.unscoped.select_related("call").filter(call=call))
+    for connection in connections:
         if connection.state != K.DISCONNECTED:
             transition(connection, K.DISCONNECTED)
             events.emit(connection, "CallDisconnected", result_information=info)
@@ -173,7 +183,9 @@ def end_call(call: Call, *, code: int, sub_code: int, message: str) -> None:
         )
 
 
-def end_if_deserted(call: Call, *, message: str) -> bool:
+def end_if_deserted(
+    call: Call, *, message: str, connections: list[CallConnection] | None = None
+) -> bool:
     """End `call` (and say so with True) once nobody is left to talk to: no participant
     in it, or a single one and no application. As in ACS, a call with one party in it
     is over: the person who stays after the other hung up hears the call end.
@@ -181,9 +193,14 @@ def end_if_deserted(call: Call, *, message: str) -> bool:
     The caller holds the call's row lock and a transaction.
     """
     connected = Participant.unscoped.filter(call=call, state=P.CONNECTED).count()
-    app_in_call = CallConnection.unscoped.filter(call=call).exclude(state=K.DISCONNECTED).exists()
+    if connections is None:
+        app_in_call = (
+            CallConnection.unscoped.filter(call=call).exclude(state=K.DISCONNECTED).exists()
+        )
+    else:
+        app_in_call = any(c.state != K.DISCONNECTED for c in connections)
     if connected == 0 or (connected == 1 and not app_in_call):
-        end_call(call, code=200, sub_code=0, message=message)
+        end_call(call, code=200, sub_code=0, message=message, connections=connections)
         return True
     return False
 

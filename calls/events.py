@@ -10,7 +10,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, overload
 
 from django.db import connection as db
 from django.db.models import Model
@@ -125,17 +125,24 @@ def deferred() -> Iterator[Pending]:
         _deferral.pending = None
 
 
-def _next(model: type[Model], pk: int, field: str) -> int:
-    """Add one to the row's counter and return it: one UPDATE ... RETURNING (the ORM's
-    update() returns only a row count, so it took an UPDATE and a SELECT, two round trips
-    per event in the gateway and the API). The UPDATE's row lock lasts until commit."""
+@overload
+def _next(model: type[Model], pk: int, field: str) -> int: ...
+@overload
+def _next(model: type[Model], pk: int, field: str, *more: str) -> tuple[int, ...]: ...
+def _next(model: type[Model], pk: int, field: str, *more: str) -> Any:
+    """Add one to the row's counter (counters) and return it (them, in order): one
+    UPDATE ... RETURNING (the ORM's update() returns only a row count, so it took an
+    UPDATE and a SELECT, two round trips per event in the gateway and the API). The
+    UPDATE's row lock lasts until commit."""
     table = db.ops.quote_name(model._meta.db_table)
-    column = db.ops.quote_name(model._meta.get_field(field).column)
+    columns = [db.ops.quote_name(model._meta.get_field(f).column) for f in (field, *more)]
+    sets = ", ".join(f"{c} = {c} + 1" for c in columns)
     with db.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {column} = {column} + 1 WHERE id = %s RETURNING {column}", [pk]
+            f"UPDATE {table} SET {sets} WHERE id = %s RETURNING {', '.join(columns)}", [pk]
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+    return row if more else row[0]
 
 
 def emit(
@@ -145,15 +152,20 @@ def emit(
     operation_context: str | None = None,
     result_information: dict | None = None,
     callback_uri: str | None = None,
+    event_sequence: int | None = None,
     **extra: Any,
 ) -> CallEvent:
     """Append one event for `connection` and queue its callback after commit.
 
-    `callback_uri` overrides the connection's (an action's operationCallbackUri).
+    `callback_uri` overrides the connection's (an action's operationCallbackUri);
+    `event_sequence`: the number, taken already by the caller's own UPDATE.
     """
     # The UPDATE locks the connection row until commit, so numbers are handed out in
     # commit order with no gaps even when the API and the gateway emit at once.
-    sequence = _next(CallConnection, connection.pk, "last_event_sequence")
+    if event_sequence is None:
+        sequence = _next(CallConnection, connection.pk, "last_event_sequence")
+    else:
+        sequence = event_sequence
     call = connection.call
     data: dict[str, Any] = {
         "callConnectionId": connection.call_connection_id,
@@ -203,13 +215,21 @@ def participant_wire(participant: Participant) -> dict:
     }
 
 
-def emit_participants_updated(call: Call) -> None:
+def emit_participants_updated(
+    call: Call, *, connections: list[CallConnection] | None = None
+) -> None:
     """Send the full roster, with a per-connection increasing sequenceNumber, to every
-    connection still in the call."""
+    connection still in the call. `connections`: all of the call's, already read (their
+    states current, `call` set), saving a SELECT."""
     participants = roster(call)
-    live = CallConnection.unscoped.filter(call=call).exclude(
-        state=CallConnection.State.DISCONNECTED
-    )
+    if connections is None:
+        live = list(
+            CallConnection.unscoped.filter(call=call)
+            .exclude(state=CallConnection.State.DISCONNECTED)
+            .select_related("call")
+        )
+    else:
+        live = [c for c in connections if c.state != CallConnection.State.DISCONNECTED]
     if call.out_of_call_callback_uri:
         emit_for_call(
             call,
@@ -218,6 +238,10 @@ def emit_participants_updated(call: Call) -> None:
             sequenceNumber=call.last_event_sequence + 1,
             participants=participants,
         )
-    for connection in live.select_related("call"):
-        sequence = _next(CallConnection, connection.pk, "last_roster_sequence")
-        emit(connection, "ParticipantsUpdated", sequenceNumber=sequence, participants=participants)
+    for connection in live:
+        # Both counters in one UPDATE: the roster's number and the event's.
+        roster_sequence, sequence = _next(
+            CallConnection, connection.pk, "last_roster_sequence", "last_event_sequence"
+        )
+        emit(connection, "ParticipantsUpdated", event_sequence=sequence,
+             sequenceNumber=roster_sequence, participants=participants)  # fmt: skip

@@ -12,8 +12,6 @@ ingested fails only what it was about; the other commands and events go on.
 
 import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
@@ -23,6 +21,7 @@ from callauto import outbound
 from calls.api.streaming_options import http_twin
 from calls.call_verbs import end_call
 from calls.gateway_events import EventBatches
+from calls.gateway_reads import UNREAD, BatchReads
 from calls.ingest import ingest
 from calls.models import (
     Call,
@@ -32,7 +31,7 @@ from calls.models import (
     Participant,
     SimulatedCallee,
 )
-from calls.trunk_fleet import route_for_dial, route_of, routes_for_dials, trunk_of
+from calls.trunk_fleet import route_of, trunk_of
 from carrier.interface import (
     CalleeScript,
     Carrier,
@@ -59,38 +58,6 @@ from carrier.media.play_sources import PlaySource, SourceError
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
-
-
-# Commands the driver alone carries out: no database access, so no savepoint.
-_DRIVER_ONLY = frozenset(
-    {
-        CarrierCommand.Kind.HANG_UP, CarrierCommand.Kind.ANSWER, CarrierCommand.Kind.REJECT,
-        CarrierCommand.Kind.MEDIA_STOP, CarrierCommand.Kind.DTMF_LISTEN,
-        CarrierCommand.Kind.MUTE, CarrierCommand.Kind.RECORD_PAUSE,
-        CarrierCommand.Kind.RECORD_RESUME, CarrierCommand.Kind.RECORD_STOP,
-        CarrierCommand.Kind.PRESS, CarrierCommand.Kind.CALLEE_ANSWER,
-        CarrierCommand.Kind.CALLEE_HANG_UP, CarrierCommand.Kind.STREAM_STOP,
-    }
-)  # fmt: skip
-_UNREAD: Any = object()  # _script's callee when the caller did not read it
-
-
-@dataclass(frozen=True)
-class _DialLookups:
-    """What a batch's DIALs read, read once: routes by (tenant, to, caller id), callees
-    by (tenant, raw id)."""
-
-    routes: dict[tuple[int, str, str], str]
-    callees: dict[tuple[int, str], SimulatedCallee]
-
-    def callee(self, participant: Participant) -> SimulatedCallee | None:
-        return self.callees.get((participant.tenant_id, participant.raw_id))
-
-    def route(self, participant: Participant, caller_id: str) -> str:
-        key = (participant.tenant_id, participant.raw_id, caller_id)
-        if key not in self.routes:
-            return route_for_dial(*key)
-        return self.routes[key]
 
 
 class _PlayFailed(Exception):
@@ -148,15 +115,15 @@ class Gateway(EventBatches):
                 Call.unscoped.filter(pk__in=new_calls, gateway_id="").update(
                     gateway_id=self.gateway_id
                 )
-            dials = self._dial_lookups(commands)
+            read = BatchReads.of(commands)
             done = []
             for command in commands:
                 try:
-                    if self._needs_savepoint(command, dials):
+                    if read.needs_savepoint(command):
                         with transaction.atomic():  # a failure undoes its own writes only
-                            self._execute(command, dials)
+                            self._execute(command, read)
                     else:
-                        self._execute(command, dials)
+                        self._execute(command, read)
                 except Exception:
                     log.exception(
                         "gateway %s: %s command %s (tenant %s, call %s) failed",
@@ -171,31 +138,6 @@ class Gateway(EventBatches):
                     state=CarrierCommand.State.DONE, done_at=timezone.now()
                 )
         return len(commands)
-
-    def _dial_lookups(self, commands: list[CarrierCommand]) -> "_DialLookups":
-        """The batch's DIALs' routes and callee scripts, one SELECT each."""
-        keys = [
-            (c.participant.tenant_id, c.participant.raw_id, c.payload.get("caller_id", ""))
-            for c in commands
-            if c.kind == CarrierCommand.Kind.DIAL and c.participant is not None
-        ]
-        if not keys:
-            return _DialLookups({}, {})
-        callees = SimulatedCallee.unscoped.filter(
-            tenant_id__in={t for t, _, _ in keys}, raw_id__in={raw for _, raw, _ in keys}
-        ).order_by("pk")
-        found: dict[tuple[int, str], SimulatedCallee] = {}
-        for callee in callees:
-            found.setdefault((callee.tenant_id, callee.raw_id), callee)  # as .first() did
-        return _DialLookups(routes_for_dials(keys), found)
-
-    @staticmethod
-    def _needs_savepoint(command: CarrierCommand, dials: "_DialLookups") -> bool:
-        if command.kind == CarrierCommand.Kind.DIAL:
-            participant = command.participant
-            caller_id = command.payload.get("caller_id", "")
-            return bool(trunk_of(dials.route(participant, caller_id)))
-        return command.kind not in _DRIVER_ONLY
 
     def _command_failed(self, command: CarrierCommand) -> None:
         """Mark the command failed and fail what it was for, through the ingestion of
@@ -238,12 +180,12 @@ class Gateway(EventBatches):
             log.exception("gateway %s: reporting the failure of command %s failed too",
                           self.gateway_id, command.pk)  # fmt: skip
 
-    def _execute(self, command: CarrierCommand, dials: "_DialLookups") -> None:
+    def _execute(self, command: CarrierCommand, read: BatchReads) -> None:
         participant = command.participant
         leg = str(participant.leg_id) if participant else ""
         if command.kind == CarrierCommand.Kind.DIAL:
             caller_id = command.payload.get("caller_id", "")
-            route = dials.route(participant, caller_id)
+            route = read.route(participant, caller_id)
             if trunk_of(route):
                 Participant.unscoped.filter(pk=participant.pk).update(trunk_id=trunk_of(route))
             self.carrier.dial(
@@ -253,7 +195,7 @@ class Gateway(EventBatches):
                     caller_id=caller_id,
                     timeout=float(command.payload.get("timeout", 60)),
                     script=self._script(
-                        participant.tenant, participant.raw_id, dials.callee(participant)
+                        participant.tenant, participant.raw_id, read.callee(participant)
                     ),
                     call=str(participant.call_id),
                     route=route,
@@ -283,7 +225,7 @@ class Gateway(EventBatches):
                 )
             )
         elif command.kind == CarrierCommand.Kind.MEDIA_START:
-            self._start_media(command.payload["op"])
+            self._start_media(command.payload["op"], read)
         elif command.kind == CarrierCommand.Kind.MEDIA_STOP:
             self.carrier.stop_media(command.payload["op"])
         elif command.kind == CarrierCommand.Kind.DTMF_LISTEN:
@@ -367,15 +309,12 @@ class Gateway(EventBatches):
             )
         )
 
-    def _start_media(self, op_id: str) -> None:
+    def _start_media(self, op_id: str, read: BatchReads) -> None:
         """Load the operation's audio (speech, files) and hand it to the carrier."""
-        op = MediaOperation.unscoped.filter(op_id=op_id).first()
+        op = read.media_operation(op_id)
         if op is None or op.state != MediaOperation.State.RUNNING:
             return  # canceled before the gateway got to it
-        live = Participant.unscoped.filter(call_id=op.call_id, state=Participant.State.CONNECTED)
-        if op.targets:
-            live = live.filter(raw_id__in=op.targets)
-        legs = tuple(str(leg) for leg in live.values_list("leg_id", flat=True))
+        legs = read.media_legs(op)
         payload = op.payload
         if not legs:
             # Everyone it was for has left (a race with a hang-up): nothing to play to.
@@ -441,9 +380,9 @@ class Gateway(EventBatches):
 
     @staticmethod
     def _script(
-        tenant: Tenant, raw_id: str, callee: SimulatedCallee | None = _UNREAD
+        tenant: Tenant, raw_id: str, callee: SimulatedCallee | None = UNREAD
     ) -> CalleeScript | None:
-        if callee is _UNREAD:
+        if callee is UNREAD:
             callee = SimulatedCallee.objects.for_tenant(tenant).filter(raw_id=raw_id).first()
         if callee is None:
             return None

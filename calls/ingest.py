@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from callauto.errors import BadRequest, NotSupported
@@ -78,12 +79,12 @@ def apply(event: CarrierEvent, *, gateway_id: str = "") -> bool:
         return apply_stream_event(event)
     if "op" in event.detail:
         return apply_media_event(event)
-    leg = Participant.unscoped.filter(leg_id=event.leg_id).values_list("call_id", flat=True)
-    call_id = leg.first()
-    if call_id is None:
+    # Lock order everywhere: call, then its participants, then connections. The leg's
+    # call is found and locked in one statement.
+    leg = Participant.unscoped.filter(leg_id=event.leg_id).values("call_id")[:1]
+    call = Call.unscoped.select_for_update(no_key=True).filter(pk=Subquery(leg)).first()
+    if call is None:
         return False
-    # Lock order everywhere: call, then its participants, then connections.
-    call = Call.unscoped.select_for_update(no_key=True).get(pk=call_id)
     participant = Participant.unscoped.select_for_update(no_key=True).get(leg_id=event.leg_id)
     if event.kind == LegOutcome.CLOSED:
         _keep_sip_details(participant, event.detail)
@@ -213,7 +214,8 @@ def _answered(call: Call, participant: Participant) -> None:
         transition(call, Call.State.CONNECTED, connected_at=now)
         if call.direction == Call.Direction.PEER_TO_PEER:
             _call_started(call)
-    connection = _connection(participant)
+    connections = _connections(call)  # read once: the requester's, and the roster's
+    connection = next((c for c in connections if c.pk == participant.requested_by_id), None)
     if participant.role == R.REDIRECT:
         # The redirect target picked up: now connect the waiting caller to them.
         caller = Participant.unscoped.filter(call=call, role=R.CALLER, state=P.INVITED).first()
@@ -253,7 +255,15 @@ def _answered(call: Call, participant: Participant) -> None:
             result_information=events.OK,
             callback_uri=participant.operation_callback_uri or None,
         )
-    events.emit_participants_updated(call)
+    events.emit_participants_updated(call, connections=connections)
+
+
+def _connections(call: Call) -> list[CallConnection]:
+    """The call's connections, each with `call` set to the (locked) instance given."""
+    connections = list(CallConnection.unscoped.filter(call=call).order_by("pk"))
+    for connection_ in connections:
+        connection_.call = call
+    return connections
 
 
 def _call_started(call: Call) -> None:
@@ -369,8 +379,10 @@ def _failed(call: Call, participant: Participant, kind: str, detail: dict) -> No
 
 def _hung_up(call: Call, participant: Participant) -> None:
     transition(participant, P.DISCONNECTED, left_at=timezone.now())
-    events.emit_participants_updated(call)
+    connections = _connections(call)
+    events.emit_participants_updated(call, connections=connections)
     # Whoever is left alone (after a transfer the app has left) hears the call end, and
     # CallDisconnected says it all; otherwise what was for them alone is canceled.
-    if not end_if_deserted(call, message="The remote participant hung up."):
+    message = "The remote participant hung up."
+    if not end_if_deserted(call, message=message, connections=connections):
         cancel_for_participant(participant)

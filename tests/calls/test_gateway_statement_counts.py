@@ -87,7 +87,7 @@ def test_the_gateway_steps_of_one_call(tenant, no_delivery_commits):
     )  # fmt: skip
     costs["play"] = _counted(gateway.run_commands)
     clock.advance_to(30)
-    costs["play completed"] = _counted(gateway.ingest_events)
+    costs["play events"] = _counted(gateway.ingest_events)
     call_verbs.hang_up(tenant, conn.call_connection_id)
     costs["hang-up command"] = _counted(gateway.run_commands)
 
@@ -95,13 +95,13 @@ def test_the_gateway_steps_of_one_call(tenant, no_delivery_commits):
         "CallConnected", "ParticipantsUpdated", "PlayStarted", "PlayCompleted",
         "CallDisconnected",
     ]  # fmt: skip
-    # Before (main at ab4b0c6): dial (16, 2, 1), answer (21, 2, 1), play (11, 2, 1),
-    # play completed (12, 2, 1), hang-up command (8, 2, 1).
+    # Before (main at ab4b0c6): dial (9, 2, 1), answer (21, 2, 1), play (9, 2, 1),
+    # play started + completed (21, 4, 1), hang-up command (7, 2, 1): 67 in all.
     assert costs == {
         "dial": (7, 0, 1),
-        "answer": (17, 0, 1),
-        "play": (8, 2, 1),
-        "play completed": (14, 0, 1),
+        "answer": (14, 0, 1),
+        "play": (6, 0, 1),
+        "play events": (14, 0, 1),
         "hang-up command": (4, 0, 1),
     }
 
@@ -117,8 +117,8 @@ def test_a_callee_hanging_up(tenant, no_delivery_commits):
 
     assert Call.unscoped.get(pk=conn.call_id).state == Call.State.DISCONNECTED
     assert _types(conn.call)[-2:] == ["ParticipantsUpdated", "CallDisconnected"]
-    # Before (main at ab4b0c6): (30, 2, 1).
-    assert cost == (22, 0, 1)
+    # Before (main at ab4b0c6): (26, 2, 1).
+    assert cost == (18, 0, 1)
 
 
 def test_ten_calls_in_one_batch_each_step(tenant, no_delivery_commits):
@@ -135,16 +135,19 @@ def test_ten_calls_in_one_batch_each_step(tenant, no_delivery_commits):
         )  # fmt: skip
     costs["play"] = _counted(gateway.run_commands)
     clock.advance_to(30)
-    costs["play completed"] = _counted(gateway.ingest_events)
+    costs["play events"] = _counted(gateway.ingest_events)
     for conn in conns:
         call_verbs.hang_up(tenant, conn.call_connection_id)
     costs["hang-up command"] = _counted(gateway.run_commands)
 
     assert all(len(_types(conn.call)) == 5 for conn in conns)
+    # Before (main at ab4b0c6): dial (63, 20, 1), answer (192, 20, 1), play (63, 20, 1),
+    # play started + completed (192, 40, 1), hang-up command (43, 20, 1): 553 in all,
+    # 55 per call; now 207, 21 per call.
     assert costs == {
         "dial": (7, 0, 1),
-        "answer": (125, 0, 1),
-        "play": (44, 20, 1),
-        "play completed": (95, 0, 1),
+        "answer": (95, 0, 1),
+        "play": (6, 0, 1),
+        "play events": (95, 0, 1),
         "hang-up command": (4, 0, 1),
     }

@@ -5,13 +5,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from calls import call_verbs, ingest
+from calls import call_verbs, events, ingest
 from calls.gateway import Gateway
 from calls.identifiers import Identifier
 from calls.models import Call, CallEvent, CarrierEventReceipt, Participant
 from carrier.interface import CarrierEvent, LegOutcome, VirtualClock
 from carrier.simulated.driver import SimulatedCarrier
 from tenants import services as tenant_services
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,3 +153,36 @@ def _drop_connection_once(event: CarrierEvent) -> bool:
     ingest._handlers.pop(LegOutcome.ANSWERED, None)  # the next attempt runs the real code
     connection.connection.close()
     raise RuntimeError("unreachable: the statement before this one already failed")
+
+
+def _emit_then_explode(event: CarrierEvent) -> bool:
+    participant = Participant.unscoped.select_related("requested_by__call").get(leg_id=event.leg_id)
+    events.emit(participant.requested_by, "HalfApplied")  # must not reach the outbox
+    raise RuntimeError("an event the engine cannot apply, after it emitted")
+
+
+def test_what_a_failing_event_emitted_is_not_written(tenant, no_delivery_commits):
+    clock = VirtualClock()
+    carrier = AddsABadEvent(clock)
+    gateway = Gateway(carrier, batch_seconds=60)
+    doomed, fine = _dial(tenant, gateway, 2)
+    carrier.bad_leg = str(Participant.unscoped.get(call=doomed).leg_id)
+    clock.advance_to(2)
+    ingest.register_handler(EXPLODES, _emit_then_explode)
+    try:
+        gateway.ingest_events()  # fast path fails; the batch again, a savepoint per event
+    finally:
+        ingest._handlers.pop(EXPLODES, None)
+
+    assert not CallEvent.unscoped.filter(event_type="HalfApplied").exists()
+    assert not Delivery.unscoped.filter(event_type="HalfApplied").exists()
+    assert _state(fine) == "connected"
+    assert Call.unscoped.get(pk=doomed.pk).end_code == 500
+    # The doomed connection's events are numbered without a gap or a repeat.
+    numbers = list(
+        CallEvent.unscoped.filter(connection__call=doomed)
+        .order_by("sequence_number")
+        .values_list("sequence_number", flat=True)
+    )
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert CallEvent.unscoped.filter(call=doomed, event_type="CallDisconnected").exists()

@@ -216,6 +216,9 @@ CALLBACK_JWT_ISSUER = env.str("CALLBACK_JWT_ISSUER", default=PUBLIC_BASE_URL)
 
 # This machine's gateway name: it owns the calls it carries and reconciles them on restart.
 GATEWAY_ID = env.str("GATEWAY_ID", default="gateway-1")
+# How long the gateway's batch of carrier events may run before it commits (seconds): longer
+# batches cost fewer round trips per event; API requests may wait that long on a call's lock.
+GATEWAY_BATCH_SECONDS = env.float("GATEWAY_BATCH_SECONDS", default=0.05)
 # SIP trunks (issue 14), under `run_gateway --driver sip`: each trunk's user agent listens on
 # SIP_BIND_HOST at SIP_PORT_BASE + the trunk's id (0: any free port), RTP in the range, and
 # SIP_ADVERTISED_HOST (if set) is the address put in Contact and SDP (behind NAT).

@@ -70,7 +70,9 @@ class Command(BaseCommand):
             carried = await sync_to_async(fleet.sync)()
             tune_process()  # after start-up: the media clocks run from here on
             self.stdout.write(f"gateway {gateway_id}: SIP trunks carried: {carried or 'none'}")
-        gateway = Gateway(carrier, gateway_id=gateway_id)
+        gateway = Gateway(
+            carrier, gateway_id=gateway_id, batch_seconds=settings.GATEWAY_BATCH_SECONDS
+        )
         ended = await sync_to_async(gateway.reconcile)()
         self.stdout.write(
             f"gateway {gateway_id}: simulated carrier up ({ended} stale call(s) ended)"

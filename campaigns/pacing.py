@@ -11,6 +11,7 @@ within the tenant's calls-per-second and concurrent-call limits.
 """
 
 import contextlib
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,10 +55,14 @@ def budget(tenant: Tenant, now: datetime, *, name: str) -> int:
 
 
 @contextlib.contextmanager
-def turn(tenant: Tenant) -> Iterator[Tenant]:
+def turn(tenant: Tenant, *, name: str) -> Iterator[Tenant | None]:
     """The tenant's dialling turn: ticks of one tenant, of any campaign app and any
     dispatcher process, run one at a time inside it, so `budget()`'s counts are exact;
-    yields the tenant row as it is now (its limits).
+    yields the tenant row as it is now (its limits), or None when another dispatcher of
+    the same campaign app (`name`) is ticking this tenant right now: it places this
+    moment's calls, so the caller skips its tick instead of queueing behind it to count
+    a budget that is spent (two runs of one dispatcher overlap whenever a launch kicks
+    one while the minute schedule's is still going). Apps queue for the turn in order.
 
     On PostgreSQL the turn is a session advisory lock and no transaction is held open: a
     tick places each call in its own short transaction, so the engine's live-call counter
@@ -70,15 +75,24 @@ def turn(tenant: Tenant) -> Iterator[Tenant]:
         with transaction.atomic():
             yield Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
         return
-    key = [_TURN_LOCK_CLASS, tenant.pk]
+    mine = [zlib.crc32(name.encode()) & 0x7FFFFFFF, tenant.pk]
+    shared = [_TURN_LOCK_CLASS, tenant.pk]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", mine)
+        if not cursor.fetchone()[0]:
+            yield None
+            return
     try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", shared)
         yield Tenant.objects.get(pk=tenant.pk)
     finally:
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s), pg_advisory_unlock(%s, %s)",
+                    shared + mine,
+                )
         except DatabaseError:
-            if not connection.in_atomic_block:  # a broken session: drop it and its lock
+            if not connection.in_atomic_block:  # a broken session: drop it and its locks
                 connection.close()

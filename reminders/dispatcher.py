@@ -70,7 +70,9 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     which create_call locks until its commit, is then never held across the tick's other
     calls (it made every ending call and hang-up of the tenant wait for whole ticks)."""
     now = now or timezone.now()
-    with pacing.turn(tenant) as tenant:
+    with pacing.turn(tenant, name=PACING_NAME) as tenant:
+        if tenant is None:  # another of our dispatchers is placing them
+            return 0
         # The tenant's budget is shared with the other campaign apps (campaigns.pacing).
         budget = pacing.budget(tenant, now, name=PACING_NAME)
         if budget <= 0:

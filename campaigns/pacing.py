@@ -2,19 +2,26 @@
 
 Each campaign app registers a load source at start-up: how many of its calls are in
 flight, how many it dialled in the last second, and how many are waiting to be dialled.
-A dispatcher asks `budget()` under the tenant's row lock (so ticks of one tenant, of any
-app, are serialized and the counts are exact) and may place that many calls now.
+A dispatcher asks `budget()` inside `turn()` (so ticks of one tenant, of any app, are
+serialized and the counts are exact) and may place that many calls now.
 
 Priority: a source's free capacity is first offered to sources of higher priority with
 work waiting, so an emergency notification runs ahead of reminder traffic while both stay
 within the tenant's calls-per-second and concurrent-call limits.
 """
 
-from collections.abc import Callable
+import contextlib
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DatabaseError, connection, transaction
+
 from tenants.models import Tenant
+
+# pg_advisory_lock(int4, int4) key space of the dialling turn: (this, tenant id).
+_TURN_LOCK_CLASS = 0x43414D50  # "CAMP"
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ def register(name: str, *, priority: int, source: LoadSource) -> None:
 def budget(tenant: Tenant, now: datetime, *, name: str) -> int:
     """How many calls campaign `name` may place for `tenant` this second (0 or more).
 
-    The caller holds the tenant's row lock (select_for_update) for the whole tick.
+    The caller is inside `turn(tenant)` for the whole tick.
     """
     mine = _sources[name][0]
     loads = {key: (prio, source(tenant, now)) for key, (prio, source) in _sources.items()}
@@ -45,3 +52,47 @@ def budget(tenant: Tenant, now: datetime, *, name: str) -> int:
     free = min(tenant.calls_per_second - last_second, tenant.max_concurrent_calls - in_flight)
     ahead = sum(load.waiting for prio, load in loads.values() if prio > mine)
     return max(0, free - ahead)
+
+
+@contextlib.contextmanager
+def turn(tenant: Tenant, *, name: str) -> Iterator[Tenant | None]:
+    """The tenant's dialling turn: ticks of one tenant, of any campaign app and any
+    dispatcher process, run one at a time inside it, so `budget()`'s counts are exact;
+    yields the tenant row as it is now (its limits), or None when another dispatcher of
+    the same campaign app (`name`) is ticking this tenant right now: it places this
+    moment's calls, so the caller skips its tick instead of queueing behind it to count
+    a budget that is spent (two runs of one dispatcher overlap whenever a launch kicks
+    one while the minute schedule's is still going). Apps queue for the turn in order.
+
+    On PostgreSQL the turn is a session advisory lock and no transaction is held open: a
+    tick places each call in its own short transaction, so the engine's live-call counter
+    row (locked by create_call until its commit) is never held across a tick's other
+    calls, which made every ending call and every hang-up wait for the whole tick. A
+    dispatcher that dies drops its session and so its turn. Elsewhere (SQLite, which
+    serializes writers anyway) the turn is the tenant's row lock in one transaction.
+    """
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            yield Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+        return
+    mine = [zlib.crc32(name.encode()) & 0x7FFFFFFF, tenant.pk]
+    shared = [_TURN_LOCK_CLASS, tenant.pk]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", mine)
+        if not cursor.fetchone()[0]:
+            yield None
+            return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", shared)
+        yield Tenant.objects.get(pk=tenant.pk)
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s), pg_advisory_unlock(%s, %s)",
+                    shared + mine,
+                )
+        except DatabaseError:
+            if not connection.in_atomic_block:  # a broken session: drop it and its locks
+                connection.close()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -82,14 +82,16 @@ def due_tenants(now: datetime) -> list[Tenant]:
 def tick(tenant: Tenant, now: datetime | None = None) -> int:
     """Place this second's share of the tenant's due calls; return how many were placed.
 
-    The notification-side work is a fixed number of statements whatever the batch size
-    (tests/notifications/test_scale.py): the due rows, their suppressions and the numbers
-    in flight are read once, the slots are claimed in one INSERT, and the recipients and
-    the dials' connection ids are written back in one UPDATE each. Only the engine's
-    create_call is per call."""
+    Inside the tenant's dialling turn (campaigns.pacing.turn): the due rows, their
+    suppressions and the numbers in flight are read once (a fixed number of statements
+    whatever the batch, tests/notifications/test_scale.py); then each call is placed in a
+    short transaction of its own (`_place_one`), so the engine's live-call counter row,
+    which create_call locks until its commit, is never held across the tick's other
+    calls (it made every ending call and hang-up of the tenant wait for whole ticks)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        tenant = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+    with pacing.turn(tenant, name=PACING_NAME) as tenant:
+        if tenant is None:  # another of our dispatchers is placing them
+            return 0
         budget = pacing.budget(tenant, max(now, timezone.now()), name=PACING_NAME)
         if budget <= 0:
             return 0
@@ -101,16 +103,22 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
         due = _due(tenant, now, budget * 2)
         if not due:
             return 0
-        planned = _plan(tenant, due, budget, now)
-        return _place(tenant, _claim(tenant, planned, now), now)
+        placed = 0
+        for recipient, number in _plan(tenant, due, budget, now):
+            try:
+                placed += _place_one(tenant, recipient, number, now)
+            except call_verbs.TooManyCalls:
+                break  # the tenant's limit: this recipient and the rest stay due
+        return placed
 
 
 def _due(tenant: Tenant, now: datetime, limit: int) -> list[Recipient]:
-    """Up to `limit` due recipients, locked (SKIP LOCKED), priority notifications' first,
-    then by due time. One query per priority level over the running notifications' ids,
-    not a join ordered by the notification's priority: that sorted every due row of a
-    10,000-household launch on each tick (EXPLAIN: 87 ms), this reads the index
-    recipient_due_in_order up to the LIMIT."""
+    """Up to `limit` due recipients (read without locks: each is taken in its own
+    transaction by `_place_one`), priority notifications' first, then by due time. One
+    query per priority level over the running notifications' ids, not a join ordered by
+    the notification's priority: that sorted every due row of a 10,000-household launch
+    on each tick (EXPLAIN: 87 ms), this reads the index recipient_due_in_order up to the
+    LIMIT."""
     levels: dict[bool, list[int]] = {}
     running = Notification.objects.for_tenant(tenant).filter(status=S.RUNNING)
     for pk, priority in running.order_by("-priority", "pk").values_list("pk", "priority"):
@@ -122,7 +130,6 @@ def _due(tenant: Tenant, now: datetime, limit: int) -> list[Recipient]:
         due += list(
             Recipient.objects.for_tenant(tenant)
             .filter(next_attempt_at__lte=now, notification_id__in=ids)
-            .select_for_update(skip_locked=True, of=("self",))
             .select_related("notification")
             .order_by("next_attempt_at", "pk")[: limit - len(due)]
         )
@@ -199,84 +206,64 @@ def _plan(
     return planned
 
 
-def _claim(
-    tenant: Tenant, planned: list[tuple[Recipient, str]], now: datetime
-) -> list[tuple[Recipient, Dial]]:
-    """Insert the Dial of each planned (recipient, round) in one statement. A slot that
-    already has its dial (a re-issued round) is left alone by ON CONFLICT DO NOTHING, and
-    that recipient is no longer due; the rows inserted are read back by their tokens."""
-    if not planned:
-        return []
-    dials = [
-        Dial(
-            tenant=tenant,
-            notification=r.notification,
-            recipient=r,
-            round=r.round,
-            caller_id=number,
-            dialed_at=now,
-        )
-        for r, number in planned
-    ]
-    Dial.unscoped.bulk_create(dials, ignore_conflicts=True)
-    ids = dict(
-        Dial.unscoped.filter(callback_token__in=[d.callback_token for d in dials]).values_list(
-            "callback_token", "pk"
-        )
+def _take(recipient: Recipient) -> bool:
+    """Take the recipient's due round for this transaction: one guarded UPDATE (calling,
+    nothing due until the call ends) that holds the row until the commit. False if the
+    row changed since the tick read it (a cancel, a round settled meanwhile)."""
+    return bool(
+        Recipient.unscoped.filter(
+            pk=recipient.pk,
+            state=R.WAITING,
+            round=recipient.round,
+            next_attempt_at=recipient.next_attempt_at,
+        ).update(state=R.CALLING, next_attempt_at=None, dial_count=F("dial_count") + 1)
     )
-    claimed, lost = [], []
-    for dial, (recipient, _) in zip(dials, planned, strict=True):
-        if dial.callback_token in ids:
-            dial.pk = ids[dial.callback_token]
-            claimed.append((recipient, dial))
-        else:
-            lost.append(recipient.pk)
-    if lost:
-        log.info("rounds of recipients %s already dialled", lost)
-        Recipient.unscoped.filter(pk__in=lost).update(next_attempt_at=None)
-    return claimed
 
 
-def _place(tenant: Tenant, claimed: list[tuple[Recipient, Dial]], now: datetime) -> int:
-    """Create each claimed dial's call (the engine's work, one per call); write back the
-    connection ids and the recipients' state in one statement each. A dial the tenant's
-    limit refused is deleted (its recipient stays due); one the engine refused ends
-    `failed` (and is retried like any failed call)."""
-    placed: list[tuple[Recipient, Dial]] = []
-    unplaced: list[int] = []
-    failed: list[tuple[Recipient, Dial, AcsError]] = []
-    for index, (recipient, dial) in enumerate(claimed):
-        try:
-            with transaction.atomic():
-                connection = call_verbs.create_call(
-                    tenant,
-                    targets=[Identifier.phone(recipient.phone)],
-                    callback_uri=callback_url(tenant, dial),
-                    source_caller_id=dial.caller_id,
-                    operation_context=f"notification:{dial.pk}",
-                )
-        except call_verbs.TooManyCalls:
-            unplaced = [d.pk for _, d in claimed[index:]]
-            break
-        except AcsError as exc:
-            failed.append((recipient, dial, exc))
-            continue
-        dial.call_connection_id = connection.call_connection_id
-        placed.append((recipient, dial))
-    if unplaced:
-        Dial.unscoped.filter(pk__in=unplaced).delete()
-    if placed:
-        Dial.unscoped.bulk_update([d for _, d in placed], ["call_connection_id"])
-    called = [r.pk for r, _ in placed] + [r.pk for r, _, _ in failed]
-    if called:
-        Recipient.unscoped.filter(pk__in=called).update(
-            state=R.CALLING,
-            next_attempt_at=None,  # nothing more is due until this call ends
-            dial_count=F("dial_count") + 1,
-        )
-    for _, dial, exc in failed:  # rare: the engine refused this one call
-        services.finish_dial(dial, Disposition.FAILED, now, detail=str(exc.detail))
-    return len(placed)
+def _place_one(tenant: Tenant, recipient: Recipient, number: str, now: datetime) -> int:
+    """Dial the recipient's round in one transaction: the round taken, its Dial row (unique
+    per recipient and round) and the engine's call commit together or not at all, so a
+    killed dispatcher leaves neither or both. Returns 1 if a call was placed. A round
+    that already has its dial is no longer due; one the engine refused ends `failed`
+    (retried like any failed call); TooManyCalls (the tenant's limit) is raised with
+    nothing written."""
+    dial = Dial(
+        tenant=tenant,
+        notification=recipient.notification,
+        recipient=recipient,
+        round=recipient.round,
+        caller_id=number,
+        dialed_at=now,
+    )
+    try:
+        with transaction.atomic():
+            if not _take(recipient):
+                return 0
+            dial.save(force_insert=True)
+            connection = call_verbs.create_call(
+                tenant,
+                targets=[Identifier.phone(recipient.phone)],
+                callback_uri=callback_url(tenant, dial),
+                source_caller_id=dial.caller_id,
+                operation_context=f"notification:{dial.pk}",
+            )
+            Dial.unscoped.filter(pk=dial.pk).update(
+                call_connection_id=connection.call_connection_id
+            )
+            return 1
+    except IntegrityError:
+        log.info("round %s of recipient %s already dialled", recipient.round, recipient.pk)
+        Recipient.unscoped.filter(pk=recipient.pk).update(next_attempt_at=None)
+        return 0
+    except call_verbs.TooManyCalls:
+        raise
+    except AcsError as exc:  # rare: the engine refused this one call
+        dial.pk = None
+        with transaction.atomic():
+            if _take(recipient):
+                dial.save(force_insert=True)
+                services.finish_dial(dial, Disposition.FAILED, now, detail=str(exc.detail))
+        return 0
 
 
 def _skip(

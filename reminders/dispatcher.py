@@ -63,18 +63,24 @@ def due_tenants(now: datetime) -> list[Tenant]:
 
 
 def tick(tenant: Tenant, now: datetime | None = None) -> int:
-    """Place this second's share of the tenant's due calls; return how many were placed."""
+    """Place this second's share of the tenant's due calls; return how many were placed.
+
+    Inside the tenant's dialling turn (campaigns.pacing.turn), each due slot is settled
+    in a short transaction of its own (`_dispatch`): the engine's live-call counter row,
+    which create_call locks until its commit, is then never held across the tick's other
+    calls (it made every ending call and hang-up of the tenant wait for whole ticks)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        tenant = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+    with pacing.turn(tenant, name=PACING_NAME) as tenant:
+        if tenant is None:  # another of our dispatchers is placing them
+            return 0
         # The tenant's budget is shared with the other campaign apps (campaigns.pacing).
         budget = pacing.budget(tenant, now, name=PACING_NAME)
         if budget <= 0:
             return 0
+        # Read without locks: each slot is taken in its own transaction (`_take`).
         due = list(
             Appointment.objects.for_tenant(tenant)
             .filter(next_attempt_at__lte=now)
-            .select_for_update(skip_locked=True, of=("self",))
             .select_related("contact", "plan", "plan__caller_id")
             .order_by("next_attempt_at", "pk")[: budget * 2]
         )
@@ -95,35 +101,43 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
         return placed
 
 
+def _take(appointment: Appointment) -> bool:
+    """Take the appointment's due slot for this transaction: one guarded UPDATE (nothing is
+    due until the slot is settled) that holds the row until the commit. False if the row
+    changed since the tick read it (edited, cancelled, rescheduled): it is left alone."""
+    return bool(
+        Appointment.unscoped.filter(
+            pk=appointment.pk,
+            status=Appointment.Status.SCHEDULED,
+            next_attempt_at=appointment.next_attempt_at,
+            next_reminder_index=appointment.next_reminder_index,
+            next_attempt_number=appointment.next_attempt_number,
+        ).update(next_attempt_at=None, updated_at=timezone.now())
+    )
+
+
 def _dispatch(tenant: Tenant, appointment: Appointment, now: datetime, suppressed: set) -> int:
-    """Dial the appointment's due slot, or record why not. Returns 1 if a call was placed."""
+    """Dial the appointment's due slot, or record why not, in one transaction (the slot,
+    its Attempt and the engine's call commit together or not at all). Returns 1 if a
+    call was placed."""
     contact, plan = appointment.contact, appointment.plan
     if appointment.status != Appointment.Status.SCHEDULED or not plan.active:
         appointment.next_attempt_at = None
         appointment.save(update_fields=["next_attempt_at", "updated_at"])
         return 0
-    if contact.phone in suppressed or not contact.consent:
-        reason = "On the do-not-call list." if contact.phone in suppressed else "No consent."
-        _record_skip(tenant, appointment, now, Disposition.SUPPRESSED, reason, stop=True)
-        return 0
-    zone = ZoneInfo(contact.time_zone)
-    if not windows.in_window(now, zone, plan):
-        # Late (a backlog, a dispatcher that was down): the next allowed time, if any.
-        later = windows.allowed_from(now, appointment.starts_at, zone, plan)
-        if later is not None:
-            appointment.next_attempt_at = later
-            appointment.save(update_fields=["next_attempt_at", "updated_at"])
-        else:
-            _record_skip(
-                tenant,
-                appointment,
-                now,
-                Disposition.OUTSIDE_WINDOW,
-                "No allowed calling time was left before the appointment.",
-            )
-        return 0
     try:
         with transaction.atomic():
+            if not _take(appointment):
+                return 0
+            if contact.phone in suppressed or not contact.consent:
+                listed = contact.phone in suppressed
+                reason = "On the do-not-call list." if listed else "No consent."
+                _record_skip(tenant, appointment, now, Disposition.SUPPRESSED, reason, stop=True)
+                return 0
+            zone = ZoneInfo(contact.time_zone)
+            if not windows.in_window(now, zone, plan):
+                _defer(tenant, appointment, now, zone)
+                return 0
             attempt = _claim(tenant, appointment, now)
             connection = call_verbs.create_call(
                 tenant,
@@ -132,21 +146,37 @@ def _dispatch(tenant: Tenant, appointment: Appointment, now: datetime, suppresse
                 source_caller_id=plan.caller_id.e164,
                 operation_context=f"reminder:{attempt.pk}",
             )
+            attempt.call_connection_id = connection.call_connection_id
+            attempt.server_call_id = connection.call.server_call_id
+            attempt.save(update_fields=["call_connection_id", "server_call_id"])
+            return 1
     except IntegrityError:
         log.info("reminder slot of appointment %s already dispatched", appointment.pk)
         return 0
     except call_verbs.TooManyCalls as exc:
         raise _LimitReached from exc
     except AcsError as exc:
-        attempt = _claim(tenant, appointment, now)
-        finish_attempt(attempt, Disposition.FAILED, now, detail=str(exc.detail))
+        with transaction.atomic():
+            if _take(appointment):
+                attempt = _claim(tenant, appointment, now)
+                finish_attempt(attempt, Disposition.FAILED, now, detail=str(exc.detail))
         return 0
-    attempt.call_connection_id = connection.call_connection_id
-    attempt.server_call_id = connection.call.server_call_id
-    attempt.save(update_fields=["call_connection_id", "server_call_id"])
-    appointment.next_attempt_at = None  # nothing more is due until this call ends
-    appointment.save(update_fields=["next_attempt_at", "updated_at"])
-    return 1
+
+
+def _defer(tenant: Tenant, appointment: Appointment, now: datetime, zone: ZoneInfo) -> None:
+    """Late (a backlog, a dispatcher that was down): the next allowed time, if any."""
+    later = windows.allowed_from(now, appointment.starts_at, zone, appointment.plan)
+    if later is not None:
+        appointment.next_attempt_at = later
+        appointment.save(update_fields=["next_attempt_at", "updated_at"])
+    else:
+        _record_skip(
+            tenant,
+            appointment,
+            now,
+            Disposition.OUTSIDE_WINDOW,
+            "No allowed calling time was left before the appointment.",
+        )
 
 
 def _claim(tenant: Tenant, appointment: Appointment, now: datetime) -> Attempt:

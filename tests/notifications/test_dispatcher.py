@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from calls.models import Call
+from campaigns import pacing
 from notifications import dispatcher, services
 from notifications.models import Dial, Notification, Recipient
 from reminders import dispatcher as reminders_dispatcher
@@ -55,6 +56,33 @@ def test_two_dispatchers_at_once_dial_each_recipient_once(acme, notify):
     assert sum(placed) == 12
     assert Dial.objects.for_tenant(acme).count() == 12
     assert Call.objects.for_tenant(acme).count() == 12
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks")
+def test_a_tick_while_another_run_of_the_dispatcher_ticks_skips_at_once(acme, notify):
+    """It would only queue to count a budget the other run is spending."""
+    launched(acme, notify, 3)
+    holding, done = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        try:
+            with pacing.turn(acme, name=dispatcher.PACING_NAME):
+                holding.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        started = time.monotonic()
+        assert dispatcher.tick(acme) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        done.set()
+        thread.join()
+    assert dispatcher.tick(acme) == 3  # the turn is free again
 
 
 def test_a_reissued_round_is_not_dialled_twice(acme, notify):

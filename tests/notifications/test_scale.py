@@ -3,6 +3,7 @@ upload each take a fixed number of statements, whatever the number of contacts. 
 test runs the same operation on a small and a ten times larger audience and compares
 the statements: one more per contact would show as a difference."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -53,7 +54,7 @@ def test_launch_materialises_the_audience_in_bulk(acme, notify):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_tick_claims_and_records_its_calls_in_bulk(acme, notify):
+def test_a_tick_reads_in_bulk_and_writes_three_statements_per_call(acme, notify):
     acme.calls_per_second = acme.max_concurrent_calls = 100
     acme.save()
     small = launched(acme, notify, 1, SMALL, "small")
@@ -65,10 +66,37 @@ def test_a_tick_claims_and_records_its_calls_in_bulk(acme, notify):
 
     assert (placed_few, placed_many) == (SMALL, LARGE)
     assert Dial.objects.for_tenant(acme).count() == SMALL + LARGE
-    # Our statements (not the engine's create_call, which is one per call by nature).
-    assert len(many) == len(few)
+    # Our statements (not the engine's create_call, which is one per call by nature): the
+    # reads once per tick whatever the batch; per call its own three writes (the round
+    # taken, its dial inserted, the dial's connection id).
+    reads = [[sql for sql in run if sql.startswith("SELECT")] for run in (few, many)]
+    assert len(reads[0]) == len(reads[1])
+    assert len(many) - len(reads[1]) == 3 * LARGE
+    assert len(few) - len(reads[0]) == 3 * SMALL
     numbers = Dial.objects.for_tenant(acme).exclude(call_connection_id="").count()
     assert numbers == SMALL + LARGE  # the connection ids were written back
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite: one transaction")
+@pytest.mark.django_db(transaction=True)
+def test_a_tick_commits_each_call_before_the_next(acme, notify):
+    """create_call locks the tenant's live-call counter row until its transaction ends: a
+    tick in one transaction held it across all its calls, and every call of the tenant
+    that ended (the gateway) or was hung up (a callback) waited for the whole tick."""
+    acme.calls_per_second = acme.max_concurrent_calls = 100
+    acme.save()
+    launched(acme, notify, 1, SMALL, "small")
+
+    placed, sent = statements(lambda: dispatcher.tick(acme))
+
+    assert placed == SMALL
+    taken = [i for i, sql in enumerate(sent) if '"live" = ("calls_livecalls"."live" + 1)' in sql]
+    commits = [i for i, sql in enumerate(sent) if sql.startswith("COMMIT")]
+    assert len(taken) >= SMALL
+    assert commits[-1] > taken[-1]
+    # The counter's lock is let go with each call, not held until the tick's end.
+    for one, following in itertools.pairwise(taken):
+        assert any(one < commit < following for commit in commits), sent[one:following]
 
 
 def finish_some(notification: Notification) -> None:

@@ -1,12 +1,14 @@
 """The dispatcher: exactly-once slots (also with two dispatchers on real PostgreSQL),
 pacing to calls-per-second and concurrent calls, suppressions, consent, windows."""
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -46,6 +48,37 @@ def test_two_dispatchers_at_once_place_each_due_call_once(acme, plan):
     assert sum(placed) == 12
     assert Attempt.objects.for_tenant(acme).count() == 12
     assert Call.objects.for_tenant(acme).count() == 12
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite: one transaction")
+def test_a_tick_commits_each_call_before_the_next(acme, plan):
+    """create_call locks the tenant's live-call counter row until its transaction ends: a
+    tick in one transaction held it across all its calls, and every call of the tenant
+    that ended (the gateway) or was hung up (a callback) waited for the whole tick."""
+    book_many(acme, plan, 3)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert dispatcher.tick(acme) == 3
+
+    sent = [q["sql"] for q in captured.captured_queries]
+    taken = [i for i, sql in enumerate(sent) if '"live" = ("calls_livecalls"."live" + 1)' in sql]
+    commits = [i for i, sql in enumerate(sent) if sql.startswith("COMMIT")]
+    assert len(taken) >= 2
+    assert commits[-1] > taken[-1]
+    for one, following in itertools.pairwise(taken):
+        assert any(one < commit < following for commit in commits), sent[one:following]
+
+
+def test_an_appointment_changed_after_the_tick_read_it_is_left_alone(acme, plan):
+    """Due rows are read without locks; each slot is taken by a guarded UPDATE, which
+    finds nothing to take once the appointment was cancelled meanwhile."""
+    appointment = book(acme, plan)
+    due = Appointment.objects.for_tenant(acme).select_related("contact", "plan").get()
+    Appointment.unscoped.filter(pk=appointment.pk).update(status=Appointment.Status.CANCELLED)
+
+    assert dispatcher._dispatch(acme, due, timezone.now(), set()) == 0
+    assert not Attempt.objects.for_tenant(acme).exists()
+    assert not Call.objects.for_tenant(acme).exists()
 
 
 def test_a_reissued_slot_is_not_dialled_twice(acme, plan):

@@ -69,7 +69,7 @@ def wait_for(url: str, verify: str | bool, seconds: float = 30) -> None:
         time.sleep(0.3)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def make_run(tmp_path_factory):
     """migrate, make_dev_cert, seed_demo, then the Procfile under honcho, as `make run` does."""
     tmp_path = tmp_path_factory.mktemp("make-run")
@@ -114,7 +114,7 @@ def make_run(tmp_path_factory):
         honcho.wait(timeout=30)
 
 
-def test_make_run_serves_the_sdk_over_https_and_the_portal_login(make_run):
+def check_make_run_serves_the_sdk_over_https_and_the_portal_login(make_run):
     banner = make_run["banner"]
     connection_string = re.search(r"Connection string: (\S+)", banner)[1]
     client = CallAutomationClient.from_connection_string(
@@ -151,7 +151,7 @@ PAGES = [
 ]  # fmt: skip
 
 
-def test_every_main_portal_page_renders_on_the_embedded_database(make_run):
+def check_every_main_portal_page_renders_on_the_embedded_database(make_run):
     session, _ = log_in(make_run)
 
     for page in PAGES:
@@ -159,7 +159,7 @@ def test_every_main_portal_page_renders_on_the_embedded_database(make_run):
         assert response.status_code == 200, page
 
 
-def test_an_out_of_range_number_filter_is_a_400_on_the_embedded_database(make_run):
+def check_an_out_of_range_number_filter_is_a_400_on_the_embedded_database(make_run):
     # SQLite's driver raises OverflowError past 64 bits, which was a 500 (issue 12).
     session, _ = log_in(make_run)
 
@@ -171,7 +171,7 @@ def test_an_out_of_range_number_filter_is_a_400_on_the_embedded_database(make_ru
     assert response.json()["error"]["details"][0]["target"] == "contact"
 
 
-def test_make_run_places_a_call_that_reaches_call_connected(make_run):
+def check_make_run_places_a_call_that_reaches_call_connected(make_run):
     connection_string = re.search(r"Connection string: (\S+)", make_run["banner"])[1]
     client = CallAutomationClient.from_connection_string(
         connection_string, connection_verify=make_run["ca"]
@@ -218,8 +218,7 @@ def wait_until(receiver: CallbackReceiver, event_type: str, seconds: float) -> N
     assert event_type in receiver.types(), receiver.types()
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian sip-tester) is missing")
-def test_make_run_places_a_real_sip_call_to_the_local_sip_lab(make_run):
+def check_make_run_places_a_real_sip_call_to_the_local_sip_lab(make_run):
     """README's SIP example: the lab's number is on the trunk "Local SIP lab", whose peer
     is SIPp (Procfile "siplab") echoing; the gateway runs with --driver sip."""
     connection_string = re.search(r"Connection string: (\S+)", make_run["banner"])[1]
@@ -254,3 +253,26 @@ def test_make_run_places_a_real_sip_call_to_the_local_sip_lab(make_run):
         assert '<svg class="sip-ladder"' in page
     finally:
         receiver.close()
+
+
+CHECKS = [
+    check_make_run_serves_the_sdk_over_https_and_the_portal_login,
+    check_every_main_portal_page_renders_on_the_embedded_database,
+    check_an_out_of_range_number_filter_is_a_400_on_the_embedded_database,
+    check_make_run_places_a_call_that_reaches_call_connected,
+    check_make_run_places_a_real_sip_call_to_the_local_sip_lab,
+]
+
+
+def test_make_run_as_a_newcomer_would(make_run, subtests):
+    """One boot of the stack for all the checks, each reported as a subtest (`-k` cannot
+    pick one: run this test). Booting is most of the time (60-170 s on the loaded 2-core
+    machine): a module-scoped stack shared by separate tests was booted once per xdist
+    worker that got one of them."""
+    for check in CHECKS:
+        with subtests.test(check.__name__.removeprefix("check_")):
+            if check is check_make_run_places_a_real_sip_call_to_the_local_sip_lab and (
+                shutil.which("sipp") is None
+            ):
+                pytest.skip("SIPp (Debian sip-tester) is missing")
+            check(make_run)

@@ -111,6 +111,33 @@ def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[D
     return rows
 
 
+def record_and_claim(sent: "Sent | None", limit: int, keys: int) -> list[Delivery]:
+    """`record_all(sent)`, then `claim(limit, keys=keys)`. On PostgreSQL, when every
+    outcome is a 2xx (or was not sent), both go in one round trip; a failure is recorded
+    first, on its own, as before (a 410 must disable its URL before the next claim)."""
+    if connection.vendor != "postgresql" or (sent and any(not o.ok for _, o in sent.outcomes)):
+        if sent:
+            record_all(sent)
+        return claim(limit, keys=keys)
+    before = None
+    if sent:
+        before = claims.record_ok_statement(
+            [
+                (row, o.status, o.latency_ms, o.excerpt[: single.EXCERPT])
+                for row, o in sent.outcomes
+            ],
+            [row.pk for row in sent.unsent],
+            timezone.now(),
+        )
+    token = timezone.now()
+    rows, secrets = claims.claim(
+        lock=CLAIM_LOCK, limit=limit, per_key=PER_KEY, keys=keys, token=token, before=before
+    )
+    for row in rows:
+        row.secrets = secrets[row.tenant_id]
+    return rows
+
+
 def lane_of(row: Delivery) -> str:
     """A delivery's lane: its ordering key (sent in order), or its own if it has none."""
     return row.ordering_key or f"#{row.pk}"

@@ -13,7 +13,8 @@ machine, even at 5 events/s. Here:
   UPDATE; each returned row carries its tenant's live `whsec_` secrets, so the batch's
   Keyring needs no SELECT of its own (a rotation is still seen by the very next claim).
 - `record_ok` writes the 2xx attempts (INSERT in a CTE), marks those rows delivered and
-  puts back the rows not reached, in one statement (autocommit: no BEGIN / COMMIT).
+  puts back the rows not reached, in one statement (autocommit: no BEGIN / COMMIT); the
+  loop sends it in the claim's message (`claim(before=...)`): one round trip per turn.
 
 SQLite keeps the ORM path in webhooks/batch.py.
 """
@@ -78,18 +79,32 @@ def _hydrate(values: tuple) -> Delivery:
 
 
 def claim(
-    *, lock: int, limit: int, per_key: int, keys: int, token: datetime
+    *,
+    lock: int,
+    limit: int,
+    per_key: int,
+    keys: int,
+    token: datetime,
+    before: tuple[str, list] | None = None,
 ) -> tuple[list[Delivery], dict[int, list[tuple[int, str]]]]:
     """Claimed rows in send order (every lane's first, then every lane's second...) and
-    each tenant's live secrets as (row id, ciphertext), newest first."""
+    each tenant's live secrets as (row id, ciphertext), newest first. `before`: a
+    statement (`record_ok_statement`) sent in the same message, ahead of the lock, so
+    recording the lanes that ended and claiming the next ones is one round trip; the
+    claim's snapshot sees what it wrote (same implicit transaction, a snapshot per
+    statement)."""
     params = {
         "lock": lock, "limit": limit, "per_key": per_key, "keys": keys, "token": token,
         "pending": D.PENDING, "delivering": D.DELIVERING, "dead": D.DEAD, "disabled": DISABLED,
     }  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM, params)
-        if not cursor.nextset():  # the lock's row, then the UPDATE's
-            raise RuntimeError("the claim's UPDATE returned no result")
+        sql = CLAIM
+        if before is not None:
+            # Bound here (client side), then escaped so the claim's binding leaves it alone.
+            sql = cursor.mogrify(*before).replace("%", "%%") + ";" + CLAIM
+        cursor.execute(sql, params)
+        while cursor.nextset():  # the record's, the lock's, then the UPDATE's rows
+            pass
         rows = cursor.fetchall()
     rows.sort(key=lambda row: (row[len(_FIELDS)], row[0]))  # rank, pk
     claimed: list[Delivery] = []
@@ -106,9 +121,11 @@ def claim(
     return claimed, secrets
 
 
-def record_ok(ok: list[tuple[Delivery, int, int, str]], unsent: list[int], now: datetime) -> None:
+def record_ok_statement(
+    ok: list[tuple[Delivery, int, int, str]], unsent: list[int], now: datetime
+) -> tuple[str, list] | None:
     """One statement: attempts of the 2xx answers (delivery, status, latency ms, excerpt),
-    those deliveries delivered, the `unsent` ids back to pending."""
+    those deliveries delivered, the `unsent` ids back to pending (None: nothing to do)."""
     parts, params = [], []
     if ok:
         values = ", ".join(["(%s::bigint, %s::bigint, %s::int, %s::int, %s::int, %s)"] * len(ok))
@@ -128,7 +145,7 @@ def record_ok(ok: list[tuple[Delivery, int, int, str]], unsent: list[int], now: 
         )
         params += [D.PENDING, unsent, D.DELIVERING]
     if not parts:
-        return
+        return None
     if ok:
         tail = (
             f"UPDATE {Delivery._meta.db_table} d SET state = %s, delivered_at = %s,"
@@ -138,5 +155,11 @@ def record_ok(ok: list[tuple[Delivery, int, int, str]], unsent: list[int], now: 
         params += [D.DELIVERED, now]
     else:
         tail = "SELECT 1"
-    with connection.cursor() as cursor:
-        cursor.execute("WITH " + ", ".join(parts) + " " + tail, params)
+    return "WITH " + ", ".join(parts) + " " + tail, params
+
+
+def record_ok(ok: list[tuple[Delivery, int, int, str]], unsent: list[int], now: datetime) -> None:
+    statement = record_ok_statement(ok, unsent, now)
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)

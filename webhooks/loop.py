@@ -120,9 +120,11 @@ class DeliveryLoop:
 
     def pump(self, pool: ThreadPoolExecutor) -> int:
         """Record the lanes that ended, then claim rows for the free lanes and start them;
-        return how many deliveries were recorded or started (0: wait)."""
+        return how many deliveries were recorded or started (0: wait). Recording and
+        claiming are one round trip on PostgreSQL (batch.record_and_claim)."""
         self._prepare()
-        recorded = self._record_ended()
+        ended = self._take_ended()
+        recorded = len(ended.outcomes) + len(ended.unsent) if ended else 0
         now = time.monotonic()
         if now - self._promoted_at >= PROMOTE_EVERY:
             self._promoted_at = now
@@ -130,8 +132,10 @@ class DeliveryLoop:
                 self._dirty = True
         free = self.lanes - len(self._running)
         if free <= 0 or not self._dirty:
+            if ended:
+                batch.record_all(ended)
             return recorded
-        rows = batch.claim(self.batch_size, keys=free)
+        rows = batch.record_and_claim(ended, self.batch_size, free)
         lanes = batch.lanes(rows)
         # Fewer lanes than were free: every claimable row is in hand (until something new).
         self._dirty = len(lanes) >= free
@@ -143,17 +147,23 @@ class DeliveryLoop:
                 future.add_done_callback(lambda _: self._signal())
         return recorded + len(rows)
 
-    def _record_ended(self) -> int:
+    def _take_ended(self) -> batch.Sent | None:
+        """The outcomes of the lanes that ended (to be recorded), or None."""
         ended = {future for future in self._running if future.done()}
         if not ended:
-            return 0
+            return None
         self._running -= ended
         self._dirty = True  # an ended lane's key may have more rows waiting
         # A lane that raised (a bug) leaves its rows `delivering`: the sweeper's lease.
         for future in ended:
             if future.exception() is not None:
                 log.error("delivery loop: a lane failed", exc_info=future.exception())
-        sent = batch.merge(f.result() for f in ended if f.exception() is None)
+        return batch.merge(f.result() for f in ended if f.exception() is None)
+
+    def _record_ended(self) -> int:
+        sent = self._take_ended()
+        if sent is None:
+            return 0
         batch.record_all(sent)
         return len(sent.outcomes) + len(sent.unsent)
 

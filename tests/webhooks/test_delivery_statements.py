@@ -2,11 +2,14 @@
 round trip to claim (lock + UPDATE … RETURNING, with the signing secrets) and one to
 record, whatever the batch's size. The loop's throughput and latency hang on these."""
 
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.webhooks.test_delivery_loop import publish
+from tests.webhooks.test_delivery_loop import publish, sequences_per_key
 from webhooks import batch, signing
 from webhooks.loop import DeliveryLoop
 from webhooks.models import Delivery, DisabledEndpoint
@@ -106,3 +109,29 @@ def test_a_loop_step_is_two_statements_once_warm(tenant, callbacks):
 
     assert held == 50
     assert len(queries) == 2, [q["sql"][:80] for q in queries]  # claim, record
+
+
+def test_a_running_loop_records_and_claims_in_one_round_trip(tenant, callbacks):
+    loop = DeliveryLoop(batch_size=50)
+    loop._promoted_at = float("inf")
+    signing.webhook_secrets(tenant)
+    publish(tenant, callbacks.url, KEYS, per_key=2)
+    pool = ThreadPoolExecutor(loop.lanes)
+    try:
+        loop.pump(pool)  # the first 8 keys' rows (both of each), one lane per key
+        futures.wait(loop._running)
+        first = set(Delivery.unscoped.filter(state=D.DELIVERING).values_list("pk", flat=True))
+
+        with CaptureQueriesContext(connection) as queries:
+            loop.pump(pool)  # records those 8 lanes, claims the 2 keys left
+
+        assert len(queries) == 1, [q["sql"][:80] for q in queries]
+        assert set(Delivery.unscoped.filter(state=D.DELIVERED).values_list("pk", flat=True)) == (
+            first
+        )
+        assert len(loop._running) == len(KEYS) - loop.lanes
+        futures.wait(loop._running)
+        loop._settle()
+    finally:
+        pool.shutdown()
+    assert sequences_per_key(callbacks) == {key: [1, 2] for key in KEYS}

@@ -254,7 +254,7 @@ def send(client: httpx.Client, row: Delivery, keyring: Keyring, pins: dict) -> s
         )  # fmt: skip
     return single.Outcome(
         status=response.status_code,
-        excerpt=response.text[: single.EXCERPT],
+        excerpt=single.excerpt_of(response.text),
         latency_ms=int((time.monotonic() - started) * 1000),
         retry_after=single._retry_after(response.headers.get("Retry-After")),
     )

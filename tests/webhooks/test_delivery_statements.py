@@ -135,3 +135,16 @@ def test_a_running_loop_records_and_claims_in_one_round_trip(tenant, callbacks):
     finally:
         pool.shutdown()
     assert sequences_per_key(callbacks) == {key: [1, 2] for key in KEYS}
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_an_answer_with_a_nul_character_is_recorded(tenant, callbacks, status):
+    callbacks.status = status
+    callbacks.reply_to = lambda body: b"ok\x00then"
+    (made,) = publish(tenant, callbacks.url)
+
+    DeliveryLoop().step()
+
+    made.refresh_from_db()
+    assert made.state == (D.DELIVERED if status == 200 else D.RETRYING)
+    assert made.attempt_log.get().response_excerpt == "ok\ufffdthen"

@@ -13,6 +13,9 @@ webhook-ids. Then, for each line on stdin:
   does, timing each step: the claim transaction, the body and signatures, the SSRF guard,
   the POST and the record transaction; prints the mean milliseconds of each.
 
+- `BURST <n>`: (the cluster running and idle) n more events over the same connections,
+  committed together in one transaction; prints when they were committed and their ids.
+
 Anything else, or end of input, stops it.
 """
 
@@ -62,6 +65,37 @@ def backlog(connections: list, events: int, tag: str) -> dict:
         "emitted": len(webhook_ids),
         "seconds": seconds,
         "queued": OrmQ.objects.filter(key=Conf.CLUSTER_NAME).count(),  # ours and older
+        "webhook_ids": webhook_ids,
+    }
+
+
+def burst(connections: list, events: int, tag: str) -> dict:
+    """`events` events as `backlog` makes them, but all committed at one instant: each in
+    its own savepoint of one transaction, so a running, idle cluster sees the whole
+    backlog appear at `committed_at` (time.time() right after the COMMIT) and the time to
+    work it off leaves out both the cluster's boot and the emitting."""
+    from django.db import transaction
+
+    from calls.events import emit
+
+    webhook_ids = []
+    began = time.perf_counter()
+    with transaction.atomic():
+        for index in range(events):
+            with transaction.atomic():
+                event = emit(
+                    connections[index % len(connections)],
+                    "BenchEvent",
+                    benchRun=tag,
+                    benchSeq=index,
+                    sentAt=time.time(),
+                )
+            webhook_ids.append(f"msg_{event.event_id.hex}")
+    committed_at = time.time()
+    return {
+        "emitted": len(webhook_ids),
+        "seconds": time.perf_counter() - began,
+        "committed_at": committed_at,
         "webhook_ids": webhook_ids,
     }
 
@@ -209,6 +243,8 @@ def main() -> int:
         if command[:1] == ["RAW"] and len(command) == 2:
             body, headers = _signed_request(make_connections(args.callback, 1)[0], args.tag)
             result = raw_posts(args.callback, body, headers, int(command[1]))
+        elif command[:1] == ["BURST"] and len(command) == 2:
+            result = burst(connections, int(command[1]), f"{args.tag}-burst")
         elif command[:1] == ["COSTS"] and len(command) == 2:
             result = delivery_costs(make_connections(args.callback, 1)[0], int(command[1]))
         else:

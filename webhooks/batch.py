@@ -30,6 +30,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from callauto import outbound
+from webhooks import claims
 from webhooks import delivery as single
 from webhooks.keyring import Keyring
 from webhooks.models import Delivery, DeliveryAttempt, DisabledEndpoint
@@ -64,44 +65,22 @@ def _ranked_query(limit: int, per_key: int) -> QuerySet[Delivery]:
     return ranked[:limit]
 
 
-def _ranked(limit: int, per_key: int) -> list[Delivery]:
-    """The claim's SELECT. On PostgreSQL its SQL is built by the ORM once per process and
-    shape and the rows are made into Deliveries here: the loop claims after every lane,
-    and compiling this window query cost more Python than PostgreSQL took to run it
-    (issue 15: py-spy of `make bench PROFILE=1`, the loop's main thread was the limit)."""
-    query = _ranked_query(limit, per_key) if connection.vendor != "postgresql" else None
-    if query is not None:
-        return list(query)
-    key = (limit, per_key)
-    if key not in _RANKED_SQL:
-        _RANKED_SQL[key] = _ranked_query(limit, per_key).query.sql_with_params()
-    sql, params = _RANKED_SQL[key]
-    fields = Delivery._meta.concrete_fields  # the inner SELECT's col1..colN, in this order
-    names = [f.attname for f in fields]
-    convert = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if len(cursor.description) != len(fields) + 1:  # every column, then the rank
-            raise RuntimeError("the claim's SELECT no longer has the shape read here")
-        rows = cursor.fetchall()
-    deliveries = []
-    for row in rows:
-        values = list(row[: len(fields)])
-        for i, from_db in convert:
-            values[i] = from_db(values[i], None, connection)
-        deliveries.append(Delivery.from_db(connection.alias, names, values))
-    return deliveries
-
-
-_RANKED_SQL: dict[tuple[int, int], tuple[str, tuple]] = {}
-
-
 def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[Delivery]:
     """Take up to `limit` pending deliveries, in send order, of at most `keys` ordering
-    keys (lanes: a loop with 3 idle lanes takes 3 keys' rows); one transaction."""
+    keys (lanes: a loop with 3 idle lanes takes 3 keys' rows); one transaction. On
+    PostgreSQL one round trip (webhooks/claims.py), which also reads the batch's signing
+    secrets: `Sender` finds them on the rows (`row.secrets`) instead of a SELECT."""
+    if connection.vendor == "postgresql":
+        token = timezone.now()
+        rows, secrets = claims.claim(
+            lock=CLAIM_LOCK, limit=limit, per_key=per_key, keys=keys or limit, token=token
+        )
+        for row in rows:
+            row.secrets = secrets[row.tenant_id]
+        return rows
     with transaction.atomic():
         claim_lock()
-        rows = list(_ranked(limit, per_key))
+        rows = list(_ranked_query(limit, per_key))
         if keys is not None:
             rows = _first_lanes(rows, keys)
         if not rows:
@@ -129,6 +108,33 @@ def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[D
             rows = [row for row in rows if (row.tenant_id, row.url) not in disabled]
     for row in rows:
         row.state, row.claimed_at = D.DELIVERING, token
+    return rows
+
+
+def record_and_claim(sent: "Sent | None", limit: int, keys: int) -> list[Delivery]:
+    """`record_all(sent)`, then `claim(limit, keys=keys)`. On PostgreSQL, when every
+    outcome is a 2xx (or was not sent), both go in one round trip; a failure is recorded
+    first, on its own, as before (a 410 must disable its URL before the next claim)."""
+    if connection.vendor != "postgresql" or (sent and any(not o.ok for _, o in sent.outcomes)):
+        if sent:
+            record_all(sent)
+        return claim(limit, keys=keys)
+    before = None
+    if sent:
+        before = claims.record_ok_statement(
+            [
+                (row, o.status, o.latency_ms, o.excerpt[: single.EXCERPT])
+                for row, o in sent.outcomes
+            ],
+            [row.pk for row in sent.unsent],
+            timezone.now(),
+        )
+    token = timezone.now()
+    rows, secrets = claims.claim(
+        lock=CLAIM_LOCK, limit=limit, per_key=PER_KEY, keys=keys, token=token, before=before
+    )
+    for row in rows:
+        row.secrets = secrets[row.tenant_id]
     return rows
 
 
@@ -173,7 +179,9 @@ class Sender:
 
     def __init__(self, client: httpx.Client, rows: list[Delivery], *, budget: float) -> None:
         self.client = client
-        self.keyring = Keyring({row.tenant_id for row in rows})
+        tenants = {row.tenant_id for row in rows}
+        found = {row.tenant_id: row.secrets for row in rows if hasattr(row, "secrets")}
+        self.keyring = Keyring(tenants, found if found.keys() == tenants else None)
         self.pins: dict[str, tuple[str, dict, dict] | outbound.UnsafeUrl] = {}
         self.gone: set[tuple[int, str]] = set()  # answered 410: nothing more goes there
         self.stop_at = time.monotonic() + budget
@@ -246,21 +254,38 @@ def send(client: httpx.Client, row: Delivery, keyring: Keyring, pins: dict) -> s
         )  # fmt: skip
     return single.Outcome(
         status=response.status_code,
-        excerpt=response.text[: single.EXCERPT],
+        excerpt=single.excerpt_of(response.text),
         latency_ms=int((time.monotonic() - started) * 1000),
         retry_after=single._retry_after(response.headers.get("Retry-After")),
     )
 
 
-@transaction.atomic
 def record_all(sent: Sent) -> None:
     """Store every attempt and each delivery's next state; put back what was not sent.
 
-    2xx answers are written in bulk (one INSERT, one UPDATE per status code); failures go
-    through webhooks.delivery.record, which owns the retry schedule, 410 and dead letters.
+    2xx answers and what was not sent are written in bulk (PostgreSQL: one statement,
+    webhooks/claims.py; SQLite: one INSERT, one UPDATE per status code, in a transaction);
+    then failures go through webhooks.delivery.record (a transaction each), which owns the
+    retry schedule, 410 and dead letters.
     """
     now = timezone.now()
     ok = [(row, outcome) for row, outcome in sent.outcomes if outcome.ok]
+    if connection.vendor == "postgresql":
+        # Before the failures: a 410's record kills what is pending for its URL.
+        claims.record_ok(
+            [(row, o.status, o.latency_ms, o.excerpt[: single.EXCERPT]) for row, o in ok],
+            [row.pk for row in sent.unsent],
+            now,
+        )
+    else:
+        _record_bulk(ok, sent.unsent, now)
+    for row, outcome in sent.outcomes:
+        if not outcome.ok:
+            single.record(row, outcome)
+
+
+@transaction.atomic
+def _record_bulk(ok: list, unsent_rows: list[Delivery], now: object) -> None:
     attempts = [
         DeliveryAttempt(
             tenant_id=row.tenant_id,
@@ -282,12 +307,9 @@ def record_all(sent: Sent) -> None:
             state=D.DELIVERED, delivered_at=now, attempts=F("attempts") + 1,
             last_status=status, last_error="",
         )  # fmt: skip
-    if sent.unsent:  # before the failures: a 410's record kills what is pending for it
-        unsent = [row.pk for row in sent.unsent]
+    if unsent_rows:
+        unsent = [row.pk for row in unsent_rows]
         Delivery.unscoped.filter(pk__in=unsent, state=D.DELIVERING).update(state=D.PENDING)
-    for row, outcome in sent.outcomes:
-        if not outcome.ok:
-            single.record(row, outcome)
 
 
 def promote_due_retries() -> int:

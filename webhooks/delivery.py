@@ -180,10 +180,16 @@ def send(client: httpx.Client, delivery: Delivery) -> Outcome:
         )  # fmt: skip
     return Outcome(
         status=response.status_code,
-        excerpt=response.text[:EXCERPT],
+        excerpt=excerpt_of(response.text),
         latency_ms=int((time.monotonic() - started) * 1000),
         retry_after=_retry_after(response.headers.get("Retry-After")),
     )
+
+
+def excerpt_of(text: str) -> str:
+    """The start of an answer, as stored: PostgreSQL text cannot hold NUL (a receiver that
+    sent one would make every record of that delivery fail, and the lease resend it)."""
+    return text[:EXCERPT].replace("\x00", "\ufffd")
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -3,10 +3,11 @@
 A delivery loop signs hundreds of callbacks a second. Reading the JWT key and the tenant's
 `whsec_` secrets for each one, decrypting them and signing a fresh RS256 token was a fifth
 of a delivery's time. A Keyring reads the live secrets of every tenant of a batch in one
-statement, so a rotation (a new row, an expiry) is seen by the very next batch, in every
-process; the JWT key is looked up every REREAD_JWT_KEY seconds (a retired one stays
-valid). What is costly is cached per process by row id and ciphertext, which a rotation
-changes: the decrypted secret, the parsed RSA key. A bearer token is reused for
+statement (on PostgreSQL the claim returns them with its rows), so a rotation (a new row,
+an expiry) is seen by the very next batch, in every process; the JWT key is looked up
+every REREAD_JWT_KEY seconds (a retired one stays valid). What is costly is cached per
+process by row id and ciphertext, which a rotation changes: the decrypted secret, the
+parsed RSA key. A bearer token is reused for
 REUSE_TOKEN of its five-minute life (a receiver checks it the same way either way).
 """
 
@@ -50,14 +51,23 @@ def _current_jwt_key() -> JwtSigningKey:
 class Keyring:
     """The keys that sign callbacks for `tenant_ids`, as stored right now."""
 
-    def __init__(self, tenant_ids: set[int]) -> None:
+    def __init__(
+        self, tenant_ids: set[int], secrets: dict[int, list[tuple[int, str]]] | None = None
+    ) -> None:
+        """`secrets`: each tenant's live (row id, ciphertext), newest first, if the caller
+        read them already (the PostgreSQL claim does, in its own statement)."""
         self.jwt_key: JwtSigningKey = _current_jwt_key()
-        live = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-        rows = (
-            WebhookSecret.unscoped.filter(live, tenant_id__in=tenant_ids)
-            .order_by("-created_at")
-            .values_list("tenant_id", "pk", "secret_encrypted")
-        )
+        if secrets is not None:
+            rows = [
+                (tenant, pk, encrypted) for tenant in secrets for pk, encrypted in secrets[tenant]
+            ]
+        else:
+            live = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+            rows = (
+                WebhookSecret.unscoped.filter(live, tenant_id__in=tenant_ids)
+                .order_by("-created_at")
+                .values_list("tenant_id", "pk", "secret_encrypted")
+            )
         self._signers: dict[int, list[Webhook]] = defaultdict(list)
         for tenant_id, pk, encrypted in rows:
             self._signers[tenant_id].append(_webhook(pk, encrypted))

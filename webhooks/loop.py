@@ -18,12 +18,21 @@ hundreds of calls each step of every call took seconds. `step()` is one barrier 
   into the outbox (webhooks migration 0002), or DELIVERY_POLL_SECONDS at most;
 - on SQLite (no NOTIFY) it polls every DELIVERY_POLL_SECONDS.
 
+With lanes in flight and a lane free it waits in one select() on the database socket
+(NOTIFY) and a pipe each lane writes to as it ends, so neither waits for a polling slice.
+It claims only when a claim may find something (a NOTIFY, a lane ended, a poll ran out,
+or the last claim filled every free lane): each claim is a round trip on the main thread,
+which is what bounds a loop (issue 15), and webhooks/claims.py makes it one.
+
 Several loops may run (in one or many processes): claims are serialised, so order per
 connection holds. A loop that dies leaves its claimed rows to the sweeper (lease) and is
 restarted by qcluster; any error just closes the database connection and tries again.
 """
 
+import contextlib
 import logging
+import os
+import select
 import signal
 import threading
 import time
@@ -42,7 +51,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "callauto_deliveries"
 PROMOTE_EVERY = 1.0  # seconds between looks for retries that are due
 BACKOFF = 1.0  # seconds to wait after an error (database restarting, ...)
-LANE_CHECK = 0.01  # seconds between looks for an ended lane while waiting for a NOTIFY
 
 
 def new_client() -> httpx.Client:
@@ -70,14 +78,28 @@ class DeliveryLoop:
         self._promoted_at = 0.0
         self._running: set[Future] = set()  # lanes being sent (run() only)
         self._lane_ended = threading.Event()
+        self._wake: tuple[int, int] | None = None  # run(): a lane's end writes a byte here
+        # Whether a claim may find something: a NOTIFY came, a lane ended (its key may have
+        # more), a poll ran out, or the last claim filled every free lane.
+        self._dirty = True
 
     def stop(self, *args: object) -> None:
         """Finish the lanes in hand, then return from run() (safe in a signal handler)."""
         self.stopping.set()
+        self._signal()
+
+    def _signal(self) -> None:
+        """A lane ended (or stop): wake the main thread at once, wherever it waits."""
         self._lane_ended.set()
+        if self._wake is not None:
+            with contextlib.suppress(OSError):  # full (already signalled) or closed
+                os.write(self._wake[1], b"x")
 
     def run(self) -> None:
         pool = self.pool or ThreadPoolExecutor(1, "delivery")
+        self._wake = os.pipe()
+        for fd in self._wake:
+            os.set_blocking(fd, False)
         try:
             while not self.stopping.is_set():
                 try:
@@ -92,38 +114,56 @@ class DeliveryLoop:
             pool.shutdown()
             self.client.close()
             self._reset()
+            wake, self._wake = self._wake, None
+            for fd in wake:
+                os.close(fd)
 
     def pump(self, pool: ThreadPoolExecutor) -> int:
         """Record the lanes that ended, then claim rows for the free lanes and start them;
-        return how many deliveries were recorded or started (0: wait)."""
+        return how many deliveries were recorded or started (0: wait). Recording and
+        claiming are one round trip on PostgreSQL (batch.record_and_claim)."""
         self._prepare()
-        recorded = self._record_ended()
+        ended = self._take_ended()
+        recorded = len(ended.outcomes) + len(ended.unsent) if ended else 0
         now = time.monotonic()
         if now - self._promoted_at >= PROMOTE_EVERY:
             self._promoted_at = now
-            batch.promote_due_retries()
+            if batch.promote_due_retries():
+                self._dirty = True
         free = self.lanes - len(self._running)
-        if free <= 0:
+        if free <= 0 or not self._dirty:
+            if ended:
+                batch.record_all(ended)
             return recorded
-        rows = batch.claim(self.batch_size, keys=free)
+        rows = batch.record_and_claim(ended, self.batch_size, free)
+        lanes = batch.lanes(rows)
+        # Fewer lanes than were free: every claimable row is in hand (until something new).
+        self._dirty = len(lanes) >= free
         if rows:
             sender = batch.Sender(self.client, rows, budget=batch.batch_budget())
-            for lane in batch.lanes(rows):
+            for lane in lanes:
                 future = pool.submit(sender.run_lane, lane)
                 self._running.add(future)
-                future.add_done_callback(lambda _: self._lane_ended.set())
+                future.add_done_callback(lambda _: self._signal())
         return recorded + len(rows)
 
-    def _record_ended(self) -> int:
+    def _take_ended(self) -> batch.Sent | None:
+        """The outcomes of the lanes that ended (to be recorded), or None."""
         ended = {future for future in self._running if future.done()}
         if not ended:
-            return 0
+            return None
         self._running -= ended
+        self._dirty = True  # an ended lane's key may have more rows waiting
         # A lane that raised (a bug) leaves its rows `delivering`: the sweeper's lease.
         for future in ended:
             if future.exception() is not None:
                 log.error("delivery loop: a lane failed", exc_info=future.exception())
-        sent = batch.merge(f.result() for f in ended if f.exception() is None)
+        return batch.merge(f.result() for f in ended if f.exception() is None)
+
+    def _record_ended(self) -> int:
+        sent = self._take_ended()
+        if sent is None:
+            return 0
         batch.record_all(sent)
         return len(sent.outcomes) + len(sent.unsent)
 
@@ -139,24 +179,44 @@ class DeliveryLoop:
             log.exception("delivery loop: recording the last lanes failed (lease applies)")
 
     def wait_pipelined(self) -> None:
-        """Until a lane ends or, with a lane free, something may be pending."""
+        """Until a lane ends or, with a lane free, something may be pending: one select()
+        on the database socket (NOTIFY) and the lanes' wake-up pipe, so either is seen at
+        once (no polling slices)."""
         if not self._running:
             self.wait()
             return
         if len(self._running) >= self.lanes or connection.vendor != "postgresql":
             self._lane_ended.wait(self.poll)
             self._lane_ended.clear()
+            self._drain_wake()
             return
         raw = connection.connection
-        deadline = time.monotonic() + self.poll
-        while not self._lane_ended.is_set() and time.monotonic() < deadline:
-            # Short NOTIFY waits, so a lane's end is seen within LANE_CHECK seconds.
-            if raw is None or any(True for _ in raw.notifies(timeout=LANE_CHECK, stop_after=1)):
-                if raw is not None:
-                    for _ in raw.notifies(timeout=0):  # one claim serves them all
-                        pass
-                break
+        if raw is None:
+            self._dirty = True
+            return
+        if self._lane_ended.is_set() or self._notified(raw):
+            self._lane_ended.clear()
+            self._drain_wake()
+            return
+        ready, _, _ = select.select([raw.fileno(), self._wake[0]], [], [], self.poll)
         self._lane_ended.clear()
+        self._drain_wake()
+        if self._notified(raw) or not ready:  # a NOTIFY, or the poll ran out: claim
+            self._dirty = True
+
+    def _notified(self, raw: object) -> bool:
+        """Whether NOTIFYs came (read without waiting; one claim serves them all)."""
+        if any(True for _ in raw.notifies(timeout=0)):
+            self._dirty = True
+            return True
+        return False
+
+    def _drain_wake(self) -> None:
+        if self._wake is None:
+            return
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake[0], 512):
+                pass
 
     def step(self) -> int:
         """Claim, send and record one batch; return how many deliveries it held."""
@@ -177,6 +237,7 @@ class DeliveryLoop:
             time.sleep(self.poll)
             return
         raw = connection.connection
+        self._dirty = True  # a NOTIFY or the poll running out: claim either way
         if raw is None or raw is not self._session:
             return  # a new connection: step() listens first, then claims
         for _ in raw.notifies(timeout=self.poll, stop_after=1):
@@ -202,6 +263,7 @@ class DeliveryLoop:
 
     def _reset(self) -> None:
         self._session = None
+        self._dirty = True
         connections.close_all()
 
 

@@ -100,9 +100,11 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(tenant, callbacks):
     control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
     statements = [q for q in queries if not q["sql"].startswith(control)]
     assert held == 50
-    # claim: lock, select, update, disabled endpoints; keys: JWT key, secrets;
-    # record: one INSERT of attempts, one UPDATE of deliveries; the due-retry promotion.
-    assert len(statements) <= 10, [q["sql"][:80] for q in statements]
+    # PostgreSQL: claim (lock + UPDATE … RETURNING with the secrets), record, maybe the
+    # due-retry promotion (test_delivery_statements.py has the exact counts). SQLite:
+    # claim: select, update, disabled endpoints; secrets; record: INSERT, UPDATE; promotion.
+    bound = 3 if connection.vendor == "postgresql" else 7
+    assert len(statements) <= bound, [q["sql"][:80] for q in statements]
 
 
 def test_a_failed_callback_is_retried_and_the_next_ones_still_go(tenant, callbacks):

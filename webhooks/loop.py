@@ -189,6 +189,8 @@ class DeliveryLoop:
             self._lane_ended.wait(self.poll)
             self._lane_ended.clear()
             self._drain_wake()
+            if connection.vendor != "postgresql":
+                self._dirty = True  # no NOTIFY here: a lane's end or the poll says claim
             return
         raw = connection.connection
         if raw is None:
@@ -233,11 +235,11 @@ class DeliveryLoop:
 
     def wait(self) -> None:
         """Until something may be pending: a NOTIFY (PostgreSQL) or the poll interval."""
+        self._dirty = True  # a NOTIFY or the poll running out: claim either way
         if connection.vendor != "postgresql":
             time.sleep(self.poll)
             return
         raw = connection.connection
-        self._dirty = True  # a NOTIFY or the poll running out: claim either way
         if raw is None or raw is not self._session:
             return  # a new connection: step() listens first, then claims
         for _ in raw.notifies(timeout=self.poll, stop_after=1):

@@ -40,23 +40,28 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _emit(connections: list, index: int, tag: str) -> str:
+    """Event number `index` of the run, round-robin over `connections`; its webhook-id."""
+    from calls.events import emit
+
+    event = emit(
+        connections[index % len(connections)],
+        "BenchEvent",
+        benchRun=tag,
+        benchSeq=index,
+        sentAt=time.time(),
+    )
+    return f"msg_{event.event_id.hex}"
+
+
 def backlog(connections: list, events: int, tag: str) -> dict:
     from django.db import transaction
-
-    from calls.events import emit
 
     webhook_ids = []
     began = time.perf_counter()
     for index in range(events):
         with transaction.atomic():
-            event = emit(
-                connections[index % len(connections)],
-                "BenchEvent",
-                benchRun=tag,
-                benchSeq=index,
-                sentAt=time.time(),
-            )
-        webhook_ids.append(f"msg_{event.event_id.hex}")
+            webhook_ids.append(_emit(connections, index, tag))
     seconds = time.perf_counter() - began
     from django_q.conf import Conf
     from django_q.models import OrmQ
@@ -76,21 +81,12 @@ def burst(connections: list, events: int, tag: str) -> dict:
     work it off leaves out both the cluster's boot and the emitting."""
     from django.db import transaction
 
-    from calls.events import emit
-
     webhook_ids = []
     began = time.perf_counter()
     with transaction.atomic():
         for index in range(events):
             with transaction.atomic():
-                event = emit(
-                    connections[index % len(connections)],
-                    "BenchEvent",
-                    benchRun=tag,
-                    benchSeq=index,
-                    sentAt=time.time(),
-                )
-            webhook_ids.append(f"msg_{event.event_id.hex}")
+                webhook_ids.append(_emit(connections, index, tag))
     committed_at = time.time()
     return {
         "emitted": len(webhook_ids),

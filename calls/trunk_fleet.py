@@ -39,14 +39,8 @@ def trunk_of(route: str) -> int | None:
 
 def route_for_dial(tenant_id: int, to_raw_id: str, caller_id: str) -> str:
     """The network a leg to `to_raw_id` placed from `caller_id` goes out on."""
-    if not to_raw_id.startswith("4:") or not caller_id:
-        return ""
-    trunk_id = (
-        PhoneNumber.unscoped.filter(tenant_id=tenant_id, e164=caller_id, trunk__enabled=True)
-        .values_list("trunk_id", flat=True)
-        .first()
-    )
-    return route_of(trunk_id) if trunk_id else ""
+    key = (tenant_id, to_raw_id, caller_id)
+    return routes_for_dials([key])[key]
 
 
 def routes_for_dials(dials: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], str]:

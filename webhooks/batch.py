@@ -71,13 +71,7 @@ def claim(limit: int, per_key: int = PER_KEY, keys: int | None = None) -> list[D
     PostgreSQL one round trip (webhooks/claims.py), which also reads the batch's signing
     secrets: `Sender` finds them on the rows (`row.secrets`) instead of a SELECT."""
     if connection.vendor == "postgresql":
-        token = timezone.now()
-        rows, secrets = claims.claim(
-            lock=CLAIM_LOCK, limit=limit, per_key=per_key, keys=keys or limit, token=token
-        )
-        for row in rows:
-            row.secrets = secrets[row.tenant_id]
-        return rows
+        return _claim_pg(limit, per_key, keys or limit)
     with transaction.atomic():
         claim_lock()
         rows = list(_ranked_query(limit, per_key))
@@ -122,20 +116,29 @@ def record_and_claim(sent: "Sent | None", limit: int, keys: int) -> list[Deliver
     before = None
     if sent:
         before = claims.record_ok_statement(
-            [
-                (row, o.status, o.latency_ms, o.excerpt[: single.EXCERPT])
-                for row, o in sent.outcomes
-            ],
-            [row.pk for row in sent.unsent],
-            timezone.now(),
+            _ok_rows(sent.outcomes), [row.pk for row in sent.unsent], timezone.now()
         )
-    token = timezone.now()
+    return _claim_pg(limit, PER_KEY, keys, before)
+
+
+def _claim_pg(
+    limit: int, per_key: int, keys: int, before: tuple[str, list] | None = None
+) -> list[Delivery]:
+    """The PostgreSQL claim (webhooks/claims.py), each row carrying its tenant's secrets."""
     rows, secrets = claims.claim(
-        lock=CLAIM_LOCK, limit=limit, per_key=PER_KEY, keys=keys, token=token, before=before
-    )
+        lock=CLAIM_LOCK, limit=limit, per_key=per_key, keys=keys, token=timezone.now(),
+        before=before,
+    )  # fmt: skip
     for row in rows:
         row.secrets = secrets[row.tenant_id]
     return rows
+
+
+def _ok_rows(outcomes: list) -> list[tuple[Delivery, int, int, str]]:
+    """The 2xx outcomes as claims.record_ok_statement takes them."""
+    return [
+        (row, o.status, o.latency_ms, o.excerpt[: single.EXCERPT]) for row, o in outcomes if o.ok
+    ]
 
 
 def lane_of(row: Delivery) -> str:
@@ -269,15 +272,11 @@ def record_all(sent: Sent) -> None:
     retry schedule, 410 and dead letters.
     """
     now = timezone.now()
-    ok = [(row, outcome) for row, outcome in sent.outcomes if outcome.ok]
+    # Before the failures: a 410's record kills what is pending for its URL.
     if connection.vendor == "postgresql":
-        # Before the failures: a 410's record kills what is pending for its URL.
-        claims.record_ok(
-            [(row, o.status, o.latency_ms, o.excerpt[: single.EXCERPT]) for row, o in ok],
-            [row.pk for row in sent.unsent],
-            now,
-        )
+        claims.record_ok(_ok_rows(sent.outcomes), [row.pk for row in sent.unsent], now)
     else:
+        ok = [(row, outcome) for row, outcome in sent.outcomes if outcome.ok]
         _record_bulk(ok, sent.unsent, now)
     for row, outcome in sent.outcomes:
         if not outcome.ok:

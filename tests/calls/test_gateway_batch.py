@@ -70,6 +70,18 @@ def _state(call: Call) -> str:
     return Call.unscoped.get(pk=call.pk).state
 
 
+def _two_answers_and_a_bad_event(tenant) -> tuple[Gateway, Call, Call]:
+    """Two calls dialled; their answers are due and the next poll adds an event about the
+    first ("doomed") that ingestion fails on."""
+    clock = VirtualClock()
+    carrier = AddsABadEvent(clock)
+    gateway = Gateway(carrier, batch_seconds=60)
+    doomed, fine = _dial(tenant, gateway, 2)
+    carrier.bad_leg = str(Participant.unscoped.get(call=doomed).leg_id)
+    clock.advance_to(2)
+    return gateway, doomed, fine
+
+
 def test_a_polls_events_are_ingested_in_one_commit(tenant, no_delivery_commits):
     clock = VirtualClock()
     gateway = Gateway(SimulatedCarrier(clock), batch_seconds=60)  # time bound aside
@@ -87,12 +99,7 @@ def test_a_polls_events_are_ingested_in_one_commit(tenant, no_delivery_commits):
 
 
 def test_one_bad_event_in_a_batch_undoes_only_itself(tenant, explosive_kind, no_delivery_commits):
-    clock = VirtualClock()
-    carrier = AddsABadEvent(clock)
-    gateway = Gateway(carrier, batch_seconds=60)
-    doomed, fine = _dial(tenant, gateway, 2)
-    carrier.bad_leg = str(Participant.unscoped.get(call=doomed).leg_id)
-    clock.advance_to(2)
+    gateway, doomed, fine = _two_answers_and_a_bad_event(tenant)
 
     with CaptureQueriesContext(connection) as queries:
         gateway.ingest_events()  # both answers, then the bad event about `doomed`
@@ -162,12 +169,7 @@ def _emit_then_explode(event: CarrierEvent) -> bool:
 
 
 def test_what_a_failing_event_emitted_is_not_written(tenant, no_delivery_commits):
-    clock = VirtualClock()
-    carrier = AddsABadEvent(clock)
-    gateway = Gateway(carrier, batch_seconds=60)
-    doomed, fine = _dial(tenant, gateway, 2)
-    carrier.bad_leg = str(Participant.unscoped.get(call=doomed).leg_id)
-    clock.advance_to(2)
+    gateway, doomed, fine = _two_answers_and_a_bad_event(tenant)
     ingest.register_handler(EXPLODES, _emit_then_explode)
     try:
         gateway.ingest_events()  # fast path fails; the batch again, a savepoint per event

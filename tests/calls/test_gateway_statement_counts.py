@@ -76,20 +76,29 @@ def _types(call: Call) -> list[str]:
     )
 
 
-def test_the_gateway_steps_of_one_call(tenant, no_delivery_commits):
-    clock, gateway, conn = _call(tenant)
+def _each_step(tenant, clock, gateway, conns) -> dict:
+    """Dial, answer, play, play's events and hang up `conns` (all at once in each step);
+    each step's statement counts."""
     costs = {"dial": _counted(gateway.run_commands)}
     clock.advance_to(1.5)
     costs["answer"] = _counted(gateway.ingest_events)
-    media_verbs.play(
-        tenant, conn.call_connection_id, sources=[PlaySource(kind="text", text="Hello")],
-        play_to=[],
-    )  # fmt: skip
+    for conn in conns:
+        media_verbs.play(
+            tenant, conn.call_connection_id, sources=[PlaySource(kind="text", text="Hello")],
+            play_to=[],
+        )  # fmt: skip
     costs["play"] = _counted(gateway.run_commands)
     clock.advance_to(30)
     costs["play events"] = _counted(gateway.ingest_events)
-    call_verbs.hang_up(tenant, conn.call_connection_id)
+    for conn in conns:
+        call_verbs.hang_up(tenant, conn.call_connection_id)
     costs["hang-up command"] = _counted(gateway.run_commands)
+    return costs
+
+
+def test_the_gateway_steps_of_one_call(tenant, no_delivery_commits):
+    clock, gateway, conn = _call(tenant)
+    costs = _each_step(tenant, clock, gateway, [conn])
 
     assert _types(conn.call) == [
         "CallConnected", "ParticipantsUpdated", "PlayStarted", "PlayCompleted",
@@ -125,20 +134,7 @@ def test_ten_calls_in_one_batch_each_step(tenant, no_delivery_commits):
     """What the bench runs: many calls' commands and events per batch; a batch's round
     trips per call is what bounds the gateway's rate."""
     clock, gateway, conns = _calls(tenant, 10)
-    costs = {"dial": _counted(gateway.run_commands)}
-    clock.advance_to(1.5)
-    costs["answer"] = _counted(gateway.ingest_events)
-    for conn in conns:
-        media_verbs.play(
-            tenant, conn.call_connection_id, sources=[PlaySource(kind="text", text="Hello")],
-            play_to=[],
-        )  # fmt: skip
-    costs["play"] = _counted(gateway.run_commands)
-    clock.advance_to(30)
-    costs["play events"] = _counted(gateway.ingest_events)
-    for conn in conns:
-        call_verbs.hang_up(tenant, conn.call_connection_id)
-    costs["hang-up command"] = _counted(gateway.run_commands)
+    costs = _each_step(tenant, clock, gateway, conns)
 
     assert all(len(_types(conn.call)) == 5 for conn in conns)
     # Before (main at ab4b0c6): dial (63, 20, 1), answer (192, 20, 1), play (63, 20, 1),

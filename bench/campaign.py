@@ -29,6 +29,7 @@ import psycopg
 
 from bench import report
 from bench.config import DATABASE_URL, GUNICORN, JSON_MARKER, PYTHON, ROOT, base_env
+from bench.cpu import CpuMeter, per_call_table
 from bench.procs import BenchError, Service, free_port, manage, wait_http_ok
 
 SLUG = "bench-campaign"
@@ -58,8 +59,9 @@ def prepare(count: int, rate: float, first_slot: float) -> None:
         model.unscoped.filter(tenant=tenant).delete()
     Call.unscoped.filter(tenant=tenant).delete()
     Delivery.unscoped.filter(tenant=tenant).delete()  # an earlier run's, to a dead port
+    zone = midday_zone(first_slot)
     Tenant.objects.filter(pk=tenant.pk).update(
-        calls_per_second=int(rate), max_concurrent_calls=MAX_CONCURRENT, time_zone="UTC"
+        calls_per_second=int(rate), max_concurrent_calls=MAX_CONCURRENT, time_zone=zone
     )
     number = PhoneNumber.unscoped.filter(e164=CALLER).first() or PhoneNumber.unscoped.create(
         tenant=tenant, e164=CALLER
@@ -71,7 +73,7 @@ def prepare(count: int, rate: float, first_slot: float) -> None:
     )  # fmt: skip
     phones = [f"+1425556{n:04d}" for n in range(count)]
     contacts = Contact.unscoped.bulk_create(
-        Contact(tenant=tenant, name="Pat Bench", phone=p, time_zone="UTC") for p in phones
+        Contact(tenant=tenant, name="Pat Bench", phone=p, time_zone=zone) for p in phones
     )
     appointments = [
         Appointment(
@@ -91,6 +93,17 @@ def prepare(count: int, rate: float, first_slot: float) -> None:
         SimulatedCallee(tenant=tenant, raw_id=f"4:{p}", keys=[[1, "1", "prompt"]]) for p in phones
     )
     print(JSON_MARKER + json.dumps({"tenant_id": tenant.pk}), flush=True)
+
+
+def midday_zone(instant: float) -> str:
+    """A fixed-offset zone where `instant` is about noon: reminders call only 08:00-21:00
+    local (campaigns.quiet_hours), and the bench must not depend on when it is run (in UTC
+    after 21:00 every appointment was skipped as outside its window)."""
+    from datetime import UTC, datetime
+
+    offset = 12 - datetime.fromtimestamp(instant, UTC).hour  # -11 .. +12 hours
+    # The Etc/ zones' signs are POSIX-style, inverted: Etc/GMT-3 is UTC+3.
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
 
 
 def shift_if_late(first_slot: float) -> None:
@@ -232,14 +245,25 @@ def run(
         Service("campaign-gateway", [PYTHON, "manage.py", "run_gateway"], env, var_dir) as gw,
         contextlib.ExitStack() as more_gateways,
     ):  # fmt: skip
+        extra_gateways = {}
         for n in range(2, gateways + 1):
             # Each owns the calls whose first command it ran (commands are claimed SKIP
             # LOCKED), so the simulated calls spread over the gateway processes.
             argv = [PYTHON, "manage.py", "run_gateway", "--id", f"gateway-{n}"]
-            more_gateways.enter_context(Service(f"campaign-gateway-{n}", argv, env, var_dir))
+            extra_gateways[f"gateway-{n}"] = more_gateways.enter_context(
+                Service(f"campaign-gateway-{n}", argv, env, var_dir)
+            )
         wait_http_ok(port, "/healthz", gunicorn, seconds=LEAD)  # slow boots on a busy machine
         with Service("campaign-dispatcher", [PYTHON, "manage.py", "shell", "-c", dispatch],
-                     env, var_dir):  # fmt: skip
+                     env, var_dir) as dispatcher:  # fmt: skip
+            groups = {"web": gunicorn, "qcluster": qcluster, "gateway": gw}
+            groups.update(extra_gateways, dispatcher=dispatcher)
+            meter = CpuMeter(
+                {name: svc.process.pid for name, svc in groups.items()},
+                psycopg.conninfo.conninfo_to_dict(DATABASE_URL)["dbname"],
+                pids={"postgresql (bench's progress polls)": db.info.backend_pid},
+            )
+            metered_from = time.monotonic()
             spies = []
             if profile:
                 time.sleep(max(0.0, first_slot - time.time()))
@@ -251,13 +275,20 @@ def run(
             while time.time() < deadline:
                 now = progress_now(db, tenant_id)
                 peak_live = max(peak_live, now["live"])
+                meter.sample()
                 print(f"  t={time.time() - first_slot:6.0f} s  {now}", flush=True)
                 if now["waiting"] == 0 and now["ended"] >= now["placed"] and now["live"] == 0:
                     break
                 time.sleep(5)
             for spy in spies:
                 spy.wait(timeout=60)
+            meter.sample()
+            cpu, cpu_wall, ended = meter.totals(), time.monotonic() - metered_from, now["ended"]
     out = shell_json(env, "campaign.results()")
+    out["cpu"] = per_call_table(cpu, ended, cpu_wall)
+    out["cpu_title"] = (
+        f"CPU from the dispatcher's start to the end ({ended} calls ended, {cpu_wall:.0f} s):"
+    )
     out["peak_live"] = peak_live
     out["logs"] = str(var_dir)
     return out
@@ -319,6 +350,9 @@ def main() -> int:
         (f"goal: p99 <= {LAG_GOAL:g} s, 0 lost, 0 duplicated", "met" if met else "NOT met"),
     ]
     print(report.table(["campaign in real time", "value"], rows))
+    # What a call costs each process: the ceiling the cores set, whatever the pipeline does.
+    print(out["cpu_title"])
+    print("\n".join(out["cpu"]))
     print(f"(process logs in {out['logs']})")
     return 0 if met else 2
 

@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.config import DATABASE_URL, GUNICORN, PYTHON, base_env
+from bench.cpu import CpuMeter, per_call_table
 from bench.procs import Service, free_port, manage, wait_http_ok
 
 SLUG = "bench-notify"
@@ -146,7 +147,11 @@ def start(env: dict[str, str], log_dir: Path, port: int) -> list[Service]:
 
 
 def watch(
-    notification, services: list[Service], limit: float, until_dialled: bool = False
+    notification,
+    services: list[Service],
+    limit: float,
+    until_dialled: bool = False,
+    meter: CpuMeter | None = None,
 ) -> float:
     """Print progress every 10 s until every recipient is done (`until_dialled`: until
     every one was dialled); the wall time taken."""
@@ -169,6 +174,8 @@ def watch(
             break
         if until_dialled and state["total"] and state["remaining"] == 0:
             break
+        if meter is not None:
+            meter.sample()
         time.sleep(1.0)
     return time.monotonic() - started
 
@@ -197,6 +204,7 @@ def figures(notification, count: int) -> dict:
         ).values_list("acknowledged_at", flat=True)
     )
     answerers = len({d[0] for d in dials if d[2] is not None})
+    ended = sum(1 for d in dials if d[3] is not None)
     p95 = (
         acks[math.ceil(0.95 * answerers) - 1]
         if answerers and len(acks) >= 0.95 * answerers
@@ -210,6 +218,7 @@ def figures(notification, count: int) -> dict:
         "all_dialled_s": (max(d[1] for d in dials) - start).total_seconds() if dials else None,
         "ack95_s": (p95 - start).total_seconds() if p95 else None,
         "answerers": answerers,
+        "ended": ended,
         "acknowledged": len(acks),
         "peak_cps": max(per_second.values()) if per_second else 0,
         "peak_concurrent": peak_live,
@@ -227,13 +236,35 @@ def run(args: argparse.Namespace, env: dict[str, str], var_dir: Path, port: int,
     log_dir.mkdir(exist_ok=True)
     services = start(env, log_dir, port)
     try:
+        meter = CpuMeter(
+            {s.name: s.process.pid for s in services},
+            _database_name(),
+            # The bench's own session polls progress every second: its cost is not a call's.
+            pids={"postgresql (bench's progress polls)": _backend_pid()},
+        )
         notify.launch(notification.tenant, notification.pk, actor=None)
         notification.refresh_from_db()
-        wall = watch(notification, services, args.limit, args.until_dialled)
+        wall = watch(notification, services, args.limit, args.until_dialled, meter)
+        meter.sample()
     finally:
         for service in reversed(services):
             service.stop()
-    return figures(notification, args.households), wall
+    result = figures(notification, args.households)
+    result["cpu"] = meter.totals()
+    return result, wall
+
+
+def _database_name() -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    connection.ensure_connection()
+    return connection.connection.info.backend_pid
 
 
 def report(args: argparse.Namespace, cps: int, result: dict, wall: float) -> bool:
@@ -259,6 +290,11 @@ def report(args: argparse.Namespace, cps: int, result: dict, wall: float) -> boo
     ]  # fmt: skip
     for name, value in rows:
         print(f"| {name} | {value} |", flush=True)
+    # What a call costs each process: the ceiling the cores set, whatever the pipeline does.
+    print()
+    print(f"CPU while the campaign ran ({result['ended']} calls ended, {wall:.0f} s):")
+    for row in per_call_table(result["cpu"], result["ended"], wall):
+        print(row, flush=True)
     ok = (
         result["skipped"] == 0
         and result["dialled_twice"] == 0

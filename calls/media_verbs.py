@@ -61,7 +61,7 @@ def _new_operation(
     operation_context: str = "",
     operation_callback_uri: str = "",
 ) -> MediaOperation:
-    op = Op.unscoped.create(
+    op = Op(
         tenant_id=connection.tenant_id,
         call_id=connection.call_id,
         connection=connection,
@@ -71,12 +71,28 @@ def _new_operation(
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
     )
+    live = Op.unscoped.filter(call_id=op.call_id, state__in=LIVE).order_by("pk")
     if interrupt:
-        for other in Op.unscoped.select_for_update().filter(call_id=op.call_id, state__in=LIVE):
-            if other.pk != op.pk and other.overlaps(op):
-                cancel(other)
-    schedule(connection.call_id)
-    op.refresh_from_db()
+        live = live.select_for_update()
+    others = []
+    for other in live:
+        if interrupt and other.overlaps(op):
+            cancel(other)
+        else:
+            others.append(other)
+    if any(other.state == S.QUEUED for other in others):
+        # Operations wait already: `schedule` decides, in request order, what starts.
+        op.save(force_insert=True)
+        schedule(connection.call_id)
+        op.refresh_from_db()
+        return op
+    # Nothing waits, so `schedule` would start this one unless a running one blocks it:
+    # decide before the INSERT (one statement, and no read back of what was written).
+    if not any(op.overlaps(other) for other in others):
+        op.state, op.started_at = S.RUNNING, timezone.now()
+    op.save(force_insert=True)
+    if op.state == S.RUNNING:
+        _command(op, CarrierCommand.Kind.MEDIA_START)
     return op
 
 

@@ -17,6 +17,7 @@ from calls.identifiers import Identifier
 from calls.lookups import find_participant, get_connection, require_active
 from calls.models import CallConnection, CarrierCommand, MediaOperation, Participant
 from calls.transitions import transition
+from calls.verb_atomic import atomic_verb
 from carrier.interface import CarrierEvent, MediaOutcome
 from carrier.media.dtmf import TONE_NAMES
 from carrier.media.play_sources import PlaySource
@@ -178,7 +179,7 @@ def _emit(op: MediaOperation, event_type: str, **data: object) -> None:
 # --- verbs ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@atomic_verb
 def play(
     tenant: Tenant,
     call_connection_id: str,
@@ -207,7 +208,7 @@ def play(
     )
 
 
-@transaction.atomic
+@atomic_verb
 def recognize(
     tenant: Tenant,
     call_connection_id: str,
@@ -261,7 +262,7 @@ def recognize_dtmf(tenant: Tenant, call_connection_id: str, **options: object) -
     return recognize(tenant, call_connection_id, input_type="dtmf", **options)  # type: ignore[arg-type]
 
 
-@transaction.atomic
+@atomic_verb
 def send_dtmf(
     tenant: Tenant,
     call_connection_id: str,

@@ -25,7 +25,7 @@ BUDGET = {
     "RecognizeCompleted": 10,
     "PlayStarted": 2,
     "PlayCompleted": 17,
-    "CallDisconnected": 14,
+    "CallDisconnected": 12,
 }
 
 

@@ -15,7 +15,8 @@ from calls.identifiers import Identifier
 from calls.lookups import CallNotActive, get_connection
 from calls.media_verbs import cancel_for_call, cancel_for_connection
 from calls.models import Call, CallConnection, CarrierCommand, Participant
-from calls.transitions import transition
+from calls.transitions import transition, transition_numbered
+from calls.verb_atomic import atomic_verb
 from tenants import audit
 from tenants.models import PhoneNumber, Tenant
 
@@ -149,19 +150,25 @@ def end_call(
     sub_code: int,
     message: str,
     connections: list[CallConnection] | None = None,
+    participants: list[Participant] | None = None,
 ) -> None:
     """End the call for everyone: hang up every live leg, disconnect every connection.
 
     The caller holds the call's row lock and a transaction (terminate, remote hang-up,
     gateway reconciliation all end calls through here). `connections`: all of the
-    call's, read already (states current, `call` set).
+    call's, read already (states current, `call` set); `participants`: its invited and
+    connected ones, read already with their rows locked.
     """
 
     cancel_for_call(call.pk)
+    if participants is None:
+        participants = list(
+            Participant.unscoped.select_for_update().filter(
+                call=call, state__in=[P.INVITED, P.CONNECTED]
+            )
+        )
     now = timezone.now()
-    for participant in Participant.unscoped.select_for_update().filter(
-        call=call, state__in=[P.INVITED, P.CONNECTED]
-    ):
+    for participant in participants:
         gone = P.DISCONNECTED if participant.state == P.CONNECTED else P.CANCELLED
         transition(participant, gone, left_at=now)
         hang_up_leg(participant)
@@ -170,8 +177,10 @@ def end_call(
         connections = list(CallConnection.unscoped.select_related("call").filter(call=call))
     for connection in connections:
         if connection.state != K.DISCONNECTED:
-            transition(connection, K.DISCONNECTED)
-            events.emit(connection, "CallDisconnected", result_information=info)
+            sequence = transition_numbered(connection, K.DISCONNECTED)
+            events.emit(
+                connection, "CallDisconnected", result_information=info, event_sequence=sequence
+            )
     if call.state != Call.State.DISCONNECTED:
         transition(
             call,
@@ -205,26 +214,33 @@ def end_if_deserted(
     return False
 
 
-@transaction.atomic
+@atomic_verb
 def hang_up(tenant: Tenant, call_connection_id: str) -> None:
     """The application leaves the call. A call left with fewer than two people ends."""
 
-    connection = get_connection(tenant, call_connection_id, lock=True)
+    connection = get_connection(tenant, call_connection_id, lock_call=True)
     if connection.state == K.DISCONNECTED:
         raise CallNotActive("The call connection has already disconnected.")
-    call = Call.unscoped.select_for_update(no_key=True).get(pk=connection.call_id)
-    connection.call = call
-    remaining = Participant.unscoped.filter(call=call, state=P.CONNECTED).count()
-    if remaining < 2:
-        end_call(call, code=200, sub_code=0, message="The application hung up.")
+    call = connection.call
+    # Locked now (end_call would lock them): the count and the legs to hang up, one read.
+    in_call = list(
+        Participant.unscoped.select_for_update().filter(
+            call=call, state__in=[P.INVITED, P.CONNECTED]
+        )
+    )
+    if sum(p.state == P.CONNECTED for p in in_call) < 2:
+        end_call(
+            call, code=200, sub_code=0, message="The application hung up.", participants=in_call
+        )
         return
     # The people stay; what the app was playing to them stops with it.
     cancel_for_connection(connection)
-    transition(connection, K.DISCONNECTED)
+    sequence = transition_numbered(connection, K.DISCONNECTED)
     events.emit(
         connection,
         "CallDisconnected",
         result_information=events.result(200, 0, "The application left the call."),
+        event_sequence=sequence,
     )
 
 

@@ -17,6 +17,7 @@ from calls.identifiers import Identifier
 from calls.lookups import find_participant, get_connection, require_active
 from calls.models import CallConnection, CarrierCommand, MediaOperation, Participant
 from calls.transitions import transition
+from calls.verb_atomic import atomic_verb
 from carrier.interface import CarrierEvent, MediaOutcome
 from carrier.media.dtmf import TONE_NAMES
 from carrier.media.play_sources import PlaySource
@@ -61,7 +62,7 @@ def _new_operation(
     operation_context: str = "",
     operation_callback_uri: str = "",
 ) -> MediaOperation:
-    op = Op.unscoped.create(
+    op = Op(
         tenant_id=connection.tenant_id,
         call_id=connection.call_id,
         connection=connection,
@@ -71,12 +72,28 @@ def _new_operation(
         operation_context=operation_context,
         operation_callback_uri=operation_callback_uri,
     )
+    live = Op.unscoped.filter(call_id=op.call_id, state__in=LIVE).order_by("pk")
     if interrupt:
-        for other in Op.unscoped.select_for_update().filter(call_id=op.call_id, state__in=LIVE):
-            if other.pk != op.pk and other.overlaps(op):
-                cancel(other)
-    schedule(connection.call_id)
-    op.refresh_from_db()
+        live = live.select_for_update()
+    others = []
+    for other in live:
+        if interrupt and other.overlaps(op):
+            cancel(other)
+        else:
+            others.append(other)
+    if any(other.state == S.QUEUED for other in others):
+        # Operations wait already: `schedule` decides, in request order, what starts.
+        op.save(force_insert=True)
+        schedule(connection.call_id)
+        op.refresh_from_db()
+        return op
+    # Nothing waits, so `schedule` would start this one unless a running one blocks it:
+    # decide before the INSERT (one statement, and no read back of what was written).
+    if not any(op.overlaps(other) for other in others):
+        op.state, op.started_at = S.RUNNING, timezone.now()
+    op.save(force_insert=True)
+    if op.state == S.RUNNING:
+        _command(op, CarrierCommand.Kind.MEDIA_START)
     return op
 
 
@@ -162,7 +179,7 @@ def _emit(op: MediaOperation, event_type: str, **data: object) -> None:
 # --- verbs ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@atomic_verb
 def play(
     tenant: Tenant,
     call_connection_id: str,
@@ -191,7 +208,7 @@ def play(
     )
 
 
-@transaction.atomic
+@atomic_verb
 def recognize(
     tenant: Tenant,
     call_connection_id: str,
@@ -245,7 +262,7 @@ def recognize_dtmf(tenant: Tenant, call_connection_id: str, **options: object) -
     return recognize(tenant, call_connection_id, input_type="dtmf", **options)  # type: ignore[arg-type]
 
 
-@transaction.atomic
+@atomic_verb
 def send_dtmf(
     tenant: Tenant,
     call_connection_id: str,

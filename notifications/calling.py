@@ -44,9 +44,11 @@ def handle_events(tenant: Tenant, token: str, events: list[dict]) -> None:
 
 @transaction.atomic
 def _apply_all(tenant: Tenant, token: str, events: list[dict]) -> None:
+    # The recipient is locked with the dial (finish_dial settles it without reading it
+    # again); the notification is read, not locked.
     dial = (
         Dial.objects.for_tenant(tenant)
-        .select_for_update(of=("self",))
+        .select_for_update(of=("self", "recipient"))
         .select_related("recipient", "notification")
         .get(callback_token=token)
     )
@@ -82,7 +84,7 @@ def _apply(tenant: Tenant, dial: Dial, event: dict) -> None:
     for action in decision.actions:
         _act(tenant, dial, action)
     if decision.ended:
-        services.finish_dial(dial, dial.disposition or Disposition.FAILED, now)
+        services.finish_dial(dial, dial.disposition or Disposition.FAILED, now, joined=True)
     else:
         dial.save()
 

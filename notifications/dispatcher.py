@@ -56,9 +56,9 @@ def load(tenant: Tenant, now: datetime) -> pacing.Load:
         .values("pk")[: max(tenant.calls_per_second, 1)]
     )
     return pacing.Load(
-        in_flight=dials.filter(state__in=IN_FLIGHT).count(),
-        last_second=dials.filter(dialed_at__gt=now - timedelta(seconds=1)).count(),
-        waiting=len(waiting),
+        in_flight=dials.filter(state__in=IN_FLIGHT).values("pk"),
+        last_second=dials.filter(dialed_at__gt=now - timedelta(seconds=1)).values("pk"),
+        waiting=waiting,
     )
 
 
@@ -89,6 +89,8 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     which create_call locks until its commit, is never held across the tick's other
     calls (it made every ending call and hang-up of the tenant wait for whole ticks)."""
     now = now or timezone.now()
+    if pacing.still_full(tenant, now, name=PACING_NAME):
+        return 0  # every concurrent call is in flight: nothing to place, no turn taken
     with pacing.turn(tenant, name=PACING_NAME) as tenant:
         if tenant is None:  # another of our dispatchers is placing them
             return 0

@@ -394,17 +394,24 @@ def _grouped(rows: Any, field: str) -> list[tuple[str, int]]:
 # --- after a call ---------------------------------------------------------------------
 
 
-def finish_dial(dial: Dial, disposition: str, now: datetime, detail: str = "") -> None:
+def finish_dial(
+    dial: Dial, disposition: str, now: datetime, detail: str = "", *, joined: bool = False
+) -> None:
     """Close the dial (the caller holds its lock) and settle its recipient: another round
     with back-off for the unreached while rounds and time are left, else done. The
-    notification completes when nothing is waiting or in flight."""
+    notification completes when nothing is waiting or in flight. `joined`: the caller
+    read the dial with its recipient (locked in the same SELECT) and notification, so
+    they are not read again (the callback endpoint: two round trips per call)."""
     dial.state = Dial.State.ENDED
     dial.disposition = dial.disposition or disposition
     dial.detail = dial.detail or detail[:256]
     dial.ended_at = dial.ended_at or now
     dial.save()
-    recipient = Recipient.unscoped.select_for_update().get(pk=dial.recipient_id)
-    notification = Notification.unscoped.get(pk=dial.notification_id)
+    if joined:
+        recipient, notification = dial.recipient, dial.notification
+    else:
+        recipient = Recipient.unscoped.select_for_update().get(pk=dial.recipient_id)
+        notification = Notification.unscoped.get(pk=dial.notification_id)
     settle(recipient, notification, dial.disposition, now)
 
 

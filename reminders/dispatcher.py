@@ -48,8 +48,8 @@ def load(tenant: Tenant, now: datetime) -> pacing.Load:
     waiting is not counted."""
     mine = Attempt.objects.for_tenant(tenant)
     return pacing.Load(
-        in_flight=mine.filter(state__in=IN_FLIGHT).count(),
-        last_second=mine.filter(dialed_at__gt=now - timedelta(seconds=1)).count(),
+        in_flight=mine.filter(state__in=IN_FLIGHT).values("pk"),
+        last_second=mine.filter(dialed_at__gt=now - timedelta(seconds=1)).values("pk"),
     )
 
 
@@ -70,6 +70,8 @@ def tick(tenant: Tenant, now: datetime | None = None) -> int:
     which create_call locks until its commit, is then never held across the tick's other
     calls (it made every ending call and hang-up of the tenant wait for whole ticks)."""
     now = now or timezone.now()
+    if pacing.still_full(tenant, now, name=PACING_NAME):
+        return 0  # every concurrent call is in flight: nothing to place, no turn taken
     with pacing.turn(tenant, name=PACING_NAME) as tenant:
         if tenant is None:  # another of our dispatchers is placing them
             return 0

@@ -1,30 +1,47 @@
-"""CPU seconds spent by each bench process, read from /proc (Linux): what one campaign call
-costs the machine, process by process, and so the calls/s its cores could carry at most.
+"""CPU seconds spent by bench processes, read from /proc (Linux). Wall-clock rates on a
+shared 2-core machine move with everyone else's load; the CPU a request or a call costs
+does not (much), so the benches print both.
 
-A Service leads its own process group (bench/procs.py), so its cost is the CPU of every
-process in that group. PostgreSQL's cost is that of the server sessions connected to the
-bench database (their process title names it). A process that exits takes its counters
-with it, so `sample()` runs every second and keeps the last figure seen per process.
+- `RoundMeter` (part 1 of `make bench`, bench/api_ratios.py): between two samples, the
+  gunicorn workers (children of the master), the load client (this process) and the
+  PostgreSQL backends of the bench database (pg_stat_activity).
+- `CpuMeter` (bench-notify, bench-campaign): whole runs, what one campaign call costs
+  each process and so the calls/s the cores could carry at most. A Service leads its own
+  process group (bench/procs.py), so its cost is the CPU of every process in that group;
+  PostgreSQL's is that of the sessions connected to the bench database (their process
+  title names it). A process that exits takes its counters with it, so `sample()` runs
+  every second or so and keeps the last figure seen per process.
 """
 
 import os
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PROC = Path("/proc")
+
+
+def _fields(pid: str) -> list[str] | None:
+    """/proc/<pid>/stat from the state on (index 0); None when the process is gone."""
+    try:
+        text = (PROC / pid / "stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces: split after it.
+    return text[text.rindex(")") + 2 :].split()
 
 
 def _stat(pid: str) -> tuple[int, float] | None:
     """(process group, CPU seconds of the process itself). A reaped child's time is not
     added (cutime): the meter already holds the child's last sample, and would count it
     twice."""
-    try:
-        text = (PROC / pid / "stat").read_text()
-    except OSError:
+    fields = _fields(pid)
+    if fields is None:
         return None
-    # The command name is in parentheses and may hold spaces: split after it.
-    fields = text[text.rindex(")") + 2 :].split()
     pgrp = int(fields[2])
     utime, stime = (int(x) for x in fields[11:13])
     return pgrp, (utime + stime) / TICKS
@@ -35,6 +52,78 @@ def _cmdline(pid: str) -> str:
         return (PROC / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def process_seconds(pid: int) -> float:
+    """utime + stime of one process (0 when it is gone)."""
+    fields = _fields(str(pid))
+    return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (gunicorn's workers), from /proc."""
+    found = []
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            fields = _fields(entry.name)
+            if fields and int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@dataclass(frozen=True)
+class Sample:
+    server: dict[int, float]
+    client: float
+    database: dict[int, float]
+
+
+@dataclass(frozen=True)
+class Spent:
+    """CPU seconds spent between two samples."""
+
+    server: float
+    client: float
+    database: float
+
+
+class RoundMeter:
+    """Samples the workers of `master_pids`, this process and the bench database's
+    backends (found through pg_stat_activity on a connection of its own)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._db = psycopg.connect(database_url, autocommit=True)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _backends(self) -> list[int]:
+        rows = self._db.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        return [pid for (pid,) in rows]
+
+    def sample(self, master_pid: int) -> Sample:
+        return Sample(
+            server={pid: process_seconds(pid) for pid in children(master_pid)},
+            client=time.process_time(),
+            database={pid: process_seconds(pid) for pid in self._backends()},
+        )
+
+    def since(self, before: Sample, master_pid: int) -> Spent:
+        """CPU spent since `before`. A process that appeared meanwhile counts from zero;
+        one that ended meanwhile is lost (CONN_MAX_AGE keeps backends for 60 s)."""
+        after = self.sample(master_pid)
+
+        def delta(old: dict[int, float], new: dict[int, float]) -> float:
+            return sum(seconds - old.get(pid, 0.0) for pid, seconds in new.items())
+
+        return Spent(
+            server=delta(before.server, after.server),
+            client=after.client - before.client,
+            database=delta(before.database, after.database),
+        )
 
 
 class CpuMeter:

@@ -4,13 +4,16 @@ bench/floor/ is a minimal Django + DRF project (startproject's middleware, no au
 with a trivial GET (`/ping`) and a one-row insert (`/rows`), on gunicorn sync x2 and the
 same database as callauto. The client signs its requests with HMAC as it does for
 callauto (the floor ignores the headers), so the load generator costs both the same CPU.
+bench/api_ratios.py runs both servers at once and loads them in turn.
 """
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.config import BENCH_MARK, CALLEE, GUNICORN, PYTHON, ROOT
-from bench.http_load import LoadResult, Request, Signer, run_load
+from bench.http_load import Request, Signer
 from bench.procs import BenchError, Service, free_port, wait_http_ok
 
 SETTINGS = "bench.floor.settings"
@@ -27,11 +30,10 @@ def insert(signer: Signer) -> Request:
     return signer.request("POST", "/rows", body, 201)
 
 
-def run_floors(
-    env: dict[str, str], access_key: str, log_dir: Path, *, threads: int, seconds: float,
-    warmup: float,
-) -> dict[str, LoadResult]:  # fmt: skip
-    """{"ping": ..., "insert": ...}, each measured like callauto's endpoints."""
+@contextmanager
+def floor_server(env: dict[str, str], log_dir: Path) -> Iterator[tuple[Service, int]]:
+    """The floor project migrated and served as callauto is in part 1: the same gunicorn
+    argv (sync x2, no access log), the same environment and database; yields (service, port)."""
     import subprocess
 
     floor_env = {**env, "DJANGO_SETTINGS_MODULE": SETTINGS}
@@ -44,13 +46,6 @@ def run_floors(
     port = free_port()
     argv = [GUNICORN, "bench.floor.wsgi", "--worker-class", "sync", "--workers", "2"]
     argv += ["--bind", f"127.0.0.1:{port}", "--no-control-socket", "--name", "floor-bench"]
-    results = {}
     with Service("floor-gunicorn", argv, floor_env, log_dir) as web:
         wait_http_ok(port, "/ping", web)
-        signer = Signer(port, access_key)
-        for name, make in (("ping", ping), ("insert", insert)):
-            label = f"floor: DRF {'ping' if name == 'ping' else 'one-row insert'}"
-            run_load(label, signer, make, threads=threads, seconds=warmup)
-            results[name] = run_load(label, signer, make, threads=threads, seconds=seconds)
-            web.check_alive()
-    return results
+        yield web, port

@@ -20,25 +20,11 @@ from urllib.parse import urlsplit
 
 import redis
 
-from bench import flame, floors, latency, report, throughput
-from bench.config import DATABASE_URL, GUNICORN, JSON_MARKER, REDIS_URL, base_env
-from bench.http_load import (
-    LoadResult,
-    Signer,
-    create_call_factory,
-    create_one,
-    get_call_factory,
-    list_participants_factory,
-    run_load,
-    trivial,
-)
+from bench import api_ratios, latency, report, throughput
+from bench.config import DATABASE_URL, JSON_MARKER, REDIS_URL, base_env
 from bench.latency import LatencyResult, Phase
-from bench.procs import BenchError, Service, free_port, manage, wait_http_ok
-from bench.receiver import TimestampingReceiver
+from bench.procs import BenchError, free_port, manage
 
-THREADS = 4  # concurrent client connections in part 1
-LOAD_SECONDS = 10.0  # per endpoint in part 1
-WARMUP_SECONDS = 1.0
 # Part 2: a light phase shows the unloaded latency, then the rate the issue asks for.
 PHASES = [
     Phase("5/s", rate=5.0, seconds=4.0, drain_seconds=10.0),
@@ -76,124 +62,6 @@ def setup_database(env: dict[str, str], redis_url: str) -> dict:
             "BENCH_DATABASE_URL at a fresh database."
         ) from exc
     return shell(env, "configure", redis_url)
-
-
-# --- Part 1 -------------------------------------------------------------------------
-
-
-def part_one(
-    env: dict[str, str], port: int, access_key: str, log_dir: Path, profile: bool = False
-) -> tuple[list[LoadResult], int]:
-    """Throughput of the trivial endpoint and of CreateCall, on the same gunicorn server.
-    Returns the measurements and how many calls were created, warm-up included."""
-    receiver = TimestampingReceiver()  # a real callbackUri; nothing calls it without a gateway
-    argv = [GUNICORN, "callauto.wsgi", "--worker-class", "sync", "--workers", "2"]
-    argv += ["--bind", f"127.0.0.1:{port}", "--no-control-socket", "--name", "callauto-bench"]
-    loads = [
-        ("GET  api/v1/tenant (trivial, HMAC)", trivial),
-        (
-            "POST callConnections (as the SDK sends it)",
-            create_call_factory(receiver.url, repeatable=True),
-        ),
-        (
-            "POST callConnections (no Repeatability-ID)",
-            create_call_factory(receiver.url, repeatable=False),
-        ),
-    ]
-    results = []
-    created = 0
-    try:
-        with Service("gunicorn", argv, env, log_dir) as web:
-            wait_http_ok(port, "/healthz", web)
-            signer = Signer(port, access_key)
-            connection_id = create_one(signer, create_call_factory(receiver.url, False))
-            created += 1
-            loads[1:1] = [
-                ("GET  callConnections/{id} (HMAC)", get_call_factory(connection_id)),
-                ("GET  .../participants (HMAC)", list_participants_factory(connection_id)),
-            ]
-            for name, make in loads:
-                warm = run_load(name, signer, make, threads=THREADS, seconds=WARMUP_SECONDS)
-                if warm.ok == 0:
-                    raise BenchError(
-                        f"{name}: no successful request while warming up "
-                        f"({dict(warm.errors)}); end of the gunicorn log:\n{web.log_tail()}"
-                    )
-                spies = (
-                    [flame.record(f"part1 {name}", web.process.pid, LOAD_SECONDS)]
-                    if profile
-                    else []
-                )
-                measured = run_load(name, signer, make, threads=THREADS, seconds=LOAD_SECONDS)
-                flame.finish(spies)
-                results.append(measured)
-                if make is not trivial:
-                    created += warm.ok + measured.ok
-                web.check_alive()
-    finally:
-        receiver.close()
-    return results, created
-
-
-def print_part_one(
-    results: list[LoadResult],
-    floor: dict[str, LoadResult],
-    created: int,
-    deleted: dict[str, int],
-    database: str,
-) -> None:
-    print(
-        report.heading(
-            f"1. API throughput against the floor: gunicorn sync x2 workers, {THREADS} client"
-            f" threads, {LOAD_SECONDS:.0f} s each, {database}"
-        )
-    )
-    rows = [
-        (
-            r.name,
-            r.ok,
-            sum(r.errors.values()),
-            report.fmt(r.rate),
-            report.fmt(r.percentile_ms(50)),
-            report.fmt(r.percentile_ms(99)),
-        )
-        for r in [*floor.values(), *results]
-    ]
-    print(report.table(["endpoint", "ok", "errors", "req/s", "p50 ms", "p99 ms"], rows))
-    for r in [*floor.values(), *results]:
-        if r.errors:
-            print(f"  errors of {r.name.strip()}: {dict(r.errors)}")
-    goals = part_one_goals(results, floor)
-    print(report.table(["ratio (issue 15 goals)", "value", "goal", ""], goals))
-    print(
-        "Rows only: each CreateCall writes Call, CallConnection, Participant and CarrierCommand"
-        "\n(plus an IdempotentRequest row, inserted then updated, when it carries a"
-        "\nRepeatability-Request-ID). No gateway runs, so calls stay 'connecting' and no"
-        "\nevents or callbacks are produced; those are measured in part 2."
-    )
-    counted = ", ".join(f"{n} {model.split('.')[-1]}" for model, n in sorted(deleted.items()))
-    print(f"Rows found and deleted afterwards: {counted or 'none'}")
-    print(f"(expected {created} of each call row: the 201 answers, warm-up included).")
-
-
-def part_one_goals(results: list[LoadResult], floor: dict[str, LoadResult]) -> list[tuple]:
-    """Each endpoint's rate against its floor's, and CreateCall's p99 against the insert's."""
-    ping, insert = floor["ping"], floor["insert"]
-    rows = []
-    for r in results:
-        base, goal = (insert, 0.5) if r.name.startswith("POST") else (ping, 0.4)
-        ratio = r.rate / base.rate if base.rate else float("nan")
-        rows.append(
-            (f"{r.name.strip()} / {base.name.removeprefix('floor: ')}", report.fmt(ratio, 2),
-             f">= {goal}", "met" if ratio >= goal else "NOT met")
-        )  # fmt: skip
-    sdk = next(r for r in results if "as the SDK" in r.name)
-    p99, floor_p99 = sdk.percentile_ms(99), insert.percentile_ms(99)
-    rows.append(
-        ("CreateCall (SDK) p99 / insert p99", report.fmt(p99 / floor_p99, 2), "<= 2",
-         "met" if p99 <= 2 * floor_p99 else "NOT met")
-    )  # fmt: skip
-    return rows
 
 
 # --- Part 2 -------------------------------------------------------------------------
@@ -355,15 +223,11 @@ Progress = Callable[[str], None]
 def run_part_one(
     env: dict[str, str], port: int, info: dict, var_dir: Path, profile: bool, progress: Progress
 ) -> None:
-    progress("part 1: gunicorn, five endpoints, about 60 s")
-    loads, created = part_one(env, port, info["access_key"], var_dir, profile)
+    rounds = 2 * api_ratios.ROUNDS * api_ratios.ROUND_SECONDS
+    progress(f"part 1: callauto and the floor side by side, five pairs of {rounds:.0f} s each")
+    pairs, created = api_ratios.part_one(env, port, info["access_key"], var_dir, profile)
     deleted = shell(env, "cleanup", info.get("redis_url", ""))["deleted"]
-    progress("part 1: the floor (minimal Django + DRF), two endpoints, about 25 s")
-    floor = floors.run_floors(
-        env, info["access_key"], var_dir, threads=THREADS, seconds=LOAD_SECONDS,
-        warmup=WARMUP_SECONDS,
-    )  # fmt: skip
-    print_part_one(loads, floor, created, deleted, info["database"])
+    api_ratios.print_part_one(pairs, created, deleted, info["database"])
 
 
 def run_part_three(env: dict[str, str], var_dir: Path, redis_url: str, progress: Progress) -> None:

@@ -3,8 +3,8 @@
 py-spy of `make bench PROFILE=1` showed the ORM's Python (as_sql, select_related's
 joins, ordering) costing more than PostgreSQL took to answer on the hottest queries: the
 tenant + access keys look-up of every API request and the delivery loop's claim. A
-`Compiled` query is the same queryset, compiled once with a marker value in place of
-the one parameter that changes, then executed with the real value; its rows become model
+`Compiled` query is the same queryset, compiled once with marker values in place of
+the parameters that change, then executed with the real values; its rows become model
 instances here (the SELECT's columns are each model's concrete fields in order, which
 is how the ORM writes a select_related SELECT; a check refuses any other shape).
 
@@ -18,6 +18,8 @@ from typing import Any
 from django.db import connection, models
 
 MARKER = "\x1e compiled-query parameter \x1e"
+# For integer parameters (a tenant's or a call's id): no row has a negative id.
+INT_MARKER = -7_205_759_403_792_793
 
 
 class Compiled:
@@ -27,29 +29,34 @@ class Compiled:
         chain: Sequence[type[models.Model]],
         *,
         extra_columns: int = 0,
+        markers: Sequence[object] = (MARKER,),
     ) -> None:
-        """`build(value)` makes the queryset for one value of the changing parameter;
-        `chain` is its model then each select_related model, in join order; trailing
-        `extra_columns` (annotations) are read but not kept."""
+        """`build(*values)` makes the queryset for one value of each changing parameter
+        (`markers` holds one marker per parameter: MARKER for text, INT_MARKER for an
+        integer); `chain` is its model then each select_related model, in join order;
+        trailing `extra_columns` (annotations) are read but not kept."""
         self.build, self.chain, self.extra = build, list(chain), extra_columns
+        self.markers = tuple(markers)
         self._sql: str | None = None
         self._params: list = []
-        self._slot = -1
+        self._slots: list[int] = []
         self._fields = [m._meta.concrete_fields for m in self.chain]
         self._width = sum(len(f) for f in self._fields) + extra_columns
 
-    def rows(self, value: object) -> list[tuple[models.Model, ...]]:
+    def rows(self, *values: object) -> list[tuple[models.Model, ...]]:
         """One tuple per row: (model instance, each select_related instance...)."""
         if connection.vendor != "postgresql":
-            return [self._from_queryset(obj) for obj in self.build(value)]
+            return [self._from_queryset(obj) for obj in self.build(*values)]
         if self._sql is None:
-            sql, params = self.build(MARKER).query.sql_with_params()
+            sql, params = self.build(*self.markers).query.sql_with_params()
             params = list(params)
-            if params.count(MARKER) != 1:
-                raise RuntimeError("the marker must appear exactly once in the parameters")
-            self._sql, self._params, self._slot = sql, params, params.index(MARKER)
+            if any(params.count(marker) != 1 for marker in self.markers):
+                raise RuntimeError("each marker must appear exactly once in the parameters")
+            self._slots = [params.index(marker) for marker in self.markers]
+            self._sql, self._params = sql, params
         params = list(self._params)
-        params[self._slot] = value
+        for slot, value in zip(self._slots, values, strict=True):
+            params[slot] = value
         with connection.cursor() as cursor:
             cursor.execute(self._sql, params)
             if len(cursor.description) != self._width:

@@ -199,10 +199,8 @@ class TerminateView(CallApiView):
 class ParticipantsView(CallApiView):
     def get(self, request: Request, tenant_slug: str, call_connection_id: str) -> Response:
         connection = lookups.get_connection(self.tenant, call_connection_id)
-        rows = Participant.unscoped.filter(
-            call_id=connection.call_id, state=Participant.State.CONNECTED
-        ).order_by("joined_at", "pk")
-        return Response({"value": [render.participant(p) for p in rows]})
+        rows = render.CONNECTED_PARTICIPANTS.rows(connection.call_id)
+        return Response({"value": [render.participant(p) for (p,) in rows]})
 
 
 class ParticipantView(CallApiView):

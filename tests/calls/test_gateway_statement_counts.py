@@ -127,8 +127,9 @@ def test_a_callee_hanging_up(tenant, no_delivery_commits):
     assert Call.unscoped.get(pk=conn.call_id).state == Call.State.DISCONNECTED
     assert _types(conn.call)[-2:] == ["ParticipantsUpdated", "CallDisconnected"]
     # Before (main at ab4b0c6): (26, 2, 1); session 7: (18, 0, 1); session 8 (the
-    # connection's state and CallDisconnected's number in one UPDATE): (17, 0, 1).
-    assert cost == (17, 0, 1)
+    # connection's state and CallDisconnected's number in one UPDATE, the call's end and
+    # its live-call slot in one statement): (16, 0, 1).
+    assert cost == (16, 0, 1)
 
 
 def test_ten_calls_in_one_batch_each_step(tenant, no_delivery_commits):

@@ -24,7 +24,7 @@ BUDGET = {
     "ParticipantsUpdated": 2,
     "RecognizeCompleted": 11,
     "PlayStarted": 2,
-    "PlayCompleted": 17,
+    "PlayCompleted": 16,
     "CallDisconnected": 7,
 }
 

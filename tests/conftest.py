@@ -298,7 +298,28 @@ def _fast_password_hashing(settings):
 REAL_TIME_SIP = ("tests/calls/test_sip_", "tests/carrier/sip/test_sipp_calls.py")
 
 
+# The longest tests (minutes, or tens of seconds each: a booted make-run stack, fuzzing,
+# Chromium, real-time SIP), run first: xdist deals the first quarter of the items out one by
+# one in turn, so they spread over the workers at the start instead of one of them ending
+# the run alone with a long test drawn last (the smoke test sat at ~85 % of the order).
+LONG_FIRST = (
+    "tests/test_smoke.py",
+    "tests/fuzz/",
+    "tests/browser/",
+    "tests/calls/test_sip_",
+    "tests/carrier/sip/test_sipp_calls.py",
+)
+
+
+def _long_first(item) -> int:
+    path = item.nodeid.replace("\\", "/")
+    return next(
+        (rank for rank, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST)
+    )
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_long_first)  # stable: the same order on every xdist worker
     for item in items:
         path = item.nodeid.replace("\\", "/")
         if path.startswith(REAL_TIME_SIP):

@@ -298,10 +298,12 @@ def _fast_password_hashing(settings):
 REAL_TIME_SIP = ("tests/calls/test_sip_", "tests/carrier/sip/test_sipp_calls.py")
 
 
-# The longest tests (minutes, or tens of seconds each: a booted make-run stack, fuzzing,
-# Chromium, real-time SIP), run first: xdist deals the first quarter of the items out one by
-# one in turn, so they spread over the workers at the start instead of one of them ending
-# the run alone with a long test drawn last (the smoke test sat at ~85 % of the order).
+# The longest tests (tens of seconds each: a booted make-run stack, fuzzing, Chromium,
+# real-time SIP) run first, so that no worker ends the run alone with a long test drawn
+# last (the smoke test sat at ~85 % of the order). `make test` runs `--dist worksteal`:
+# the first worker starts on these, the other on the rest, and whoever runs dry takes half
+# of the other's queue from its end (xdist 3.8's default `load` would give all of them to
+# the first worker's initial chunk).
 LONG_FIRST = (
     "tests/test_smoke.py",
     "tests/fuzz/",

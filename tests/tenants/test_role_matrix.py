@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.test import Client
@@ -129,19 +128,7 @@ PORTAL_CALLERS = [*SESSIONS, SUSPENDED_OWNER]
 @pytest.fixture
 def world(tenant, user, tmp_path) -> Iterator[dict[str, Any]]:
     with temporary_recordings_storage(tmp_path / "recordings"):
-        built = _build(tenant, user)
-        # Each member logs in once, outside the callers' rolled-back savepoints: a login is
-        # ~10 statements (session, last_login), ~0.1 s on the loaded machine, and the
-        # portal callers were 5 logins in each of the 231 tests. Every caller still gets a
-        # fresh client holding nothing but its member's session cookie.
-        built["sessions"] = {role: _session_of(member) for role, member in built["members"].items()}
-        yield built
-
-
-def _session_of(member: Any) -> str:
-    client = Client()
-    client.force_login(member)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+        yield _build(tenant, user)
 
 
 def _build(tenant: Tenant, owner: Any) -> dict[str, Any]:
@@ -328,7 +315,7 @@ def become(caller: Caller, tenant: Tenant, world: dict) -> Client:
     if caller.key:
         AccessKey.objects.for_tenant(tenant).filter(name="primary").update(role=caller.role)
     else:
-        client.cookies[settings.SESSION_COOKIE_NAME] = world["sessions"][caller.role]
+        client.force_login(world["members"][caller.role])
     if not world["chunk"].content.storage.exists(world["chunk"].content.name):
         world["chunk"].content.storage.save(world["chunk"].content.name, ContentFile(WAV))
     return client
@@ -499,6 +486,8 @@ def test_the_permission_table_is_the_agreed_matrix():
 
 
 def test_the_readme_shows_the_permission_table_as_it_is():
+    from django.conf import settings
+
     readme = (settings.BASE_DIR / "README.md").read_text()
 
     assert as_markdown() in readme

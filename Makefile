@@ -61,7 +61,7 @@ migrations-check: venv
 
 test: venv sysdeps lint migrations-check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(or $(JOBS),2)
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -n $(or $(JOBS),2) --dist worksteal
 
 # CreateCall req/s vs a trivial endpoint, event -> callback latency and callback throughput
 # (bench/); ~2 minutes. PARTS=1 (or 2,3) runs only those parts; PROFILE=1 saves py-spy

@@ -298,7 +298,30 @@ def _fast_password_hashing(settings):
 REAL_TIME_SIP = ("tests/calls/test_sip_", "tests/carrier/sip/test_sipp_calls.py")
 
 
+# The longest tests (tens of seconds each: a booted make-run stack, fuzzing, Chromium,
+# real-time SIP) run first, so that no worker ends the run alone with a long test drawn
+# last (the smoke test sat at ~85 % of the order). `make test` runs `--dist worksteal`:
+# the first worker starts on these, the other on the rest, and whoever runs dry takes half
+# of the other's queue from its end (xdist 3.8's default `load` would give all of them to
+# the first worker's initial chunk).
+LONG_FIRST = (
+    "tests/test_smoke.py",
+    "tests/fuzz/",
+    "tests/browser/",
+    "tests/calls/test_sip_",
+    "tests/carrier/sip/test_sipp_calls.py",
+)
+
+
+def _long_first(item) -> int:
+    path = item.nodeid.replace("\\", "/")
+    return next(
+        (rank for rank, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST)
+    )
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_long_first)  # stable: the same order on every xdist worker
     for item in items:
         path = item.nodeid.replace("\\", "/")
         if path.startswith(REAL_TIME_SIP):

@@ -16,6 +16,14 @@ Bounded by counts, not time (a time budget makes schemathesis keep fuzzing until
 spent): FUZZ_EXAMPLES examples per operation and mode (default 5) and at most 10 stateful
 steps; the seed (FUZZ_SEED) is fixed by default so a run is repeatable. The totals are
 printed at the end of the run.
+
+Split so that xdist can spread it over its workers (as one test it was the suite's longest,
+3-4 min, which bounded `make test`'s wall time): the coverage and fuzzing phases run in
+SHARDS tests, each on the operations of every SHARDS-th collection (`/api/v1/<collection>`,
+sorted; together every operation, each once), and the stateful phase, whose chains cross
+collections, in a test of its own on the whole schema. A collection stays in one shard:
+schemathesis fills path ids with those earlier answers of the run returned (a list, a
+create), so a shard holding a resource's PUT without its POST or list only sees 404s.
 """
 
 import os
@@ -35,6 +43,7 @@ pytestmark = pytest.mark.django_db
 SCHEMA = "/t/acme/api/v1/schema?format=json"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261203"))
+SHARDS = 8
 
 CONFIG = {
     "seed": SEED,
@@ -100,22 +109,68 @@ def run(schema: schemathesis.schemas.BaseSchema) -> Totals:
     return totals
 
 
-def test_the_tenant_api_answers_every_generated_request_as_its_schema_says(
-    tenant, gateway, callbacks, report_totals
-):
-    seed_tenant(tenant, gateway, callbacks.url)
-    with in_this_transaction():
-        config = SchemathesisConfig.from_dict(CONFIG)
-        schema = schemathesis.openapi.from_wsgi(SCHEMA, SignedWsgi(tenant), config=config)
-        declared = {op.ok().label for op in schema.get_all_operations()}
-        totals = run(schema)
+def phases(*enabled: str) -> dict:
+    """CONFIG with only the `enabled` phases of schemathesis on."""
+    config = {**CONFIG, "phases": {name: dict(value) for name, value in CONFIG["phases"].items()}}
+    for name in ("examples", "coverage", "fuzzing", "stateful"):
+        config["phases"].setdefault(name, {})["enabled"] = name in enabled
+    return config
 
-    report_totals(totals.line())
+
+def served_schema(tenant, config: dict) -> schemathesis.schemas.BaseSchema:
+    return schemathesis.openapi.from_wsgi(
+        SCHEMA, SignedWsgi(tenant), config=SchemathesisConfig.from_dict(config)
+    )
+
+
+def labels(schema: schemathesis.schemas.BaseSchema) -> list[str]:
+    return sorted(op.ok().label for op in schema.get_all_operations())
+
+
+def collection(label: str) -> str:
+    return label.split("/api/v1/", 1)[1].split("/", 1)[0]
+
+
+def shard_of(all_labels: list[str], shard: int) -> list[str]:
+    collections = sorted({collection(label) for label in all_labels})
+    mine = set(collections[shard::SHARDS])
+    return [label for label in all_labels if collection(label) in mine]
+
+
+def assert_clean(totals: Totals) -> None:
     assert not totals.errors, totals.errors
     found = "\n\n".join(
         f"{op} - {check}\n{detail}" for (op, check), detail in totals.failures.items()
     )
     assert not totals.failures, found
     assert totals.server_errors == 0
-    assert totals.operations == declared  # every operation was exercised
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_operation_answers_generated_requests_as_its_schema_says(
+    shard, tenant, gateway, callbacks, report_totals
+):
+    seed_tenant(tenant, gateway, callbacks.url)
+    with in_this_transaction():
+        whole = served_schema(tenant, phases("examples", "coverage", "fuzzing"))
+        mine = shard_of(labels(whole), shard)
+        totals = run(whole.include(name=mine))
+
+    report_totals(f"shard {shard}: {totals.line()}")
+    assert_clean(totals)
+    assert mine
+    assert sorted(totals.operations) == mine  # every operation of the shard ran
+    assert totals.cases["COVERAGE"] > 0
+    assert totals.cases["FUZZING"] > 0
+
+
+def test_stateful_chains_across_operations_answer_as_the_schema_says(
+    tenant, gateway, callbacks, report_totals
+):
+    seed_tenant(tenant, gateway, callbacks.url)
+    with in_this_transaction():
+        totals = run(served_schema(tenant, phases("stateful")))
+
+    report_totals(f"stateful: {totals.line()}")
+    assert_clean(totals)
     assert totals.cases["STATEFUL_TESTING"] > 0

@@ -40,11 +40,12 @@ def _stat(pid: str) -> tuple[int, float] | None:
     added (cutime): the meter already holds the child's last sample, and would count it
     twice."""
     fields = _fields(pid)
-    if fields is None:
-        return None
-    pgrp = int(fields[2])
-    utime, stime = (int(x) for x in fields[11:13])
-    return pgrp, (utime + stime) / TICKS
+    return None if fields is None else (int(fields[2]), _seconds(fields))
+
+
+def _seconds(fields: list[str]) -> float:
+    """utime + stime of a process, from its stat fields."""
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _cmdline(pid: str) -> str:
@@ -57,7 +58,7 @@ def _cmdline(pid: str) -> str:
 def process_seconds(pid: int) -> float:
     """utime + stime of one process (0 when it is gone)."""
     fields = _fields(str(pid))
-    return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0
+    return _seconds(fields) if fields else 0.0
 
 
 def children(pid: int) -> list[int]:

@@ -3,10 +3,11 @@
 `live` is the number of the tenant's calls that are not disconnected. Every change of
 that number writes the counter in the same transaction as the call row: CreateCall takes
 a slot with one guarded UPDATE (`live < cap`), any other new call (incoming, simulated
-peer-to-peer) adds one, the transition to `disconnected` (calls.transitions) gives one
-back. The counter's row lock orders those writes, so the cap holds exactly under
-concurrency, and it is held only from the UPDATE to the commit: CreateCall takes it as its
-last write instead of locking the tenant and counting its calls first (issue 15).
+peer-to-peer) adds one, the transition to `disconnected` (calls.transitions, through
+`end`) gives one back. The counter's row lock orders those writes, so the cap holds
+exactly under concurrency, and it is held only from the UPDATE to the commit: CreateCall
+takes it as its last write instead of locking the tenant and counting its calls first
+(issue 15).
 
 Drift (a call row written around these functions: a bulk UPDATE, a deleted live call, a
 counter row that did not exist yet) heals by recounting under the counter's lock: at
@@ -16,8 +17,11 @@ until then; one that is too low would let calls past the cap, which is why the m
 reconciler exists.
 """
 
-from django.db import transaction
-from django.db.models import F
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+from django.db.models.sql import UpdateQuery
 
 from calls.models import Call, LiveCalls
 from tenants.models import Tenant
@@ -41,9 +45,31 @@ def added(call: Call) -> None:
     LiveCalls.unscoped.filter(tenant_id=call.tenant_id).update(live=F("live") + 1)
 
 
-def ended(call: Call) -> None:
-    """The call went to `disconnected`: give its slot back."""
-    LiveCalls.unscoped.filter(tenant_id=call.tenant_id, live__gt=0).update(live=F("live") - 1)
+def end(call: Call, rows: QuerySet[Call], values: dict[str, Any]) -> int:
+    """UPDATE `rows` (the call, guarded by its state) to `values`, which take it to
+    `disconnected`, and give its slot back in the same transaction; how many calls it
+    ended (0 or 1: none gives nothing back). On PostgreSQL both are one statement (a
+    data-modifying CTE): one round trip, not two, for every call that ends."""
+    if connection.vendor != "postgresql":
+        updated = rows.update(**values)
+        if updated:
+            LiveCalls.unscoped.filter(tenant_id=call.tenant_id, live__gt=0).update(
+                live=F("live") - 1
+            )
+        return updated
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection.alias).as_sql()
+    counter = connection.ops.quote_name(LiveCalls._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH ended AS ({sql} RETURNING tenant_id), slot AS ("
+            f"UPDATE {counter} SET live = live - 1"
+            " WHERE live > 0 AND tenant_id IN (SELECT tenant_id FROM ended)"
+            ") SELECT COUNT(*) FROM ended",
+            params,
+        )
+        return cursor.fetchone()[0]
 
 
 def _recount(tenant_id: int) -> tuple[int | None, int]:

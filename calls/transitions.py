@@ -10,10 +10,9 @@ from typing import Any
 
 from django.db import connection as db
 from django.db import models
-from django.db.models.sql import UpdateQuery
 
 from calls import live_calls
-from calls.models import Call, CallConnection, LiveCalls, MediaOperation, Participant
+from calls.models import Call, CallConnection, MediaOperation, Participant
 
 
 class InvalidTransition(Exception):
@@ -73,36 +72,16 @@ def transition(obj: models.Model, to: str, **fields: Any) -> None:
         raise InvalidTransition(f"{type(obj).__name__} cannot go from {obj.state} to {to}")
     model = type(obj)
     rows = model.unscoped.filter(pk=obj.pk, state=obj.state)
-    if model is Call and to == C.DISCONNECTED and db.vendor == "postgresql":
-        updated = _end_with_slot(rows, to, fields)
+    if model is Call and to == C.DISCONNECTED:
+        # Same transaction as the state: the concurrent-call limit stays exact.
+        updated = live_calls.end(obj, rows, {"state": to, **fields})
     else:
         updated = rows.update(state=to, **fields)
     if updated == 0:
         raise StaleState(f"{model.__name__} {obj.pk} is no longer {obj.state}")
-    if model is Call and to == C.DISCONNECTED and db.vendor != "postgresql":
-        live_calls.ended(obj)  # same transaction as the state: the limit stays exact
     obj.state = to
     for name, value in fields.items():
         setattr(obj, name, value)
-
-
-def _end_with_slot(rows: models.QuerySet, to: str, fields: dict[str, Any]) -> int:
-    """The call's UPDATE to disconnected and its slot given back (live_calls.ended) in
-    one statement (a data-modifying CTE: one round trip, not two, for every call that
-    ends); how many calls it ended (0 or 1)."""
-    query = rows.query.chain(UpdateQuery)
-    query.add_update_values({"state": to, **fields})
-    sql, params = query.get_compiler(db.alias).as_sql()
-    counter = db.ops.quote_name(LiveCalls._meta.db_table)
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"WITH ended AS ({sql} RETURNING tenant_id), slot AS ("
-            f"UPDATE {counter} SET live = live - 1"
-            " WHERE live > 0 AND tenant_id IN (SELECT tenant_id FROM ended)"
-            ") SELECT COUNT(*) FROM ended",
-            params,
-        )
-        return cursor.fetchone()[0]
 
 
 def transition_numbered(connection: CallConnection, to: str) -> int:

@@ -122,10 +122,14 @@ bench-reminders: venv
 # A reminder campaign in real time with the real processes (gunicorn, qcluster, gateway,
 # dispatcher): N reminders at RATE calls/s (bench/campaign.py); N=200 for a quick reading;
 # PROFILE=60 saves py-spy flame graphs of 60 s into bench/out/; GATEWAYS=2 runs two gateways;
-# BENCH_PORTS=48000-48999 keeps its ports in a range.
+# BENCH_PORTS=48000-48999 keeps its ports in a range. When the headline run misses its goal,
+# 600 reminders at each SWEEP rate below it (lowest first, up to the first miss) find the
+# highest calls/s kept within it (about 2 minutes a rate); SWEEP= skips that.
+CAMPAIGN_SWEEP := 8,10,12,14,16,18
+SWEEP ?= $(CAMPAIGN_SWEEP)
 bench-campaign: venv
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) scripts/ensure_postgres_db.py
-	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.campaign --appointments $(or $(N),2000) --rate $(or $(RATE),20) $(if $(PROFILE),--profile $(PROFILE)) $(if $(GATEWAYS),--gateways $(GATEWAYS))
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.campaign --appointments $(or $(N),2000) --rate $(or $(RATE),20) $(if $(PROFILE),--profile $(PROFILE)) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(SWEEP),--sweep $(SWEEP))
 
 .PHONY: bench-campaign
 

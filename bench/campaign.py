@@ -305,6 +305,46 @@ def flame(name: str, pid: int, seconds: float, rate: float) -> subprocess.Popen:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def verdict(out: dict, rate: float) -> tuple[bool, float, list[tuple[str, str]]]:
+    """Whether one run met the goal, the placement rate it reached, and its report rows."""
+    lags = out["lags"]
+
+    def pct(values: list[float], q: int) -> float:
+        if len(values) < 2:
+            return 0.0
+        return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+    cb = out["callback_lags"]
+    reached = (out["placed"] - 1) / out["span"] if out["span"] else float("nan")
+    met = pct(lags, 99) <= LAG_GOAL and out["lost"] == 0 and out["duplicated"] == 0
+    lag = f"{pct(lags, 50):.2f} / {pct(lags, 99):.2f} / {max(lags, default=0):.2f} s"
+    rows = [
+        ("appointments / calls placed", f"{out['appointments']} / {out['placed']}"),
+        ("lost (no attempt) / duplicated", f"{out['lost']} / {out['duplicated']}"),
+        ("placement lag p50 / p99 / max", lag),
+        (
+            "event -> applied by the reminders app p50 / p99",
+            f"{pct(cb, 50):.2f} / {pct(cb, 99):.2f} s",
+        ),
+        (
+            "gateway steps p50: dial -> answered / menu -> key (~1 s each scripted)",
+            f"{out['steps']['dial_to_connected']:.2f} / {out['steps']['menu_to_key']:.2f} s",
+        ),
+        ("placement rate reached", f"{report.fmt(reached)} calls/s (offered {rate:g})"),
+        ("peak concurrent calls (5 s samples)", f"{out['peak_live']} (cap {MAX_CONCURRENT})"),
+        ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(out["outcomes"].items()))),
+        (f"goal: p99 <= {LAG_GOAL:g} s, 0 lost, 0 duplicated", "met" if met else "NOT met"),
+    ]
+    return met, reached, rows
+
+
+def sweep_rates(headline: float, spec: str) -> list[float]:
+    """The sweep's rates below the headline's, lowest first (a rate at or above a missed
+    headline would only miss again)."""
+    rates = sorted({float(r) for r in spec.split(",") if r.strip()})
+    return [r for r in rates if r < headline]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appointments", type=int, default=2000)
@@ -316,45 +356,43 @@ def main() -> int:
         help="py-spy flame graphs of the web, qcluster and gateway processes from the first "
         "slot on, into bench/out/",
     )  # fmt: skip
+    parser.add_argument(
+        "--sweep", default="", metavar="RATES",
+        help="when the headline run misses the goal, run --sweep-appointments at each of these "
+        "calls/s (lowest first, stopping at the first miss) and print the highest kept",
+    )  # fmt: skip
+    parser.add_argument("--sweep-appointments", type=int, default=600)
     args = parser.parse_args()
-    print(f"{args.appointments} reminders, one slot every {1 / args.rate:.3f} s, "
-          f"{args.web_workers} web workers, {args.gateways} gateway(s); booting…")  # fmt: skip
-    try:
-        out = run(args.appointments, args.rate, args.web_workers, args.profile, args.gateways)
-    except BenchError as exc:
-        print(f"campaign bench failed: {exc}", file=sys.stderr)
-        return 1
-    lags = out["lags"]
-
-    def pct(q: int) -> float:
-        return statistics.quantiles(lags, n=100, method="inclusive")[q - 1] if len(lags) > 1 else 0
-
-    def cb(q: int) -> float:
-        lags = out["callback_lags"]
-        return statistics.quantiles(lags, n=100, method="inclusive")[q - 1] if len(lags) > 1 else 0
-
-    reached = (out["placed"] - 1) / out["span"] if out["span"] else float("nan")
-    met = pct(99) <= LAG_GOAL and out["lost"] == 0 and out["duplicated"] == 0
-    rows = [
-        ("appointments / calls placed", f"{out['appointments']} / {out['placed']}"),
-        ("lost (no attempt) / duplicated", f"{out['lost']} / {out['duplicated']}"),
-        ("placement lag p50 / p99 / max", f"{pct(50):.2f} / {pct(99):.2f} / {max(lags):.2f} s"),
-        ("event -> applied by the reminders app p50 / p99", f"{cb(50):.2f} / {cb(99):.2f} s"),
-        (
-            "gateway steps p50: dial -> answered / menu -> key (~1 s each scripted)",
-            f"{out['steps']['dial_to_connected']:.2f} / {out['steps']['menu_to_key']:.2f} s",
-        ),
-        ("placement rate reached", f"{report.fmt(reached)} calls/s (offered {args.rate:g})"),
-        ("peak concurrent calls (5 s samples)", f"{out['peak_live']} (cap {MAX_CONCURRENT})"),
-        ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(out["outcomes"].items()))),
-        (f"goal: p99 <= {LAG_GOAL:g} s, 0 lost, 0 duplicated", "met" if met else "NOT met"),
-    ]
-    print(report.table(["campaign in real time", "value"], rows))
-    # What a call costs each process: the ceiling the cores set, whatever the pipeline does.
-    print(out["cpu_title"])
-    print("\n".join(out["cpu"]))
-    print(f"(process logs in {out['logs']})")
-    return 0 if met else 2
+    runs: list[tuple[float, int, bool, float]] = []
+    plan = [(args.rate, args.appointments)]
+    while plan:
+        rate, count = plan.pop(0)
+        print(f"{count} reminders, one slot every {1 / rate:.3f} s, "
+              f"{args.web_workers} web workers, {args.gateways} gateway(s); booting…")  # fmt: skip
+        try:
+            out = run(count, rate, args.web_workers, args.profile, args.gateways)
+        except BenchError as exc:
+            print(f"campaign bench failed: {exc}", file=sys.stderr)
+            return 1
+        met, reached, rows = verdict(out, rate)
+        print(report.table(["campaign in real time", "value"], rows))
+        # What a call costs each process: the ceiling the cores set, whatever the pipeline does.
+        print(out["cpu_title"])
+        print("\n".join(out["cpu"]))
+        print(f"(process logs in {out['logs']})")
+        runs.append((rate, count, met, reached))
+        if len(runs) == 1 and not met:
+            plan = [(r, args.sweep_appointments) for r in sweep_rates(rate, args.sweep)]
+        elif len(runs) > 1 and not met:
+            plan = []  # a higher rate would miss too
+    if len(runs) > 1:
+        print("\n| calls/s offered | reminders | rate reached | p99 <= 2 s, 0 lost, 0 duplicated |")
+        print("| --- | --- | --- | --- |")
+        for rate, count, met, reached in runs:
+            print(f"| {rate:g} | {count} | {report.fmt(reached)} | {'met' if met else 'NOT met'} |")
+        kept = [rate for rate, _, met, _ in runs if met]
+        print(f"Highest calls/s sustained within the goal: {f'{max(kept):g}' if kept else 'none'}")
+    return 0 if runs[0][2] else 2
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models.deletion import ProtectedError
+from django.http import HttpResponse
+from django.utils import translation
 from django_filters import rest_framework as filters
 from django_q.tasks import async_task
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -36,6 +38,7 @@ from reminders.models import (
 )
 from tenants.api.base import TenantViewSet
 from tenants.api.filters import ApiFilterSet
+from tenants.api.schema import rendered_schema
 from tenants.permissions import Action
 
 
@@ -358,6 +361,23 @@ class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     """The OpenAPI schema of the tenant API (YAML, or JSON with ?format=json)."""
 
     permission_actions = {"get": Action.READ}
+
+    def _get_schema_response(self, request: Request) -> HttpResponse:
+        # Authentication, permission and negotiation ran as for every route; the body is
+        # the tenant-independent schema, made once per process (tenants.api.schema).
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        renderer, media_type = request.accepted_renderer, request.accepted_media_type
+        content = rendered_schema(translation.get_language(), version, type(renderer), media_type)
+        # The headers DRF's Response would set for this renderer.
+        content_type = renderer.media_type
+        if renderer.charset:
+            content_type = f"{content_type}; charset={renderer.charset}"
+        filename = self._get_filename(request, version)
+        return HttpResponse(
+            content,
+            content_type=content_type,
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
 
 
 class DocsView(JsonErrorsMixin, SpectacularRedocView):

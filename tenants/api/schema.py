@@ -2,9 +2,12 @@
 described (the Call Automation API follows the ACS specification instead), with both of
 its authentication schemes and the ACS error shape every 4xx answer uses."""
 
+from functools import lru_cache
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.settings import spectacular_settings
+from rest_framework.renderers import BaseRenderer
 
 
 def tenant_api_only(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
@@ -76,3 +79,18 @@ def acs_error_responses(result: dict, **kwargs: Any) -> dict:
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("4XX", error)
     return result
+
+
+@lru_cache(maxsize=16)
+def rendered_schema(
+    language: str | None, version: str | None, renderer_class: type[BaseRenderer], media_type: str
+) -> bytes:
+    """The served schema, generated and rendered once per process for each key (~1-2 s a
+    time under load, on every GET before). It is the code's, the same for every tenant: it is
+    generated without the request, so no caller's, host's or tenant's data can enter it
+    (paths keep `{tenant_slug}`). The key holds what does change it: the active language
+    (`?lang=`), `?version=` (info.version), the renderer and the negotiated media type
+    (`indent=`); the cache is bounded since clients choose those."""
+    generator = spectacular_settings.DEFAULT_GENERATOR_CLASS(api_version=version)
+    schema = generator.get_schema(request=None, public=spectacular_settings.SERVE_PUBLIC)
+    return renderer_class().render(schema, media_type, {})

@@ -68,7 +68,8 @@ class Compiled:
         params = list(self._params)
         for slot, value in zip(self._slots, values, strict=True):
             params[slot] = value
-        with connection.cursor() as cursor:
+        # Prepared once per connection where the backend offers it (callauto.postgresql).
+        with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
             cursor.execute(self._sql, params)
             rows = cursor.fetchall()
         # The width of a row, not cursor.description: psycopg builds a Column object per

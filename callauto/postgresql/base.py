@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, its connection health check made cheap (issue 15).
+"""Django's PostgreSQL backend, its connection health check made cheap and a cursor for
+prepared statements (issue 15).
 
 CONN_HEALTH_CHECKS keeps a restarted or failed-over PostgreSQL from costing a 500: the
 first statement of each request would otherwise go to a connection the server has
@@ -9,6 +10,14 @@ the socket turns readable; an idle, healthy connection has nothing to read. We l
 the socket without waiting and send the `SELECT 1` only when there is something to read
 or the connection is not idle: the same verdict, without the round trip in the
 common case. (A peer that vanishes without closing would stall `SELECT 1` as well.)
+
+`prepared_cursor()` is for the hot reads of callauto.compiled: their SQL never changes,
+so PostgreSQL parses and plans each once per connection and then only binds the values.
+Django's own cursors stay client-side binding without preparation (its default, which
+keeps poolers in transaction mode working); only these few statements are prepared, and
+psycopg keeps at most `prepared_max` (100) of them per connection. psycopg only prepares
+when a connection has a `prepare_threshold` (Django sets none); ours is too high to be
+reached, so nothing is prepared without being asked (client-side cursors never are).
 """
 
 import select
@@ -16,8 +25,31 @@ import select
 from django.db.backends.postgresql import base
 from psycopg import pq
 
+ONLY_WHEN_ASKED = 2**62  # executions before psycopg would prepare a statement by itself
+
+
+class PreparedCursor(base.ServerBindingCursor):
+    """Server-side binding, each statement prepared on its first execution."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        if params.get("prepare_threshold") is None:
+            params["prepare_threshold"] = ONLY_WHEN_ASKED
+        return params
+
+    def prepared_cursor(self):
+        """Like cursor() (health check, connection, query logging, error wrapping), with a
+        PreparedCursor inside."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            return self._prepare_cursor(PreparedCursor(self.connection))
+
     def is_usable(self) -> bool:
         if self.connection is None:
             return False

@@ -22,8 +22,8 @@ reached, so nothing is prepared without being asked (client-side cursors never a
 
 import select
 
-from django.db.backends.postgresql import base
-from psycopg import pq
+from django.db.backends.postgresql import base, operations
+from psycopg import errors, pq
 
 ONLY_WHEN_ASKED = 2**62  # executions before psycopg would prepare a statement by itself
 
@@ -35,7 +35,21 @@ class PreparedCursor(base.ServerBindingCursor):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # What query logging (DEBUG, CaptureQueriesContext) records: psycopg keeps no text
+        # for a prepared execution, so compose it as Django does for server-side binding.
+        if isinstance(cursor, PreparedCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_connection_params(self) -> dict:
         params = super().get_connection_params()
         if params.get("prepare_threshold") is None:

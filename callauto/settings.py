@@ -284,6 +284,8 @@ REST_FRAMEWORK = {
     # The permission table (tenants.permissions): every view names its actions.
     "DEFAULT_PERMISSION_CLASSES": ["tenants.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's, with a shortcut for a plain `Accept: application/json` (callauto.negotiation).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "callauto.negotiation.PlainJsonNegotiation",
     # Bounded nesting (callauto.parsers); Django caps the size (DATA_UPLOAD_MAX_MEMORY_SIZE).
     "DEFAULT_PARSER_CLASSES": ["callauto.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "callauto.errors.api_exception_handler",

@@ -42,6 +42,17 @@ class Compiled:
         self._slots: list[int] = []
         self._fields = [m._meta.concrete_fields for m in self.chain]
         self._width = sum(len(f) for f in self._fields) + extra_columns
+        # Worked out once, not per row: each model's attnames, the fields that convert
+        # what the driver gives (from_db_value), and the foreign key joining each pair.
+        self._attnames = [[f.attname for f in fields] for fields in self._fields]
+        self._converters = [
+            [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+            for fields in self._fields
+        ]
+        self._links = [
+            next(f for f in parent._meta.concrete_fields if f.related_model is child)
+            for parent, child in itertools.pairwise(self.chain)
+        ]
 
     def rows(self, *values: object) -> list[tuple[models.Model, ...]]:
         """One tuple per row: (model instance, each select_related instance...)."""
@@ -57,24 +68,28 @@ class Compiled:
         params = list(self._params)
         for slot, value in zip(self._slots, values, strict=True):
             params[slot] = value
-        with connection.cursor() as cursor:
+        # Prepared once per connection where the backend offers it (callauto.postgresql).
+        with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
             cursor.execute(self._sql, params)
-            if len(cursor.description) != self._width:
-                raise RuntimeError("the compiled SELECT no longer has the expected columns")
-            return [self._instances(row) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        # The width of a row, not cursor.description: psycopg builds a Column object per
+        # column for a description, which cost more than the rest of this method.
+        if rows and len(rows[0]) != self._width:
+            raise RuntimeError("the compiled SELECT no longer has the expected columns")
+        return [self._instances(row) for row in rows]
 
     def _instances(self, row: tuple) -> tuple[models.Model, ...]:
         out, start = [], 0
-        for model, fields in zip(self.chain, self._fields, strict=True):
-            values = list(row[start : start + len(fields)])
-            start += len(fields)
-            for i, field in enumerate(fields):
-                if hasattr(field, "from_db_value"):
-                    values[i] = field.from_db_value(values[i], None, connection)
-            out.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-        for parent, child in itertools.pairwise(out):
+        for model, attnames, converters in zip(
+            self.chain, self._attnames, self._converters, strict=True
+        ):
+            values = list(row[start : start + len(attnames)])
+            start += len(attnames)
+            for i, field in converters:
+                values[i] = field.from_db_value(values[i], None, connection)
+            out.append(model.from_db(connection.alias, attnames, values))
+        for fk, (parent, child) in zip(self._links, itertools.pairwise(out), strict=True):
             # select_related's cache: parent.<fk> is child without another query.
-            fk = next(f for f in parent._meta.concrete_fields if f.related_model is type(child))
             fk.set_cached_value(parent, child)
         return tuple(out)
 

@@ -100,7 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.TenantMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "callauto.csp_policy.PolicyOnceCSPMiddleware",  # django-csp's, built once
     # Last, as django-axes requires: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -141,6 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, its health check without a round trip (callauto.postgresql).
+        DATABASES["default"]["ENGINE"] = "callauto.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -281,6 +284,8 @@ REST_FRAMEWORK = {
     # The permission table (tenants.permissions): every view names its actions.
     "DEFAULT_PERMISSION_CLASSES": ["tenants.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's, with a shortcut for a plain `Accept: application/json` (callauto.negotiation).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "callauto.negotiation.PlainJsonNegotiation",
     # Bounded nesting (callauto.parsers); Django caps the size (DATA_UPLOAD_MAX_MEMORY_SIZE).
     "DEFAULT_PARSER_CLASSES": ["callauto.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "callauto.errors.api_exception_handler",

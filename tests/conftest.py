@@ -15,6 +15,9 @@ from pytest_django.live_server_helper import LiveServer
 from tenants.models import AccessKey, Membership, Tenant
 from tests.factories import UserFactory, make_tenant
 
+# Django's own and ours (the same backend, a cheaper health check: callauto.postgresql).
+POSTGRESQL_ENGINES = {"django.db.backends.postgresql", "callauto.postgresql"}
+
 
 class _RawUriHandler(WSGIRequestHandler):
     """Pass the request target as sent, as gunicorn does in RAW_URI (see hmac_auth)."""
@@ -53,7 +56,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from django.conf import settings
 
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if settings.DATABASES["default"]["ENGINE"] in POSTGRESQL_ENGINES:
         # A test database need not survive a server crash: commits (every save in the
         # transactional tests, every migration at set-up) then return without waiting for
         # the WAL to reach the shared machine's disk. What other sessions see is unchanged.
@@ -131,7 +134,7 @@ def pytest_sessionfinish(session):
     from django.conf import settings
 
     database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if database["ENGINE"] not in POSTGRESQL_ENGINES:
         return
     import psycopg
     from psycopg import sql

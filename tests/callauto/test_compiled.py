@@ -36,3 +36,18 @@ def test_a_change_is_read_on_the_next_call(tenant):
     [(_, fresh, _), *_] = KEYS_BY_SLUG.rows(tenant.slug)
 
     assert fresh.status == Tenant.Status.SUSPENDED
+
+
+def test_the_query_is_prepared_once_per_connection(tenant, other_tenant):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    for slug in (tenant.slug, other_tenant.slug, tenant.slug):
+        KEYS_BY_SLUG.rows(slug)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "tenants_accesskey"%'],
+        )
+        [(prepared,)] = cursor.fetchall()
+    assert prepared == 1  # one plan for every slug, not one per execution

@@ -6,6 +6,7 @@ CarrierCommands the gateway must carry out. Errors are the API's own (callauto.e
 so a refused action changes nothing.
 """
 
+from django.db import connection as database
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,7 +15,7 @@ from calls import events, live_calls, nudge
 from calls.identifiers import Identifier
 from calls.lookups import CallNotActive, get_connection
 from calls.media_verbs import cancel_for_call, cancel_for_connection
-from calls.models import Call, CallConnection, CarrierCommand, Participant
+from calls.models import Call, CallConnection, CarrierCommand, LiveCalls, Participant
 from calls.transitions import transition, transition_numbered
 from calls.verb_atomic import atomic_verb
 from tenants import audit
@@ -32,13 +33,21 @@ class TooManyCalls(AcsError):
 
 def caller_id_for(tenant: Tenant, number: str | None, targets: list[Identifier]) -> str:
     if number and not PhoneNumber.objects.for_tenant(tenant).filter(e164=number).exists():
-        raise BadRequest(
-            f"sourceCallerIdNumber {number} is not one of this tenant's phone numbers.",
-            code="InvalidSourceCallerId",
-        )
+        raise _not_owned(number)
+    return _required_caller_id(number, targets)
+
+
+def _required_caller_id(number: str | None, targets: list[Identifier]) -> str:
     if not number and any(t.phone_number for t in targets):
         raise BadRequest("sourceCallerIdNumber is required to call a phone number.")
     return number or ""
+
+
+def _not_owned(number: str) -> BadRequest:
+    return BadRequest(
+        f"sourceCallerIdNumber {number} is not one of this tenant's phone numbers.",
+        code="InvalidSourceCallerId",
+    )
 
 
 def own_number(call: Call) -> str | None:
@@ -85,7 +94,48 @@ def leg_command(participant: Participant, kind: str, **payload: object) -> None:
     )
 
 
-@transaction.atomic
+# CreateCall's last statement on PostgreSQL: take a concurrent-call slot (live_calls'
+# guarded UPDATE), tell whether the caller ID is the tenant's, and wake the gateway
+# (pg_notify is delivered at the commit, and not at all on a rollback): one round trip
+# where there were three (issue 15). The checks after the INSERTs refuse just as well:
+# a refusal rolls the INSERTs back.
+FINISH_CREATE = (
+    "WITH slot AS ("
+    f"UPDATE {LiveCalls._meta.db_table} SET live = live + 1"
+    " WHERE tenant_id = %s AND live < %s RETURNING 1"
+    ") SELECT EXISTS (SELECT 1 FROM slot),"
+    f" EXISTS (SELECT 1 FROM {PhoneNumber._meta.db_table} WHERE tenant_id = %s AND e164 = %s),"
+    " pg_notify(%s, '')"
+)
+
+
+def _finish_create(tenant: Tenant, caller_id: str) -> None:
+    """Take a slot and check the caller ID (raising TooManyCalls / BadRequest), and nudge
+    the gateway once the transaction commits."""
+    if database.vendor == "postgresql":
+        with database.cursor() as cursor:
+            cap = tenant.max_concurrent_calls
+            cursor.execute(FINISH_CREATE, [tenant.pk, cap, tenant.pk, caller_id, nudge.CHANNEL])
+            slot_taken, owned, _ = cursor.fetchone()
+        if caller_id and not owned:
+            raise _not_owned(caller_id)
+        if not slot_taken:
+            slot_taken = live_calls.has_room_after_recount(tenant)
+    else:
+        caller_id_for(tenant, caller_id, [])
+        slot_taken = live_calls.take_slot(tenant)
+        nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save
+    if not slot_taken:
+        raise TooManyCalls(
+            f"This tenant may have {tenant.max_concurrent_calls} calls at once; "
+            "wait for one to end."
+        )
+
+
+# No savepoint of its own: every caller (the API's repeatability transaction, the
+# reminders' and notifications' dispatchers) rolls its whole transaction back when this
+# raises, so a SAVEPOINT / RELEASE pair per call bought nothing (issue 15).
+@transaction.atomic(savepoint=False)
 def create_call(
     tenant: Tenant,
     *,
@@ -106,7 +156,7 @@ def create_call(
         raise BadRequest(f"A call may dial at most {MAX_TARGETS} targets at once.")
     if len({t.raw_id for t in targets}) != len(targets):
         raise BadRequest("targets contains the same participant twice.")
-    caller_id = caller_id_for(tenant, source_caller_id, targets)
+    caller_id = _required_caller_id(source_caller_id, targets)  # owned: _finish_create
     call = Call(
         tenant=tenant,
         direction=Call.Direction.OUTBOUND,
@@ -133,12 +183,7 @@ def create_call(
     CarrierCommand.unscoped.bulk_create(dial_command(p, caller_id) for p in participants)
     # The concurrent-call limit last: its counter row stays locked from here to the
     # commit, so one tenant's creates queue only for that, not for their whole work.
-    if not live_calls.take_slot(tenant):
-        raise TooManyCalls(
-            f"This tenant may have {tenant.max_concurrent_calls} calls at once; "
-            "wait for one to end."
-        )
-    nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save
+    _finish_create(tenant, caller_id)
     connection.targets = participants  # the response lists them without reading them back
     return connection
 

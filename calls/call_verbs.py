@@ -17,7 +17,7 @@ from calls.lookups import CallNotActive, get_connection
 from calls.media_verbs import cancel_for_call, cancel_for_connection
 from calls.models import Call, CallConnection, CarrierCommand, LiveCalls, Participant
 from calls.transitions import transition, transition_numbered
-from calls.verb_atomic import atomic_verb
+from calls.verb_atomic import atomic_verb, atomic_writes
 from tenants import audit
 from tenants.models import PhoneNumber, Tenant
 
@@ -132,10 +132,9 @@ def _finish_create(tenant: Tenant, caller_id: str) -> None:
         )
 
 
-# No savepoint of its own: every caller (the API's repeatability transaction, the
-# reminders' and notifications' dispatchers) rolls its whole transaction back when this
-# raises, so a SAVEPOINT / RELEASE pair per call bought nothing (issue 15).
-@transaction.atomic(savepoint=False)
+# No savepoint inside the API's repeatability transaction, which any refusal rolls back
+# whole: a SAVEPOINT / RELEASE pair per call bought nothing there (issue 15).
+@atomic_writes
 def create_call(
     tenant: Tenant,
     *,

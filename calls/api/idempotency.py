@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from callauto.compiled import INT_MARKER, MARKER, Compiled
 from callauto.errors import BadRequest, Conflict
 from calls.models import IdempotentRequest
+from calls.verb_atomic import rolled_back_whole
 from tenants.models import Tenant
 
 # The key is unique per tenant: LIMIT 1, no ORDER BY; compiled once per process (issue 15).
@@ -75,7 +76,7 @@ def once(request: Request, tenant: Tenant, act: Callable[[], Response]) -> Respo
     if stored is not None:
         return _replay(stored, fingerprint)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), rolled_back_whole():
             response = act()
             if 200 <= response.status_code < 300:
                 answer = IdempotentRequest(

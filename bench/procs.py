@@ -18,17 +18,25 @@ class BenchError(RuntimeError):
     """A step of the bench failed; the message says which and where its log is."""
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now: within BENCH_PORTS
-    ("48000-48999") when set, so benches on a shared machine keep to their own range."""
+    ("48000-48999") when set, so benches on a shared machine keep to their own range.
+    A port handed out before is skipped: its server may not have bound it yet, and two
+    servers given the same port made the second exit with "Address already in use"."""
     low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
     candidates = range(int(low), int(high) + 1) if low and high else [0]
     for port in candidates:
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(sock.getsockname()[1])
             return sock.getsockname()[1]
     raise BenchError(f"no free port in BENCH_PORTS={low}-{high}")
 

@@ -6,17 +6,18 @@ CarrierCommands the gateway must carry out. Errors are the API's own (callauto.e
 so a refused action changes nothing.
 """
 
+from django.db import connection as database
 from django.db import transaction
 from django.utils import timezone
 
 from callauto.errors import AcsError, BadRequest, NotFound
-from calls import events, live_calls, nudge
+from calls import events, live_calls, new_call_rows, nudge
 from calls.identifiers import Identifier
 from calls.lookups import CallNotActive, get_connection
 from calls.media_verbs import cancel_for_call, cancel_for_connection
 from calls.models import Call, CallConnection, CarrierCommand, Participant
 from calls.transitions import transition, transition_numbered
-from calls.verb_atomic import atomic_verb
+from calls.verb_atomic import atomic_verb, atomic_writes
 from tenants import audit
 from tenants.models import PhoneNumber, Tenant
 
@@ -32,13 +33,21 @@ class TooManyCalls(AcsError):
 
 def caller_id_for(tenant: Tenant, number: str | None, targets: list[Identifier]) -> str:
     if number and not PhoneNumber.objects.for_tenant(tenant).filter(e164=number).exists():
-        raise BadRequest(
-            f"sourceCallerIdNumber {number} is not one of this tenant's phone numbers.",
-            code="InvalidSourceCallerId",
-        )
+        raise _not_owned(number)
+    return _required_caller_id(number, targets)
+
+
+def _required_caller_id(number: str | None, targets: list[Identifier]) -> str:
     if not number and any(t.phone_number for t in targets):
         raise BadRequest("sourceCallerIdNumber is required to call a phone number.")
     return number or ""
+
+
+def _not_owned(number: str) -> BadRequest:
+    return BadRequest(
+        f"sourceCallerIdNumber {number} is not one of this tenant's phone numbers.",
+        code="InvalidSourceCallerId",
+    )
 
 
 def own_number(call: Call) -> str | None:
@@ -85,7 +94,32 @@ def leg_command(participant: Participant, kind: str, **payload: object) -> None:
     )
 
 
-@transaction.atomic
+def _orm_create(call: Call, app: CallConnection, legs: list[Participant], caller_id: str) -> None:
+    """create_call's writes on SQLite (development), a statement each."""
+    tenant = call.tenant
+    call.takes_slot = True  # counted by take_slot below, not by the post_save receiver
+    call.save(force_insert=True)
+    app.call = call
+    app.save(force_insert=True)
+    for leg in legs:
+        leg.call, leg.requested_by = call, app
+    Participant.unscoped.bulk_create(legs)
+    CarrierCommand.unscoped.bulk_create(dial_command(leg, caller_id) for leg in legs)
+    caller_id_for(tenant, caller_id, [])
+    if not live_calls.take_slot(tenant):
+        raise _too_many(tenant)
+    nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save
+
+
+def _too_many(tenant: Tenant) -> TooManyCalls:
+    return TooManyCalls(
+        f"This tenant may have {tenant.max_concurrent_calls} calls at once; wait for one to end."
+    )
+
+
+# No savepoint inside the API's repeatability transaction, which any refusal rolls back
+# whole: a SAVEPOINT / RELEASE pair per call bought nothing there (issue 15).
+@atomic_writes
 def create_call(
     tenant: Tenant,
     *,
@@ -106,39 +140,41 @@ def create_call(
         raise BadRequest(f"A call may dial at most {MAX_TARGETS} targets at once.")
     if len({t.raw_id for t in targets}) != len(targets):
         raise BadRequest("targets contains the same participant twice.")
-    caller_id = caller_id_for(tenant, source_caller_id, targets)
+    caller_id = _required_caller_id(source_caller_id, targets)
     call = Call(
         tenant=tenant,
         direction=Call.Direction.OUTBOUND,
         source_caller_id=caller_id,
         source_display_name=source_display_name,
     )
-    call.takes_slot = True  # counted by take_slot below, not by the post_save receiver
-    call.save(force_insert=True)
-    connection = CallConnection.unscoped.create(
+    connection = CallConnection(
         tenant=tenant, call=call, callback_uri=callback_uri, operation_context=operation_context
     )
-    participants = Participant.unscoped.bulk_create(
+    participants = [
         Participant(
             tenant=tenant,
-            call=call,
-            requested_by=connection,
             kind=target.kind,
             raw_id=target.raw_id,
             role=Participant.Role.TARGET,
             source_caller_id=caller_id,
         )
         for target in targets
-    )
-    CarrierCommand.unscoped.bulk_create(dial_command(p, caller_id) for p in participants)
-    # The concurrent-call limit last: its counter row stays locked from here to the
-    # commit, so one tenant's creates queue only for that, not for their whole work.
-    if not live_calls.take_slot(tenant):
-        raise TooManyCalls(
-            f"This tenant may have {tenant.max_concurrent_calls} calls at once; "
-            "wait for one to end."
-        )
-    nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save
+    ]
+    if database.vendor != "postgresql":
+        _orm_create(call, connection, participants, caller_id)
+    else:
+        command_ids = new_call_rows.reserve_ids(call, connection, participants)
+        commands = [dial_command(p, caller_id) for p in participants]
+        for command, pk in zip(commands, command_ids, strict=True):
+            command.pk = pk
+        # The concurrent-call limit last: its counter row stays locked from this
+        # statement to the commit, so one tenant's creates queue only for that.
+        rows = [[call], [connection], participants, commands]
+        slot_taken, owned = new_call_rows.write(tenant, caller_id, rows)
+        if caller_id and not owned:
+            raise _not_owned(caller_id)
+        if not slot_taken and not live_calls.has_room_after_recount(tenant):
+            raise _too_many(tenant)
     connection.targets = participants  # the response lists them without reading them back
     return connection
 

@@ -35,9 +35,14 @@ def take_slot(tenant: Tenant) -> bool:
     cap = tenant.max_concurrent_calls
     if LiveCalls.unscoped.filter(tenant_id=tenant.pk, live__lt=cap).update(live=F("live") + 1):
         return True
-    # Full, or no counter row yet: count for real before refusing (heals drift upward).
+    return has_room_after_recount(tenant)
+
+
+def has_room_after_recount(tenant: Tenant) -> bool:
+    """take_slot's guarded UPDATE found the counter full, or no counter row yet: count for
+    real before refusing (heals drift upward)."""
     _, live = _recount(tenant.pk)  # includes the caller's own uncommitted call
-    return live <= cap
+    return live <= tenant.max_concurrent_calls
 
 
 def added(call: Call) -> None:

@@ -11,13 +11,29 @@ import hashlib
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from callauto.compiled import INT_MARKER, MARKER, Compiled
 from callauto.errors import BadRequest, Conflict
 from calls.models import IdempotentRequest
+from calls.verb_atomic import rolled_back_whole
 from tenants.models import Tenant
+
+# The key is unique per tenant: LIMIT 1, no ORDER BY; compiled once per process (issue 15).
+STORED = Compiled(
+    lambda tenant_id, key: IdempotentRequest.unscoped.filter(tenant_id=tenant_id, key=key)[:1],
+    [IdempotentRequest],
+    markers=(INT_MARKER, MARKER),
+)
+IN_PROGRESS = "The first request with this Repeatability-Request-ID is still running."
+
+
+class _KeyTaken(Exception):
+    """Another request stored this key first: undo our action, replay its answer."""
 
 
 def _key(request: Request) -> str | None:
@@ -48,31 +64,51 @@ def once(request: Request, tenant: Tenant, act: Callable[[], Response]) -> Respo
     One write transaction: the action and its answer's row commit together, so a crash in
     between cannot leave an action done whose resend would act again, and a failed first
     attempt leaves no row (the client may retry). Two first attempts at once both act; the
-    second's INSERT waits on the unique key for the first to commit, fails, and rolls its
-    own action back before replaying the first's answer.
+    second's INSERT waits on the unique key for the first to commit, inserts nothing (ON
+    CONFLICT DO NOTHING: no savepoint needed to tell the key's clash from the action's
+    own errors), and rolls its own action back before replaying the first's answer.
     """
     key = _key(request)
     if key is None:
         return act()
     fingerprint = _fingerprint(request)
-    stored = IdempotentRequest.objects.for_tenant(tenant).filter(key=key).first()
+    stored = _stored(tenant, key)
     if stored is not None:
         return _replay(stored, fingerprint)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), rolled_back_whole():
             response = act()
             if 200 <= response.status_code < 300:
-                with transaction.atomic():  # a savepoint: tell the key's clash from act's
-                    IdempotentRequest.unscoped.create(
-                        tenant=tenant, key=key, fingerprint=fingerprint,
-                        status_code=response.status_code, body=response.data,
-                    )  # fmt: skip
-    except IntegrityError:
-        stored = IdempotentRequest.objects.for_tenant(tenant).filter(key=key).first()
-        if stored is None:
-            raise  # not our key: the action's own constraint
+                answer = IdempotentRequest(
+                    tenant=tenant, key=key, fingerprint=fingerprint,
+                    status_code=response.status_code, body=response.data,
+                )  # fmt: skip
+                if not _store(answer):
+                    raise _KeyTaken
+    except _KeyTaken:
+        stored = _stored(tenant, key)
+        if stored is None:  # cleaned up in the meantime: as good as still running
+            raise Conflict(IN_PROGRESS, code="RequestInProgress") from None
         return _replay(stored, fingerprint)
     return response
+
+
+def _stored(tenant: Tenant, key: str) -> IdempotentRequest | None:
+    found = STORED.rows(tenant.pk, key)
+    return found[0][0] if found else None
+
+
+def _store(answer: IdempotentRequest) -> bool:
+    """INSERT the answer unless its key is stored already (then False), in one statement."""
+    fields = [f for f in IdempotentRequest._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(IdempotentRequest, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [answer])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [IdempotentRequest._meta.pk]  # RETURNING: no row on a clash
+    with connection.cursor() as cursor:
+        for sql, params in compiler.as_sql():
+            cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def _replay(stored: IdempotentRequest, fingerprint: str) -> Response:
@@ -82,10 +118,7 @@ def _replay(stored: IdempotentRequest, fingerprint: str) -> Response:
             code="RepeatabilityRequestIdReused",
         )
     if stored.status_code is None:  # a row from before answers were stored with the key
-        raise Conflict(
-            "The first request with this Repeatability-Request-ID is still running.",
-            code="RequestInProgress",
-        )
+        raise Conflict(IN_PROGRESS, code="RequestInProgress")
     response = Response(stored.body, status=stored.status_code)
     response["Repeatability-Result"] = "accepted"
     return response

@@ -12,6 +12,7 @@ from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundErr
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from calls.api import idempotency
 from calls.models import Call, IdempotentRequest
 from tenants import services as tenant_services
 from tenants.models import AccessKey, Tenant
@@ -85,12 +86,28 @@ def test_create_call_as_the_sdk_sends_it_is_one_transaction(client, tenant, call
     )
 
     assert response.status_code == 201, response.content
-    # auth 1, repeatability look-up 1, caller id, 4 INSERTs, the live-call counter's
-    # guarded UPDATE (no tenant lock, no COUNT), the repeatability row, NOTIFY the gateway.
-    assert len(statements) <= 10, statements
+    # auth 1, repeatability look-up 1, the new rows' ids, one statement for the 4 INSERTs
+    # + the live-call counter's guarded UPDATE (no tenant lock, no COUNT) + the caller-id
+    # check + the gateway's NOTIFY, the repeatability row (ON CONFLICT DO NOTHING).
+    assert len(statements) == 5, statements
     assert not any("COUNT(" in sql or "FOR " in sql for sql in statements), statements
     assert commits == 1
     assert IdempotentRequest.unscoped.get().status_code == 201
+
+
+def test_create_call_sets_no_savepoint_and_nudges_inside_its_transaction(client, tenant, call_id):
+    key = key_of(tenant)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = create_call(client, key, repeatability_id=str(uuid.uuid4()))
+
+    assert response.status_code == 201, response.content
+    sql = [q["sql"] for q in queries]
+    assert not any(s.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) for s in sql), sql
+    begin, commit = sql.index("BEGIN"), sql.index("COMMIT")
+    # pg_notify in the transaction is delivered at its commit: no NOTIFY round trip after.
+    assert [i for i, s in enumerate(sql) if "pg_notify" in s or "NOTIFY" in s] == [commit - 2]
+    assert begin < commit == len(sql) - 1
 
 
 def test_create_call_without_repeatability_takes_no_lock_and_no_count(client, tenant, call_id):
@@ -99,8 +116,8 @@ def test_create_call_without_repeatability_takes_no_lock_and_no_count(client, te
     response, statements, commits = counted(lambda: create_call(client, key))
 
     assert response.status_code == 201, response.content
-    # auth, caller id, 4 INSERTs, the live-call counter's guarded UPDATE, NOTIFY.
-    assert len(statements) <= 8, statements
+    # auth, the ids, the INSERTs + the counter's guarded UPDATE + caller-id check + NOTIFY.
+    assert len(statements) == 3, statements
     assert commits == 1
 
 
@@ -114,6 +131,30 @@ def test_a_resent_create_call_is_replayed_and_a_clashing_one_refused(client, ten
     assert again.json()["callConnectionId"] == first.json()["callConnectionId"]
     assert again["Repeatability-Result"] == "accepted"
     assert Call.unscoped.count() == 2  # the fixture's and the first
+    assert IdempotentRequest.unscoped.count() == 1
+
+
+def test_a_key_stored_while_we_acted_undoes_our_action_and_replays(
+    client, tenant, call_id, monkeypatch
+):
+    key, repeat = key_of(tenant), str(uuid.uuid4())
+    first = create_call(client, key, repeatability_id=repeat)
+    calls_before = Call.unscoped.count()
+    # As if the first attempt committed between our look-up and our INSERT of the key.
+    real_lookup, looked = idempotency._stored, []
+
+    def lookup_that_misses_first(tenant, key):
+        looked.append(key)
+        return None if len(looked) == 1 else real_lookup(tenant, key)
+
+    monkeypatch.setattr(idempotency, "_stored", lookup_that_misses_first)
+
+    again = create_call(client, key, repeatability_id=repeat)
+
+    assert looked == [repeat, repeat]  # missed, acted, found the key taken, read it
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again["Repeatability-Result"] == "accepted"
+    assert Call.unscoped.count() == calls_before  # our own call rolled back
     assert IdempotentRequest.unscoped.count() == 1
 
 

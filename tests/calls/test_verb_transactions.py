@@ -7,11 +7,12 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from calls import call_verbs, media_verbs
+from calls import call_verbs, live_calls, media_verbs
 from calls.gateway import Gateway
 from calls.identifiers import Identifier
 from calls.lookups import CallNotActive
 from calls.models import Call, CallConnection, MediaOperation, SimulatedCallee
+from calls.verb_atomic import rolled_back_whole
 from carrier.interface import VirtualClock
 from carrier.media.play_sources import PlaySource
 from carrier.simulated.driver import SimulatedCarrier
@@ -70,3 +71,39 @@ def test_a_refused_verb_leaves_the_callers_transaction_usable(tenant, answered):
 
     assert Tenant.objects.get(pk=tenant.pk).name == "Still writable"
     assert not MediaOperation.unscoped.filter(call_id=answered.call_id).exists()
+
+
+def test_a_refused_create_call_undoes_only_its_own_writes_in_the_callers_transaction(
+    tenant, answered
+):
+    # create_call refuses after writing (its slot is taken last), so in a caller's
+    # transaction it keeps a savepoint: the caller goes on without the refused call.
+    Tenant.objects.filter(pk=tenant.pk).update(max_concurrent_calls=1)  # `answered` has it
+    tenant.refresh_from_db()
+    calls_before = Call.unscoped.count()
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        with pytest.raises(call_verbs.TooManyCalls):
+            call_verbs.create_call(
+                tenant, targets=[Identifier.phone("+14255550124")],
+                callback_uri="http://127.0.0.1:9/cb", source_caller_id=CALLER,
+            )  # fmt: skip
+        Tenant.objects.filter(pk=tenant.pk).update(name="Still writable")
+
+    assert [s for s in _sql(queries) if s.startswith("ROLLBACK TO SAVEPOINT")]
+    assert Tenant.objects.get(pk=tenant.pk).name == "Still writable"
+    assert Call.unscoped.count() == calls_before
+
+
+def test_create_call_in_a_transaction_rolled_back_whole_takes_no_savepoint(tenant):
+    tenant_services.add_phone_number(tenant, CALLER, actor=None)
+    live_calls.reconcile()  # the counter row exists (its first use recounts in a savepoint)
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(), rolled_back_whole():
+        call_verbs.create_call(
+            tenant, targets=[Identifier.phone(CALLEE)],
+            callback_uri="http://127.0.0.1:9/cb", source_caller_id=CALLER,
+        )  # fmt: skip
+
+    assert not [s for s in _sql(queries) if "SAVEPOINT" in s]
+    assert Call.unscoped.filter(tenant=tenant).count() == 1

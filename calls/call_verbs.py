@@ -97,6 +97,7 @@ def leg_command(participant: Participant, kind: str, **payload: object) -> None:
 def _orm_create(call: Call, app: CallConnection, legs: list[Participant], caller_id: str) -> None:
     """create_call's writes on SQLite (development), a statement each."""
     tenant = call.tenant
+    caller_id_for(tenant, caller_id, [])  # refused before any write
     call.takes_slot = True  # counted by take_slot below, not by the post_save receiver
     call.save(force_insert=True)
     app.call = call
@@ -105,7 +106,6 @@ def _orm_create(call: Call, app: CallConnection, legs: list[Participant], caller
         leg.call, leg.requested_by = call, app
     Participant.unscoped.bulk_create(legs)
     CarrierCommand.unscoped.bulk_create(dial_command(leg, caller_id) for leg in legs)
-    caller_id_for(tenant, caller_id, [])
     if not live_calls.take_slot(tenant):
         raise _too_many(tenant)
     nudge.queue_nudge(CarrierCommand, created=True)  # bulk_create sends no post_save

@@ -29,12 +29,25 @@ from tenants.models import Tenant
 LIVE_STATES = (Call.State.CONNECTING, Call.State.CONNECTED)
 
 
+# The guarded UPDATE that takes a slot, parameters (tenant id, cap): one text for
+# take_slot and for CreateCall's single statement (calls.new_call_rows), which runs it
+# as a CTE with RETURNING.
+TAKE_SLOT_SQL = (
+    f"UPDATE {LiveCalls._meta.db_table} SET live = live + 1 WHERE tenant_id = %s AND live < %s"
+)
+
+
+def slot_params(tenant: Tenant) -> list[int]:
+    return [tenant.pk, tenant.max_concurrent_calls]
+
+
 def take_slot(tenant: Tenant) -> bool:
     """Count the caller's new call, which its transaction has already inserted, if the
     tenant has a free slot. False: the limit is reached (the caller rolls back)."""
-    cap = tenant.max_concurrent_calls
-    if LiveCalls.unscoped.filter(tenant_id=tenant.pk, live__lt=cap).update(live=F("live") + 1):
-        return True
+    with connection.cursor() as cursor:
+        cursor.execute(TAKE_SLOT_SQL, slot_params(tenant))
+        if cursor.rowcount:
+            return True
     return has_room_after_recount(tenant)
 
 

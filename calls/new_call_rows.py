@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from django.db import connection, models
 from django.db.models.sql import InsertQuery
 
-from calls import nudge
-from calls.models import Call, CallConnection, CarrierCommand, LiveCalls, Participant
+from calls import live_calls, nudge
+from calls.models import Call, CallConnection, CarrierCommand, Participant
 from tenants.models import PhoneNumber, Tenant
 
 
@@ -31,10 +31,8 @@ RESERVE_IDS = (
     f" {_next_ids(Participant, '%s')}, {_next_ids(CarrierCommand, '%s')}"
 )
 SLOT_AND_CHECKS = (
-    "slot AS ("
-    f"UPDATE {LiveCalls._meta.db_table} SET live = live + 1"
-    " WHERE tenant_id = %s AND live < %s RETURNING 1"
-    ") SELECT EXISTS (SELECT 1 FROM slot),"
+    f"slot AS ({live_calls.TAKE_SLOT_SQL} RETURNING 1)"
+    " SELECT EXISTS (SELECT 1 FROM slot),"
     f" EXISTS (SELECT 1 FROM {PhoneNumber._meta.db_table} WHERE tenant_id = %s AND e164 = %s),"
     " pg_notify(%s, '')"
 )
@@ -62,7 +60,7 @@ def write(
         sql, values = _insert(objs)
         ctes.append(f"rows{n} AS ({sql})")
         params += values
-    params += [tenant.pk, tenant.max_concurrent_calls, tenant.pk, caller_id, nudge.CHANNEL]
+    params += [*live_calls.slot_params(tenant), tenant.pk, caller_id, nudge.CHANNEL]
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)}, {SLOT_AND_CHECKS}", params)
         slot_taken, owned, _ = cursor.fetchone()
